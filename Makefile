@@ -1,0 +1,24 @@
+# Two commands on a fresh Debian machine (see README):
+#   make demo   set everything up and run the main job on the bundled example
+#   make test   set everything up and run the whole test suite (what CI runs)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-fast bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/fewshot-sep demo
+
+# All tests, the slow end-to-end ones included.
+test: setup
+	$(PY) -m pytest -m "slow or not slow" tests
+
+# The fast default suite only.
+test-fast: setup
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

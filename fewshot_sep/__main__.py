@@ -1,0 +1,5 @@
+import sys
+
+from fewshot_sep.cli import main
+
+sys.exit(main())
