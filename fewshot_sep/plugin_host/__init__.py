@@ -1,1 +1,22 @@
+"""Host-facing layer: the pedalboard-style separator plugin, chains, file processing, live host.
 
+No torch here (numpy, onnxruntime, pedalboard, sounddevice only).
+
+- `FewShotSeparator`: ``process(input_array, sample_rate, buffer_size=8192, reset=True)``,
+  ``__call__``, ``reset()``, ``latency_samples``; parameters ``preset``, ``mode``, ``mix``.
+- `Chain`: native pedalboard plugins and separators in any order, latency-compensated;
+  `save_chain` / `load_chain` (JSON, no code).
+- `stream_file`: chunked, bounded-memory, atomic file processing.
+- `LiveHost`: duplex sounddevice stream running the engine (``fewshot-sep live``).
+"""
+
+from fewshot_sep.plugin_host.chain import Chain
+from fewshot_sep.plugin_host.chain_file import load_chain, save_chain
+from fewshot_sep.plugin_host.file_processing import stream_file
+from fewshot_sep.plugin_host.live_host import LiveHost, LiveSummary
+from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, InvalidParameter
+
+__all__ = [
+    "FewShotSeparator", "InvalidParameter", "Chain", "load_chain", "save_chain", "stream_file",
+    "LiveHost", "LiveSummary",
+]

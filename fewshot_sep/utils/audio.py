@@ -72,6 +72,8 @@ def read_audio(
                 )
             start = int(round(start_s * sr))
             stop = total if math.isinf(end_s) else min(total, int(round(end_s * sr)))
+        if stop <= start:  # pedalboard refuses read(0): an empty file gives an empty array
+            return np.zeros((int(f.num_channels), 0), dtype=np.float32), sr
         f.seek(start)
         audio = f.read(stop - start)
     return np.ascontiguousarray(audio, dtype=np.float32), sr

@@ -1,0 +1,369 @@
+"""onnxruntime vs torch on the same model and the same input, side by side.
+
+Exports the model (a run folder / checkpoint, or a config with ``--untrained``)
+into a temp folder, then times both back ends on identical inputs:
+
+- streaming: separator calls of one frame (T = 1) for a stereo stream (B = 2),
+  one thread, states carried; median / p99 / max per call in ms and the
+  median as a share of the hop period (256 samples at 44.1 kHz = 5.8 ms);
+- offline: one call over a long input (B = 2, 30 s of frames), one thread;
+  seconds of audio per second of wall time;
+- encoder: 5 clips of 3 s in one call;
+- onnxruntime variants for the single-frame call: graph optimisation level
+  (disabled / basic / all), a pre-optimised file loaded with optimisation off,
+  the ORT format, and I/O binding with preallocated outputs.
+
+Prints a Markdown table and replaces the "onnxruntime vs torch" section of
+docs/benchmarks.md (between its markers; other sections are left alone).
+
+    python benchmarks/bench_export.py runs/release
+    python benchmarks/bench_export.py configs/release.yaml --untrained
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+SECTION = "onnxruntime vs torch"
+BEGIN = f"<!-- BEGIN {SECTION} -->"
+END = f"<!-- END {SECTION} -->"
+SAMPLE_RATE = 44100
+HOP = 256
+
+
+def percentiles(times_s: list[float]) -> tuple[float, float, float]:
+    """(median, p99, max) in milliseconds."""
+    arr = np.asarray(times_s) * 1e3
+    return float(np.median(arr)), float(np.percentile(arr, 99)), float(arr.max())
+
+
+def time_calls(fn: Callable[[], object], n_calls: int, warmup: int = 20,
+               cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds per call; with ``cpu`` also appends the calling thread's CPU seconds per call.
+
+    Both back ends run on the calling thread here (one intra-op thread), so the
+    thread's CPU time is the compute cost without the waiting a shared machine adds.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(n_calls):
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if cpu is not None:
+            cpu.append(time.thread_time() - c0)
+    return times
+
+
+def interleaved(fns: dict[str, Callable[[], object]], n_calls: int, rounds: int = 10, warmup: int = 20,
+                cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Time every function ``n_calls`` times, in ``rounds`` interleaved rounds.
+
+    The machine is shared, so its load drifts; interleaving spreads that drift
+    evenly over the back ends instead of penalising whichever ran last.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    per_round = max(1, n_calls // rounds)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            sink = None if cpu is None else cpu.setdefault(name, [])
+            times[name] += time_calls(fn, per_round, warmup=0, cpu=sink)
+    return times
+
+
+def make_session(path: Path, level: str = "all", optimized_out: Path | None = None):
+    import onnxruntime as ort
+
+    levels = {"off": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = levels[level]
+    options.log_severity_level = 3  # no warning about saving a hardware-specific optimised file
+    if optimized_out is not None:
+        options.optimized_model_filepath = str(optimized_out)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class OrtStream:
+    """Single-frame streaming through an ORT session, states carried (plain ``run`` or I/O binding)."""
+
+    def __init__(self, session, card: dict, magnitude: np.ndarray, conditioning: np.ndarray, binding: bool) -> None:
+        import onnxruntime as ort
+
+        self.session = session
+        batch = magnitude.shape[0]
+        self.state_names = [s["name"] for s in card["separator"]["states"]]
+        self.states = [np.zeros([batch if d is None else d for d in s["shape"]], np.float32)
+                       for s in card["separator"]["states"]]
+        self.feed = {"magnitude": magnitude, "conditioning": conditioning}
+        self.binding = None
+        if binding:
+            # Two sets of state buffers, swapped each call: outputs of call k are inputs of call k+1.
+            self.ping = [ort.OrtValue.ortvalue_from_numpy(s.copy()) for s in self.states]
+            self.pong = [ort.OrtValue.ortvalue_from_numpy(s.copy()) for s in self.states]
+            self.mask = ort.OrtValue.ortvalue_from_numpy(np.zeros_like(magnitude))
+            self.mag = ort.OrtValue.ortvalue_from_numpy(magnitude)
+            self.cond = ort.OrtValue.ortvalue_from_numpy(conditioning)
+            self.binding = session.io_binding()
+
+    def step(self) -> None:
+        if self.binding is None:
+            outs = self.session.run(None, {**self.feed, **dict(zip(self.state_names, self.states))})
+            self.states = outs[1:]
+            return
+        b = self.binding
+        b.bind_ortvalue_input("magnitude", self.mag)
+        b.bind_ortvalue_input("conditioning", self.cond)
+        for name, value in zip(self.state_names, self.ping):
+            b.bind_ortvalue_input(name, value)
+        b.bind_ortvalue_output("mask", self.mask)
+        for name, value in zip(self.state_names, self.pong):
+            b.bind_ortvalue_output(f"{name}_out", value)
+        self.session.run_with_iobinding(b)
+        self.ping, self.pong = self.pong, self.ping
+
+
+def write_section(markdown: str, path: Path) -> None:
+    """Replace this benchmark's section of ``path`` (create the file / section when missing)."""
+    from fewshot_sep.utils.atomic import write_text_atomic
+
+    block = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    write_text_atomic(path, text if text.endswith("\n") else text + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", nargs="?", default=None,
+                        help="run folder / checkpoint (default: runs/release if it has a checkpoint, "
+                             "else configs/release.yaml with --untrained)")
+    parser.add_argument("--untrained", action="store_true", help="SOURCE is a config: random weights")
+    parser.add_argument("--calls", type=int, default=1000, help="single-frame calls per back end (default 1000)")
+    parser.add_argument("--offline-seconds", type=float, default=30.0, help="audio length of the offline call")
+    parser.add_argument("--repeats", type=int, default=3, help="offline calls timed (best taken)")
+    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="Markdown file to update")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+
+    import onnxruntime as ort
+    import torch
+
+    from fewshot_sep.export import export_model
+    from fewshot_sep.export.source import load_source
+
+    torch.set_num_threads(1)
+    source_arg, untrained = args.source, args.untrained
+    if source_arg is None:
+        release = REPO / "runs" / "release"
+        if (release / "checkpoint.pt").is_file():
+            source_arg = str(release)
+        else:
+            source_arg, untrained = str(REPO / "configs" / "release.yaml"), True
+    source = load_source(Path(source_arg), untrained=untrained)
+    model = source.model.eval()
+    sep, enc = model.separator, model.encoder
+
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        tmp_path = Path(tmp)
+        result = export_model(model, tmp_path / "model", config=source.config, name=source.name,
+                              training=source.training, show_progress=False)
+        card = result.card
+        sizes_mb = {p.name: p.stat().st_size / 1e6 for p in sorted(result.folder.glob("*.onnx"))}
+        sep_path = result.folder / "separator.onnx"
+        rng = np.random.default_rng(0)
+        batch = 2
+        emb = rng.standard_normal((batch, model.embedding_dim)).astype(np.float32)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        conditioning = np.concatenate([emb, np.zeros_like(emb), np.zeros((batch, 1), np.float32)], axis=1)
+        frame = (np.abs(rng.standard_normal((batch, 1, 513, 1))) * 5).astype(np.float32)
+        hop_ms = HOP / SAMPLE_RATE * 1e3
+        rows: list[tuple[str, str, float, float, float, str]] = []  # (what, backend, median, p99, max, note)
+
+        # -- streaming, torch ------------------------------------------------------------
+        t_frame, t_cond = torch.from_numpy(frame), torch.from_numpy(conditioning)
+        t_states = sep.initial_states(batch)
+
+        def torch_step() -> None:
+            nonlocal t_states
+            with torch.inference_mode():
+                outs = sep(t_frame, t_cond, *t_states)
+            t_states = list(outs[1:])
+
+
+        # -- streaming, onnxruntime variants ------------------------------------------------
+        optimized = tmp_path / "separator.optimized.onnx"
+        make_session(sep_path, "all", optimized_out=optimized)
+        variants: list[tuple[str, Callable[[], object]]] = []
+        for level in ("all", "extended", "basic", "off"):
+            variants.append((f"onnxruntime, optimisation {level}",
+                             lambda level=level: OrtStream(make_session(sep_path, level), card, frame, conditioning, False)))
+        variants.append(("onnxruntime, pre-optimised file, optimisation off at load",
+                         lambda: OrtStream(make_session(optimized, "off"), card, frame, conditioning, False)))
+        variants.append(("onnxruntime, optimisation all + I/O binding",
+                         lambda: OrtStream(make_session(sep_path, "all"), card, frame, conditioning, True)))
+        ort_format_note = ""
+        try:
+            import subprocess
+
+            proc = subprocess.run([sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort",
+                                   str(sep_path), "--output_dir", str(tmp_path / "ort")],
+                                  capture_output=True, text=True, timeout=300)
+            ort_files = sorted((tmp_path / "ort").glob("*.ort"))
+            if proc.returncode == 0 and ort_files:
+                variants.append(("onnxruntime, ORT format (.ort)",
+                                 lambda: OrtStream(make_session(ort_files[0], "all"), card, frame, conditioning, False)))
+            else:
+                ort_format_note = f"ORT format conversion failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}"
+        except (OSError, subprocess.SubprocessError) as exc:
+            ort_format_note = f"ORT format conversion unavailable: {exc}"
+
+        contenders: dict[str, Callable[[], object]] = {"torch (eager, inference_mode)": torch_step}
+        for label, make in variants:
+            contenders[label] = make().step
+        stream_cpu: dict[str, list[float]] = {}
+        for label, times in interleaved(contenders, args.calls, cpu=stream_cpu).items():
+            med, p99, mx = percentiles(times)
+            rows.append(("stream T=1 B=2", label, med, p99, mx, f"{np.median(stream_cpu[label]) * 1e3:.3f}"))
+
+        # -- parity of the exact calls that were timed (sanity, same input) ------------------
+        states0 = sep.initial_states(batch)
+        with torch.inference_mode():
+            ref = sep(t_frame, t_cond, *states0)[0].numpy()
+        sess = make_session(sep_path, "all")
+        got = sess.run(["mask"], {"magnitude": frame, "conditioning": conditioning,
+                                  **{f"state_{i}": s.numpy() for i, s in enumerate(states0)}})[0]
+        parity = float(np.max(np.abs(ref - got)))
+
+        # -- offline -------------------------------------------------------------------------
+        frames = int(args.offline_seconds * SAMPLE_RATE) // HOP
+        long_mag = (np.abs(rng.standard_normal((batch, 1, 513, frames))) * 5).astype(np.float32)
+        t_long = torch.from_numpy(long_mag)
+
+        def torch_offline() -> None:
+            with torch.inference_mode():
+                sep(t_long, t_cond, *sep.initial_states(batch))
+
+        ort_sess = make_session(sep_path, "all")
+        zero = {f"state_{i}": s.numpy() for i, s in enumerate(sep.initial_states(batch))}
+
+        def ort_offline() -> None:
+            ort_sess.run(None, {"magnitude": long_mag, "conditioning": conditioning, **zero})
+
+        offline_rows = []
+        offline_cpu: dict[str, list[float]] = {}
+        offline = interleaved({"torch (eager, inference_mode)": torch_offline,
+                               "onnxruntime, optimisation all": ort_offline}, args.repeats, rounds=args.repeats,
+                              warmup=1, cpu=offline_cpu)
+        for label, times in offline.items():
+            best_cpu = min(offline_cpu[label])
+            offline_rows.append((label, best_cpu, min(times), args.offline_seconds / best_cpu))
+
+        # -- encoder ---------------------------------------------------------------------------
+        clip_frames = int(card["clip_seconds"] * SAMPLE_RATE) // HOP
+        clips = (np.abs(rng.standard_normal((5, 1, 513, clip_frames))) * 5).astype(np.float32)
+        enc_sess = make_session(result.folder / "encoder.onnx", "all")
+        t_clips = torch.from_numpy(clips)
+
+        def torch_encoder() -> None:
+            with torch.inference_mode():
+                enc(t_clips)
+
+        encoder_rows = []
+        encoder_cpu: dict[str, list[float]] = {}
+        encoder_times = interleaved({"torch (eager, inference_mode)": torch_encoder,
+                                     "onnxruntime, optimisation all": lambda: enc_sess.run(None, {"magnitude": clips})},
+                                    20, rounds=5, warmup=3, cpu=encoder_cpu)
+        for label, times in encoder_times.items():
+            med, _, _ = percentiles(times)
+            encoder_rows.append((label, float(np.median(encoder_cpu[label])) * 1e3, med))
+
+    # -- report ---------------------------------------------------------------------------------
+    status = source.training.get("status", "unknown")
+    model_note = ("UNTRAINED weights (timings do not depend on the weights)" if status == "untrained"
+                  else f"trained checkpoint {source_arg}")
+    load = os.getloadavg()
+    lines = [
+        f"## {SECTION}",
+        "",
+        f"Same model, same inputs; torch {torch.__version__} vs onnxruntime {ort.__version__}, CPU, "
+        "**one thread** each (`torch.set_num_threads(1)`, `intra_op_num_threads = 1`).",
+        "",
+        f"- model: `{card['name']}` ({model_note}), {len(card['separator']['states'])} states, "
+        f"E = {card['embedding_dim']}; "
+        + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sizes_mb.items()),
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs shared with "
+        f"other jobs (load average {load[0]:.1f} / {load[1]:.1f} at the end), Python {platform.python_version()}",
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; command: "
+        f"`python benchmarks/bench_export.py{' ' + ' '.join(argv) if argv else ''}`",
+        f"- max abs difference of the timed single-frame mask, torch vs onnxruntime: {parity:.2g}",
+        "",
+        f"### Streaming: one separator call per hop (T = 1 frame, B = 2 channels), {args.calls} calls each, "
+        "back ends interleaved in 10 rounds",
+        "",
+        f"Hop period at 44.1 kHz: {hop_ms:.2f} ms.",
+        "",
+        "Wall-clock times include waiting for a core on this shared machine; the CPU column (the calling "
+        "thread's CPU time per call, median) is the compute cost and the fairer comparison.",
+        "",
+        "| back end | CPU ms (median) | wall median ms | wall p99 ms | wall max ms | wall median / hop period |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for _, label, med, p99, mx, cpu_ms in rows:
+        lines.append(f"| {label} | {cpu_ms} | {med:.3f} | {p99:.3f} | {mx:.3f} | {med / hop_ms:.1%} |")
+    if ort_format_note:
+        lines += ["", ort_format_note]
+    lines += [
+        "",
+        f"### Offline: one call over {args.offline_seconds:g} s of stereo audio ({frames} frames, B = 2), "
+        f"best of {args.repeats}",
+        "",
+        "| back end | CPU s | wall s | x real time (by CPU time, one core) |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, best_cpu, best_wall, speed in offline_rows:
+        lines.append(f"| {label} | {best_cpu:.3f} | {best_wall:.3f} | {speed:.1f} |")
+    lines += [
+        "",
+        f"### Encoder: 5 clips of {card['clip_seconds']:g} s in one call, 20 calls",
+        "",
+        "| back end | CPU ms (median) | wall median ms |",
+        "|---|---:|---:|",
+    ]
+    for label, cpu_ms, med in encoder_rows:
+        lines.append(f"| {label} | {cpu_ms:.2f} | {med:.2f} |")
+    markdown = "\n".join(lines) + "\n"
+    print(markdown)
+    if not args.no_write:
+        write_section(markdown, Path(args.out))
+        print(f"updated the '{SECTION}' section of {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

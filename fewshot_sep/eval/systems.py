@@ -1,0 +1,174 @@
+"""The systems an evaluation compares, behind one small interface.
+
+Few-shot systems embed example clips and separate a mixture given a
+conditioning vector ``[D]`` (docs/internals.md):
+
+- ``fewshot-onnx``: the exported model through the run-time engine,
+  ``fewshot_sep.realtime`` ``StreamingSeparator.process_offline`` (what
+  ``fewshot-sep separate`` runs);
+- ``fewshot-stream``: the same engine fed block by block (``process_block``,
+  default 256 samples), as a live host would;
+- ``fewshot-torch``: the training checkpoint in torch (numpy STFT, torch
+  separator and encoder), which shows what export and the engine cost.
+
+Reference systems need no examples:
+
+- ``mixture``: the mixture itself (SI-SDRi 0 by definition);
+- ``oracle``: the ideal ratio mask (:mod:`fewshot_sep.eval.oracle`);
+- ``onehot``: the class-conditioned baseline checkpoint, given the target's
+  class, or for unseen targets the nearest seen class (:mod:`fewshot_sep.eval.onehot_rule`).
+
+Every ``separate`` returns an estimate ``[n]`` float32 aligned sample for
+sample with the mixture ``[n]``: model latency is compensated by padding the
+input with ``latency`` zeros and dropping the first ``latency`` output samples.
+Construct systems inside worker processes (they hold ONNX / torch sessions);
+each uses one thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fewshot_sep.eval.onehot_rule import onehot_class_for
+from fewshot_sep.eval.oracle import ideal_ratio_mask_estimate
+
+FEWSHOT_SYSTEMS = ("fewshot-onnx", "fewshot-stream", "fewshot-torch")
+REFERENCE_SYSTEMS = ("mixture", "oracle", "onehot")
+ALL_SYSTEMS = FEWSHOT_SYSTEMS + REFERENCE_SYSTEMS
+DEFAULT_BLOCK_SIZE = 256
+
+
+def _delay_compensate(output: np.ndarray, latency: int, n: int) -> np.ndarray:
+    """``output [n + latency]`` whose sample m is input sample m - latency -> ``[n]`` aligned."""
+    return np.ascontiguousarray(output[latency : latency + n], dtype=np.float32)
+
+
+class OnnxFewShot:
+    """The exported model via ``fewshot_sep.realtime`` (offline or block-wise streaming).
+
+    Args:
+        model_dir: model folder (None = packaged model / ``$FEWSHOT_SEP_MODEL``).
+        block_size: None = ``process_offline``; an int = ``process_block`` with blocks of that size.
+    """
+
+    def __init__(self, model_dir: str | Path | None, block_size: int | None = None) -> None:
+        from fewshot_sep.realtime.encoder import ClipEncoder
+        from fewshot_sep.realtime.engine import StreamingSeparator
+        from fewshot_sep.realtime.model_files import ModelFiles
+
+        self.model = ModelFiles.load(model_dir)
+        self.encoder = ClipEncoder(self.model, num_threads=1)
+        self.block_size = block_size
+        self.sample_rate = self.model.sample_rate
+        zeros = np.zeros(self.model.conditioning_dim, dtype=np.float32)
+        self.engine = StreamingSeparator(self.model, sample_rate=self.sample_rate, num_channels=1,
+                                         conditioning=zeros, offline_threads=1)
+        self.latency = int(self.engine.latency_samples)
+
+    def embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Per-clip embeddings ``[N, E]`` of mono clips ``[n_i]`` at the model rate."""
+        return self.encoder.embed(list(clips))
+
+    def separate(self, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
+        """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``."""
+        engine = self.engine
+        engine.set_conditioning(np.asarray(conditioning, np.float32), crossfade_seconds=0.0)
+        engine.reset()
+        n = mixture.shape[-1]
+        padded = np.zeros((1, n + self.latency), dtype=np.float32)
+        padded[0, :n] = mixture
+        if self.block_size is None:
+            out = engine.process_offline(padded)
+        else:
+            # what a live host does: fixed-size blocks through the stateful engine
+            out = np.empty_like(padded)
+            step = self.block_size
+            for start in range(0, padded.shape[1], step):
+                engine.process_block(padded[:, start : start + step], out=out[:, start : start + step])
+        return _delay_compensate(out[0], self.latency, n)
+
+
+class _TorchCheckpoint:
+    """Shared loading for torch checkpoints (one thread, eval mode, no grad)."""
+
+    def __init__(self, run: str | Path) -> None:
+        import torch
+
+        from fewshot_sep.train.checkpoint import load_checkpoint
+
+        torch.set_num_threads(1)
+        self.torch = torch
+        self.model, self.config = load_checkpoint(run)
+        self.model.eval()
+        self.latency = 1023 + int(getattr(self.model.separator, "lookahead_frames", 0)) * 256
+
+    def _separate(self, mixture: np.ndarray, conditioning) -> np.ndarray:
+        from fewshot_sep.realtime.stft import istft, stft
+
+        torch = self.torch
+        n = mixture.shape[-1]
+        padded = np.pad(np.asarray(mixture, np.float32), (0, self.latency))
+        spec = stft(padded)  # [F, T] complex64
+        with torch.inference_mode():
+            magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
+            mask = self.model.separator(magnitude, conditioning)[0][0, 0].numpy()
+        out = istft(spec * mask, padded.size)
+        return _delay_compensate(out, self.latency, n)
+
+
+class TorchFewShot(_TorchCheckpoint):
+    """The few-shot training checkpoint in torch (same STFT and synthesis as the engine)."""
+
+    def embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Per-clip embeddings ``[N, E]`` (clips embedded one by one: lengths may differ)."""
+        from fewshot_sep.realtime.stft import stft
+
+        torch = self.torch
+        out = []
+        with torch.inference_mode():
+            for clip in clips:
+                magnitude = torch.from_numpy(np.abs(stft(np.asarray(clip, np.float32)))[None, None].copy())
+                out.append(self.model.encoder(magnitude)[0].numpy())
+        return np.stack(out).astype(np.float32)
+
+    def separate(self, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
+        """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``."""
+        cond = self.torch.from_numpy(np.asarray(conditioning, np.float32)[None].copy())
+        return self._separate(mixture, cond)
+
+
+class TorchOneHot(_TorchCheckpoint):
+    """The class-conditioned baseline (Meseguer-Brocal & Peeters 2019 style) checkpoint."""
+
+    def trained_classes(self) -> list[int] | None:
+        """Instrument labels the baseline was trained on (``model.classes`` of its config), if recorded."""
+        classes = self.config.get("model", self.config).get("classes")
+        return [int(c) for c in classes] if classes else None
+
+    def class_id(self, label: int) -> int:
+        """Row of the class table for instrument `label`: its index in ``model.classes``
+        when the config lists the classes, else the label itself (table indexed by label)."""
+        classes = self.trained_classes()
+        return classes.index(label) if classes else int(label)
+
+    def separate_instrument(self, mixture: np.ndarray, instrument: int) -> tuple[np.ndarray, int]:
+        """Estimate ``[n]`` for target `instrument`; also returns the class label used
+        (`onehot_class_for`, restricted to the trained classes when they are recorded)."""
+        label = onehot_class_for(instrument, self.trained_classes())
+        class_id = self.torch.tensor([self.class_id(label)], dtype=self.torch.long)
+        with self.torch.inference_mode():
+            cond = self.model.conditioning_for_class(class_id)
+        return self._separate(mixture, cond), label
+
+
+def mixture_estimate(mixture: np.ndarray) -> np.ndarray:
+    """The mixture as its own estimate (lower reference)."""
+    return np.asarray(mixture, np.float32)
+
+
+def oracle_estimate(mixture: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Ideal-ratio-mask estimate (upper reference), aligned with the mixture."""
+    return ideal_ratio_mask_estimate(mixture, target)

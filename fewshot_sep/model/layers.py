@@ -1,0 +1,141 @@
+"""Building blocks: cached causal convolution and FiLM.
+
+Every time convolution is causal: a layer with time kernel ``kt`` keeps the
+last ``kt - 1`` input frames as an explicit state tensor. The state is
+concatenated in front of the new frames along time and the tail of the
+concatenation becomes the next state ("cached convolution"), so a full pass
+over T frames equals T single-frame calls with the state passed along. With
+zero states it is exactly a zero-padded causal convolution, so training uses the
+same code path as streaming. Only ``cat`` and ``slice`` are used, which ONNX
+opset 17 exports with dynamic T and B.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CachedCausalConv2d(nn.Module):
+    """Conv over (frequency, time), causal in time, strided in frequency only.
+
+    Input ``[B, C_in, F_in, T]`` plus state ``[B, C_in, F_in, kt - 1]``;
+    output ``[B, C_out, F_out, T]`` plus the new state. Lookahead 0.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, freq_kernel: int, time_kernel: int,
+                 freq_stride: int = 1, freq_bins_in: int = 0, freq_padding: int | None = None) -> None:
+        super().__init__()
+        if time_kernel < 2:
+            raise ValueError("CachedCausalConv2d needs time_kernel >= 2; use FrameConv for 1")
+        self.in_channels = in_channels
+        self.time_kernel = time_kernel
+        self.freq_bins_in = freq_bins_in
+        self.conv = nn.Conv2d(in_channels, out_channels, (freq_kernel, time_kernel),
+                              stride=(freq_stride, 1),
+                              padding=((freq_kernel - 1) // 2 if freq_padding is None else freq_padding, 0))
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        """State shape with ``None`` for the batch dimension."""
+        return [None, self.in_channels, self.freq_bins_in, self.time_kernel - 1]
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        full = torch.cat([state, x], dim=-1)
+        new_state = full[..., -(self.time_kernel - 1):]
+        return self.conv(full), new_state
+
+
+class FiLM(nn.Module):
+    """Feature-wise affine modulation ``x * (1 + gamma) + beta`` from a context vector.
+
+    ``gamma``/``beta`` are ``[B, C]`` computed from the context ``[B, H]`` and
+    broadcast over every trailing (frequency, time) position of ``x [B, C, ...]``.
+    Initialised to the identity so an untrained FiLM does not disturb the U-Net.
+    """
+
+    def __init__(self, context_dim: int, channels: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(context_dim, 2 * channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.proj(context).chunk(2, dim=-1)
+        shape = list(gamma.shape) + [1] * (x.dim() - 2)
+        return x * (1.0 + gamma.reshape(shape)) + beta.reshape(shape)
+
+
+class CachedDilatedConv1d(nn.Module):
+    """Causal dilated conv over time on ``[B, C, T]`` with its cached past as state.
+
+    Kernel ``k`` and dilation ``d`` need the last ``(k - 1) * d`` input frames:
+    state ``[B, C_in, (k - 1) * d]``. Lookahead 0.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 2, dilation: int = 1) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.context = (kernel - 1) * dilation
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, dilation=dilation)
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        """State shape with ``None`` for the batch dimension."""
+        return [None, self.in_channels, self.context]
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        full = torch.cat([state, x], dim=-1)
+        return self.conv(full), full[..., -self.context:]
+
+
+class BandSplit(nn.Module):
+    """Full-resolution spectrum -> band features, causal in time (kernel 2 frames).
+
+    ``x [B, 1, F, T]`` (F = n_bands * band_width) is cut into ``n_bands``
+    half-overlapping bands of ``2 * band_width`` bins centred on each chunk of
+    ``band_width`` bins; each band of the current and the previous frame is
+    mapped by one shared linear layer to ``channels`` features:
+    ``[B, channels, n_bands, T]``. State: the previous input frame
+    ``[B, 1, F, 1]``. Written with pad/reshape/concat/matmul, which trains much
+    faster on CPU than a 1-input-channel strided convolution and exports to ONNX.
+    """
+
+    def __init__(self, n_bins: int, band_width: int, channels: int) -> None:
+        super().__init__()
+        if n_bins % band_width:
+            raise ValueError(f"band_width {band_width} must divide {n_bins} bins")
+        self.n_bins = n_bins
+        self.band_width = band_width
+        self.n_bands = n_bins // band_width
+        self.proj = nn.Linear(2 * 2 * band_width, channels)
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        return [None, 1, self.n_bins, 1]
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        full = torch.cat([state, x], dim=-1)                      # [B, 1, F, T + 1]
+        new_state = full[..., -1:]
+        half = self.band_width // 2
+        padded = nn.functional.pad(full[:, 0], (0, 0, half, self.band_width - half))  # [B, F + w, T + 1]
+        batch = padded.shape[0]
+        chunks = padded.reshape(batch, self.n_bands + 1, self.band_width, -1)
+        bands = torch.cat([chunks[:, :-1], chunks[:, 1:]], dim=2)  # [B, n_bands, 2w, T + 1]
+        feats = torch.cat([bands[..., :-1], bands[..., 1:]], dim=2)  # previous + current frame
+        out = self.proj(feats.permute(0, 3, 1, 2))                # [B, T, n_bands, C]
+        return out.permute(0, 3, 2, 1), new_state
+
+
+class BandMerge(nn.Module):
+    """Band features ``[B, C, n_bands, T]`` -> per-bin values ``[B, 1, n_bands * band_width, T]``."""
+
+    def __init__(self, channels: int, band_width: int) -> None:
+        super().__init__()
+        self.band_width = band_width
+        self.proj = nn.Linear(channels, band_width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        batch, _, n_bands, frames = h.shape
+        out = self.proj(h.permute(0, 3, 2, 1))                    # [B, T, n_bands, w]
+        return out.reshape(batch, frames, n_bands * self.band_width).transpose(1, 2).unsqueeze(1)

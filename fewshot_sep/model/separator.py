@@ -1,0 +1,217 @@
+"""The streaming U-Net separator: magnitude frames + conditioning -> soft mask.
+
+Shapes: ``B`` batch (channels of a stereo signal are batch items), ``T`` frames,
+``F = 513`` STFT bins of the project's framing (docs/internals.md).
+
+Layout (defaults of ``configs/release.yaml``)::
+
+    |X| [B,1,513,T] -> drop Nyquist -> log1p, per-bin affine          [B,1,512,T]
+    encoder: cached causal conv (freq kernel 3, stride 2; time kernel 2) x5
+             512 -> 256 -> 128 -> 64 -> 32 -> 16 bins, channels 16..64
+    bottleneck: flatten (C x 16 bins) per frame -> linear -> FiLM -> GRU -> FiLM -> linear
+    decoder: transposed conv (freq x2, per frame) + additive skip + FiLM (+ conv at the
+             deepest levels), x5
+    head: concat input log-magnitude -> conv -> sigmoid mask, Nyquist copies bin 511
+
+Time context comes from the causal convs (1 cached frame each) and the GRU, so
+``lookahead_frames = 0`` and the separator streams frame by frame with its
+states (``initial_states``) giving the same result as one full pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from fewshot_sep.model.layers import BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM
+
+N_BINS = 513
+MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
+
+
+class Separator(nn.Module):
+    """Stateful, causal, FiLM-conditioned U-Net mask estimator.
+
+    ``forward(magnitude [B,1,513,T], conditioning [B,D], *states) -> (mask [B,1,513,T], *new_states)``.
+    """
+
+    lookahead_frames: int = 0
+
+    def __init__(self, conditioning_dim: int, channels: list[int] | None = None, time_kernel: int = 2,
+                 freq_kernel: int = 3, gru_hidden: int = 256, context_dim: int = 256,
+                 film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
+                 temporal: str = "gru", tcn_dilations: list[int] | None = None,
+                 band_width: int = 8) -> None:
+        super().__init__()
+        channels = list(channels or [32, 48, 64, 64])
+        self.conditioning_dim = conditioning_dim
+        self.channels = channels
+        self.gru_hidden = gru_hidden
+        self.film_decoder = film_decoder
+        act = nn.LeakyReLU(0.1)
+        self.act = act
+
+        # Input compression: log1p then a learnt per-bin affine (like open-unmix's input scaling).
+        self.input_scale = nn.Parameter(torch.ones(1, 1, MODEL_BINS, 1))
+        self.input_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
+
+        # Conditioning -> shared context for all FiLM layers (computed once per call, not per frame).
+        self.context = nn.Sequential(nn.Linear(conditioning_dim, context_dim), nn.LeakyReLU(0.1),
+                                     nn.Linear(context_dim, context_dim), nn.LeakyReLU(0.1))
+
+        # Level 0 is the band split (e.g. 64 half-overlapping bands of 16 bins), so no layer
+        # runs at full frequency resolution; the other levels halve the bands with strided convs.
+        self.band_split = BandSplit(MODEL_BINS, band_width, channels[0])
+        self.split_norm = nn.BatchNorm2d(channels[0])
+        self.enc_convs = nn.ModuleList()
+        self.enc_norms = nn.ModuleList()
+        bins = MODEL_BINS // band_width
+        self.enc_bins: list[int] = [bins]
+        for in_ch, out_ch in zip(channels[:-1], channels[1:]):
+            self.enc_convs.append(CachedCausalConv2d(in_ch, out_ch, freq_kernel, time_kernel, freq_stride=2,
+                                                     freq_bins_in=bins))
+            self.enc_norms.append(nn.BatchNorm2d(out_ch))
+            bins //= 2
+            self.enc_bins.append(bins)
+        self.bottleneck_bins = bins
+        flat = channels[-1] * bins
+
+        self.bottleneck_in = nn.Linear(flat, gru_hidden)
+        self.film_pre_gru = FiLM(context_dim, gru_hidden)
+        # Temporal core across frames: a GRU (state [B, H]) or a causal dilated conv stack
+        # ("tcn", one cached state per layer), which trains much faster on CPU.
+        if temporal not in ("gru", "tcn"):
+            raise ValueError(f"model.temporal {temporal!r} is invalid: use 'gru' or 'tcn'")
+        self.temporal = temporal
+        if temporal == "gru":
+            self.gru = nn.GRU(gru_hidden, gru_hidden, batch_first=True)
+        else:
+            self.tcn = nn.ModuleList(CachedDilatedConv1d(gru_hidden, gru_hidden, 2, d)
+                                     for d in (tcn_dilations or [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]))
+        self.film_post_gru = FiLM(context_dim, gru_hidden)
+        self.bottleneck_out = nn.Linear(gru_hidden, flat)
+
+        # Decoder: level i upsamples the bands x2 from channels[-1 - i] to channels[-2 - i].
+        self.dec_up = nn.ModuleList()
+        self.dec_norms = nn.ModuleList()
+        self.dec_films = nn.ModuleList()
+        self.dec_convs = nn.ModuleList()
+        self.dec_conv_norms = nn.ModuleList()
+        in_channels = list(reversed(channels))[:-1]
+        out_channels = list(reversed(channels))[1:]
+        for level, (c_in, c_out) in enumerate(zip(in_channels, out_channels)):
+            # up_kernel 2: each coarse band spawns 2 fine bands (no overlap, cheapest); 4: overlapping.
+            self.dec_up.append(nn.ConvTranspose2d(c_in, c_out, (up_kernel, 1), stride=(2, 1),
+                                                  padding=((up_kernel - 2) // 2, 0)))
+            self.dec_norms.append(nn.BatchNorm2d(c_out))
+            self.dec_films.append(FiLM(context_dim, c_out) if film_decoder else nn.Identity())
+            # An extra per-frame conv only at the deepest (cheap, low-resolution) levels.
+            if level < decoder_conv_levels:
+                self.dec_convs.append(nn.Conv2d(c_out, c_out, (freq_kernel, 1), padding=((freq_kernel - 1) // 2, 0)))
+                self.dec_conv_norms.append(nn.BatchNorm2d(c_out))
+            else:
+                self.dec_convs.append(nn.Identity())
+                self.dec_conv_norms.append(nn.Identity())
+        # Band features -> per-bin mask logits, plus a per-bin affine of the input log-magnitude.
+        self.band_merge = BandMerge(channels[0], band_width)
+        self.head_input_weight = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
+        self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
+
+    # -- streaming state -------------------------------------------------------------------
+    @property
+    def state_shapes(self) -> list[list[int | None]]:
+        """Shapes of the state tensors, ``None`` standing for the batch dimension."""
+        shapes = [self.band_split.state_shape] + [conv.state_shape for conv in self.enc_convs]
+        if self.temporal == "gru":
+            shapes.append([None, self.gru_hidden])
+        else:
+            shapes += [layer.state_shape for layer in self.tcn]
+        return shapes
+
+    def initial_states(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
+        """Zero states for a fresh stream of ``batch_size`` items."""
+        if device is None:
+            device = self.input_scale.device
+        return [torch.zeros([batch_size] + [int(d) for d in shape[1:]], device=device)
+                for shape in self.state_shapes]
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
+                *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Estimate the target mask.
+
+        Args:
+            magnitude: ``[B, 1, 513, T]`` linear STFT magnitude of the mixture.
+            conditioning: ``[B, D]`` conditioning vector (docs/internals.md).
+            states: the tensors of ``initial_states`` or of the previous call's outputs.
+
+        Returns:
+            ``(mask [B, 1, 513, T] in [0, 1], *new_states)``.
+        """
+        n_enc = len(self.enc_convs) + 1  # band split + strided levels
+        if len(states) == 0:
+            states = tuple(self.initial_states(magnitude.shape[0], magnitude.device))
+        context = self.context(conditioning)
+        x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :]) * self.input_scale + self.input_bias
+
+        new_states: list[torch.Tensor] = []
+        h, s = self.band_split(x_in, states[0])
+        h = self.act(self.split_norm(h))
+        new_states.append(s)
+        skips: list[torch.Tensor] = [h]
+        for i in range(n_enc - 1):
+            h, s = self.enc_convs[i](h, states[i + 1])
+            h = self.act(self.enc_norms[i](h))
+            new_states.append(s)
+            skips.append(h)
+
+        batch, chans, bins, frames = h.shape
+        z = h.permute(0, 3, 1, 2).reshape(batch, frames, chans * bins)
+        z = self.bottleneck_in(z)                       # [B, T, H]
+        z = self.act(self.film_pre_gru(z.transpose(1, 2), context)).transpose(1, 2)
+        if self.temporal == "gru":
+            g, h_n = self.gru(z, states[n_enc].unsqueeze(0))
+            new_states.append(h_n.squeeze(0))
+            z = self.film_post_gru((g + z).transpose(1, 2), context)
+        else:
+            z = z.transpose(1, 2)                       # [B, H, T]
+            for j, layer in enumerate(self.tcn):
+                y, s = layer(z, states[n_enc + j])
+                new_states.append(s)
+                z = z + self.act(y)
+            z = self.film_post_gru(z, context)
+        z = z.transpose(1, 2)
+        z = self.act(self.bottleneck_out(z))            # [B, T, C*bins]
+        h = z.reshape(batch, frames, chans, bins).permute(0, 2, 3, 1)
+
+        for level in range(n_enc - 1):
+            h = self.dec_up[level](h) + skips[n_enc - 2 - level]
+            h = self.dec_norms[level](h)
+            if self.film_decoder:
+                h = self.dec_films[level](h, context)
+            h = self.act(h)
+            h = self.act(self.dec_conv_norms[level](self.dec_convs[level](h)))
+        logits = self.band_merge(h) + x_in * self.head_input_weight + self.head_bias
+        mask = torch.sigmoid(logits)
+        mask = torch.cat([mask, mask[:, :, -1:, :]], dim=2)
+        return (mask, *new_states)
+
+
+def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> Separator:
+    """Build a :class:`Separator` from the ``model`` section of a config."""
+    return Separator(
+        conditioning_dim=conditioning_dim,
+        channels=model_cfg.get("channels", [32, 48, 64, 64]),
+        time_kernel=int(model_cfg.get("time_kernel", 2)),
+        freq_kernel=int(model_cfg.get("freq_kernel", 3)),
+        gru_hidden=int(model_cfg.get("gru_hidden", 256)),
+        context_dim=int(model_cfg.get("context_dim", 256)),
+        film_decoder=bool(model_cfg.get("film_decoder", True)),
+        decoder_conv_levels=int(model_cfg.get("decoder_conv_levels", 2)),
+        temporal=str(model_cfg.get("temporal", "gru")),
+        tcn_dilations=model_cfg.get("tcn_dilations"),
+        band_width=int(model_cfg.get("band_width", 8)),
+        up_kernel=int(model_cfg.get("up_kernel", 2)),
+    )

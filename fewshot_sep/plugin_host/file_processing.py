@@ -1,0 +1,427 @@
+"""Separate audio files with bounded memory: chunked reading, streaming, atomic writing.
+
+A file is read in chunks (``iter_audio_chunks``), streamed through a processor
+(:class:`FewShotSeparator` or :class:`Chain`) with ``reset=False``, and written
+chunk by chunk to a temporary file beside the target, renamed onto the target
+at the end (so an error never leaves a partial output). Alignment: the first
+``latency_samples`` output samples (start-up silence) are dropped and the end is
+flushed with zeros, so the output has exactly the input's length and is aligned
+with it — equal to processing the whole file at once with ``reset=True``.
+
+Memory is bounded by the chunk size (default 2**16 frames), whatever the file's
+length. The output has the input's sample rate and channel count; its format
+follows the output path's extension.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from fewshot_sep.utils.atomic import atomic_path
+from fewshot_sep.utils.audio import audio_info, check_writable_extension, iter_audio_chunks
+from fewshot_sep.utils.errors import UserError
+
+#: Input file extensions picked up when a folder is given.
+READABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+#: Extensions written as PCM with a bit depth (the others are lossy codecs).
+PCM_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif")
+DEFAULT_CHUNK_FRAMES = 1 << 16
+RESIDUAL_NAME = "residual"
+
+ProgressCallback = Callable[[float, float], None]
+
+
+class StreamProcessor(Protocol):
+    """What file processing needs from a processor (FewShotSeparator and Chain have it)."""
+
+    latency_samples: int
+
+    def reset(self) -> None: ...
+
+    def process_channels_first(
+        self, audio: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
+    ) -> np.ndarray: ...
+
+
+class _Identity:
+    """The input itself, as a zero-latency processor (the residual needs it aligned)."""
+
+    latency_samples = 0
+
+    def reset(self) -> None:
+        pass
+
+    def process_channels_first(self, audio, sample_rate, buffer_size=8192, reset=True):
+        return audio
+
+
+class _AlignedOutput:
+    """Collects one processor's streamed output, dropping its start-up latency."""
+
+    def __init__(self, processor: StreamProcessor) -> None:
+        self.processor = processor
+        self.dropped = 0
+        self.pending: deque[np.ndarray] = deque()
+        self.available = 0
+
+    def owed_latency(self) -> int:
+        return max(0, int(self.processor.latency_samples) - self.dropped)
+
+    def feed(self, audio: np.ndarray, sample_rate: int, buffer_size: int) -> None:
+        out = self.processor.process_channels_first(audio, sample_rate, buffer_size, reset=False)
+        # latency_samples is read after the call: engines are built on first use, and a
+        # chain's latent native stages only know their delay once output arrives.
+        drop = min(self.owed_latency(), out.shape[1])
+        self.dropped += drop
+        if out.shape[1] > drop:
+            piece = np.array(out[:, drop:], dtype=np.float32)  # own copy: engines reuse buffers
+            self.pending.append(piece)
+            self.available += piece.shape[1]
+
+    def take(self, count: int) -> np.ndarray:
+        parts = []
+        while count > 0:
+            head = self.pending[0]
+            if head.shape[1] <= count:
+                parts.append(self.pending.popleft())
+                count -= head.shape[1]
+            else:
+                parts.append(head[:, :count])
+                self.pending[0] = head[:, count:]
+                count = 0
+        taken = np.concatenate(parts, axis=1) if len(parts) != 1 else parts[0]
+        self.available -= taken.shape[1]
+        return taken
+
+
+class _Writer:
+    """Streaming audio writer into an already-atomic temp path (pedalboard.io)."""
+
+    def __init__(self, tmp_path: Path, target: Path, sample_rate: int, channels: int, bit_depth: int) -> None:
+        from pedalboard.io import AudioFile
+
+        suffix = target.suffix.lower()
+        if suffix == ".flac":
+            bit_depth = min(bit_depth, 24)  # FLAC has no float samples
+        kwargs = {"bit_depth": bit_depth} if suffix in PCM_EXTENSIONS else {}
+        try:
+            self._file = AudioFile(str(tmp_path), "w", samplerate=sample_rate, num_channels=channels, **kwargs)
+        except Exception as err:  # pedalboard raises ValueError/RuntimeError for unsupported settings
+            raise UserError(
+                f"cannot write {str(target)!r} at {sample_rate} Hz with {channels} channel(s): {err}; "
+                "try a .wav or .flac output"
+            ) from err
+
+    def write(self, audio: np.ndarray) -> None:
+        if audio.shape[1]:
+            self._file.write(np.ascontiguousarray(audio, dtype=np.float32))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _RateWriter:
+    """Writes work-rate audio at the file's rate: soxr stream back, exactly `total` frames."""
+
+    def __init__(self, writer: _Writer, work_rate: int, file_rate: int, channels: int, total: int) -> None:
+        import soxr
+
+        self.writer, self.total, self.written = writer, total, 0
+        self.stream = soxr.ResampleStream(work_rate, file_rate, channels, dtype="float32", quality="HQ")
+
+    def _emit(self, audio: np.ndarray) -> None:  # audio: [n, C] at the file rate
+        audio = audio[: self.total - self.written]
+        self.writer.write(np.ascontiguousarray(audio.T))
+        self.written += audio.shape[0]
+
+    def write(self, audio: np.ndarray) -> None:
+        if audio.shape[1]:
+            self._emit(self.stream.resample_chunk(np.ascontiguousarray(audio.T)))
+
+    def finish(self, channels: int) -> None:
+        self._emit(self.stream.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+        if self.written < self.total:  # rounding of the rate ratio: at most a sample or two
+            self._emit(np.zeros((self.total - self.written, channels), np.float32))
+
+
+def working_rate(sample_rate: int) -> int:
+    """The rate the processors run at: the file's own rate if the engine takes it, else 44.1 kHz."""
+    from fewshot_sep.realtime.engine import SUPPORTED_HOST_RATES
+
+    return sample_rate if sample_rate in SUPPORTED_HOST_RATES else 44100
+
+
+def _resampled_chunks(chunks, file_rate: int, work_rate: int, channels: int):
+    """Chunks at `file_rate` -> chunks at `work_rate` (soxr stream, flushed at the end)."""
+    import soxr
+
+    stream = soxr.ResampleStream(file_rate, work_rate, channels, dtype="float32", quality="HQ")
+    for chunk in chunks:
+        yield chunk, np.ascontiguousarray(stream.resample_chunk(np.ascontiguousarray(chunk.T)).T)
+    tail = stream.resample_chunk(np.zeros((0, channels), np.float32), last=True)
+    yield np.zeros((channels, 0), np.float32), np.ascontiguousarray(tail.T)
+
+
+#: Smallest chunk handed to processors: pedalboard reads a ``[channels, n]`` array with
+#: n <= channels as the other layout, so a native plugin in a chain must never see one.
+MIN_CHUNK_FRAMES = 64
+
+
+def _without_tiny_chunks(pairs):
+    """Rebalance ``(file_chunk, work_chunk)`` pairs so no work chunk is shorter than MIN_CHUNK_FRAMES.
+
+    A short chunk is joined with its neighbour and the two are split into near-equal
+    halves, so no chunk grows past the largest one before it either (pedalboard resets
+    its plugins when a streamed call is longer than the ones before). Only a whole input
+    shorter than the minimum stays short.
+    """
+    pending = None
+    for pair in pairs:
+        if pending is None:
+            pending = pair
+            continue
+        if pair[1].shape[1] >= MIN_CHUNK_FRAMES and pending[1].shape[1] >= MIN_CHUNK_FRAMES:
+            yield pending
+            pending = pair
+            continue
+        file_part = np.concatenate([pending[0], pair[0]], axis=1)
+        work = np.concatenate([pending[1], pair[1]], axis=1)
+        if work.shape[1] < 2 * MIN_CHUNK_FRAMES:
+            pending = (file_part, work)
+            continue
+        half = work.shape[1] // 2
+        yield file_part, work[:, :half]
+        pending = (file_part[:, :0], work[:, half:])
+    if pending is not None:
+        yield pending
+
+
+@dataclass
+class FileResult:
+    """What one file produced: output paths, duration, sample rate, channels."""
+
+    input: Path
+    outputs: list[Path]
+    seconds: float
+    sample_rate: int
+    channels: int
+
+
+def stream_file(
+    processors: Sequence[StreamProcessor],
+    input_path: str | os.PathLike,
+    output_paths: Sequence[str | os.PathLike],
+    *,
+    residual_path: str | os.PathLike | None = None,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    buffer_size: int = 8192,
+    bit_depth: int = 24,
+    progress: bool | None = None,
+    progress_callback: ProgressCallback | None = None,
+) -> FileResult:
+    """Run each processor over one input file and write its aligned output.
+
+    Args:
+        processors: one processor per output (``process_channels_first`` + ``latency_samples``).
+        input_path: any format ``fewshot_sep.utils.audio`` reads.
+        output_paths: one path per processor; format from the extension.
+        residual_path: if given, also write input minus the sum of the outputs there
+            (the "everything else" stem).
+        chunk_frames: frames read per chunk (bounds memory).
+        buffer_size: largest block handed to a processor at once.
+        bit_depth: bits for PCM outputs (WAV, FLAC, AIFF).
+        progress: show a tqdm bar in seconds of audio (None = only on a terminal).
+        progress_callback: called as ``callback(done_seconds, total_seconds)`` per chunk.
+
+    Returns:
+        A FileResult. Outputs are written atomically: on any error none is left behind.
+
+    Raises:
+        UserError: unreadable input, unwritable output, output = input.
+    """
+    from tqdm import tqdm
+
+    input_path = Path(input_path)
+    targets = [Path(p) for p in output_paths]
+    if residual_path is not None:
+        targets.append(Path(residual_path))
+    if len(targets) == 0:
+        raise ValueError("no outputs requested")
+    if len(processors) != len(output_paths):
+        raise ValueError("give one output path per processor")
+    chunk_frames = max(int(chunk_frames), 2 * MIN_CHUNK_FRAMES)
+    for target in targets:
+        check_writable_extension(target)
+        if target.exists() and input_path.exists() and target.resolve() == input_path.resolve():
+            raise UserError(
+                f"output {str(target)!r} is the input file: refusing to overwrite it; choose another --output"
+            )
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise UserError(f"two outputs would be written to the same file: {[str(t) for t in targets]}")
+    sample_rate, channels, file_frames = audio_info(input_path)
+    total_seconds = file_frames / sample_rate
+    # The engine runs at 22.05/44.1/48/88.2/96 kHz; any other file rate is streamed
+    # through soxr to 44.1 kHz and back (timing kept exactly, same length out).
+    work_rate = working_rate(sample_rate)
+    resampling = work_rate != sample_rate
+    # Work-rate frames to deliver: known up front without resampling; with it, counted
+    # as the resampled input arrives (the flush below runs after the last chunk).
+    total_frames = file_frames if not resampling else 0
+
+    streams = [_AlignedOutput(p) for p in processors]
+    if residual_path is not None:
+        streams.append(_AlignedOutput(_Identity()))
+    for stream in streams:
+        stream.processor.reset()
+
+    bar = tqdm(
+        total=round(total_seconds, 2),
+        unit="s",
+        desc=input_path.name[:30],
+        disable=(not sys.stderr.isatty()) if progress is None else not progress,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]",
+        leave=False,
+    )
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.closing(bar))
+        tmp_paths = [stack.enter_context(atomic_path(t)) for t in targets]
+        file_writers = []
+        for tmp, target in zip(tmp_paths, targets):
+            file_writers.append(_Writer(tmp, target, sample_rate, channels, bit_depth))
+            # Closed before atomic_path renames (an ExitStack unwinds in reverse order).
+            stack.callback(file_writers[-1].close)
+        writers: list[Any] = (
+            [_RateWriter(w, work_rate, sample_rate, channels, file_frames) for w in file_writers]
+            if resampling
+            else file_writers
+        )
+        written = 0
+
+        def drain() -> None:
+            nonlocal written
+            ready = min(s.available for s in streams)
+            ready = min(ready, total_frames - written)
+            if ready <= 0:
+                return
+            pieces = [s.take(ready) for s in streams]
+            if residual_path is not None:
+                stems, source = pieces[:-1], pieces[-1]
+                residual = source - np.sum(stems, axis=0) if stems else source
+                pieces = stems + [residual]
+            for writer, piece in zip(writers, pieces):
+                writer.write(piece)
+            written += ready
+
+        chunks = iter_audio_chunks(input_path, chunk_frames)
+        if resampling:
+            pairs = _resampled_chunks(chunks, sample_rate, work_rate, channels)
+        else:
+            pairs = ((chunk, chunk) for chunk in chunks)
+        for file_chunk, chunk in _without_tiny_chunks(pairs):
+            if resampling:
+                total_frames += chunk.shape[1]
+            if chunk.shape[1]:
+                for stream in streams:
+                    stream.feed(chunk, work_rate, buffer_size)
+                drain()
+            bar.update(round(file_chunk.shape[1] / sample_rate, 4))
+            if progress_callback is not None:
+                progress_callback(min(written / work_rate, total_seconds), total_seconds)
+        # Flush: feed silence until every stream has delivered the input's length.
+        flushed, flush_limit = 0, 60 * work_rate
+        while written < total_frames:
+            if flushed > flush_limit:
+                raise UserError(
+                    f"processing {str(input_path)!r}: the processor still owed {total_frames - written} "
+                    "samples after 60 s of trailing silence; a plugin in the chain does not stream"
+                )
+            need = max(s.owed_latency() + (total_frames - written) - s.available for s in streams)
+            size = max(MIN_CHUNK_FRAMES, min(chunk_frames, need))
+            silence = np.zeros((channels, size), dtype=np.float32)
+            for stream in streams:
+                stream.feed(silence, work_rate, buffer_size)
+            flushed += size
+            drain()
+        if resampling:
+            for writer in writers:
+                writer.finish(channels)
+        if progress_callback is not None:
+            progress_callback(total_seconds, total_seconds)
+    return FileResult(input_path, targets, total_seconds, sample_rate, channels)
+
+
+# ------------------------------------------------------------------------ batches
+def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files named directly plus the audio files (by extension) inside named folders, in order.
+
+    Raises:
+        UserError: a folder with no audio files, or nothing given.
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READABLE_EXTENSIONS)
+            if not found:
+                raise UserError(
+                    f"folder {str(path)!r} has no audio files ({', '.join(READABLE_EXTENSIONS)})"
+                )
+            files.extend(found)
+        else:
+            files.append(path)  # missing/unreadable files are reported per file later
+    if not files:
+        raise UserError("no input files given")
+    return files
+
+
+def safe_file_stem(name: str) -> str:
+    """`name` made safe as a file name (letters, digits, ``.``, ``-``, ``_``)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip()).strip("._")
+    return stem or "preset"
+
+
+@dataclass
+class BatchReport:
+    """Outcome of a batch: results of the files that worked, and (file, error) of those that did not."""
+
+    results: list[FileResult] = field(default_factory=list)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def run_batch(
+    jobs: Sequence[tuple[Path, Callable[[], FileResult]]],
+    log: Callable[[str], Any] = print,
+) -> BatchReport:
+    """Run ``(input, job)`` pairs; a failing file is reported and skipped.
+
+    Caught per file: UserError (unreadable input, bad output path), OSError (disk), and
+    the RuntimeError/ValueError that pedalboard.io raises for a file that breaks off
+    mid-decode. Anything else is a bug and propagates.
+    """
+    report = BatchReport()
+    for index, (path, job) in enumerate(jobs, 1):
+        prefix = f"[{index}/{len(jobs)}] " if len(jobs) > 1 else ""
+        try:
+            result = job()
+        except (UserError, OSError, RuntimeError, ValueError) as err:
+            log(f"{prefix}{path}: FAILED: {err}")
+            report.failures.append((path, str(err)))
+            continue
+        report.results.append(result)
+        outs = ", ".join(str(p) for p in result.outputs)
+        log(f"{prefix}{path} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}")
+    return report
+

@@ -1,0 +1,108 @@
+"""Channel-layout detection for host-facing ``process()`` calls, as pedalboard does it.
+
+pedalboard accepts ``[channels, samples]``, ``[samples, channels]`` or 1-D (mono)
+arrays, float32 or float64, and returns float32 in the layout it was given:
+
+- 1-D input is mono; the output is 1-D.
+- 2-D input: the smaller dimension is the channel dimension.
+- A square array (``channels == samples``) is ambiguous: the layout detected on the
+  previous call of the same object is reused; with no previous call it is an error.
+- The previous call's channel count is a hint: a dimension equal to it is the channel
+  dimension (so ``[2, 1]``, one stereo sample, stays stereo in a stereo stream).
+- ``reset()`` forgets the remembered layout and channel count.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+#: pedalboard refuses more than 32 channels; so do we.
+MAX_CHANNELS = 32
+
+
+class ChannelLayout(enum.Enum):
+    """How samples are laid out in a 2-D array."""
+
+    CHANNELS_FIRST = "channels_first"  # [channels, samples] (pedalboard: "NotInterleaved")
+    CHANNELS_LAST = "channels_last"  # [samples, channels] (pedalboard: "Interleaved")
+    MONO_1D = "mono_1d"  # [samples]
+
+
+def detect_layout(
+    array: np.ndarray,
+    last_layout: ChannelLayout | None = None,
+    last_channels: int | None = None,
+) -> ChannelLayout:
+    """Return the layout of `array` (1-D or 2-D), as pedalboard 0.9 decides it.
+
+    Args:
+        array: the audio.
+        last_layout: the layout detected on the previous call (resolves square arrays).
+        last_channels: the channel count of the previous call: a dimension equal to it
+            is the channel dimension (so a 1-sample stereo block ``[2, 1]`` after a
+            stereo stream stays stereo).
+
+    Raises:
+        ValueError: more than 2 dimensions, or a square array with no remembered layout.
+    """
+    if array.ndim == 1:
+        return ChannelLayout.MONO_1D
+    if array.ndim != 2:
+        raise ValueError(
+            f"audio must have 1 or 2 dimensions ([samples], [channels, samples] or "
+            f"[samples, channels]), got shape {array.shape}"
+        )
+    rows, cols = array.shape
+    if rows == cols and rows > 1:
+        if last_layout in (ChannelLayout.CHANNELS_FIRST, ChannelLayout.CHANNELS_LAST):
+            return last_layout
+        raise ValueError(
+            f"cannot tell channels from samples in a square array of shape {array.shape}: "
+            "process a non-square array first (the layout is then remembered until reset()), "
+            "or pass a longer signal"
+        )
+    if last_channels:
+        if rows == last_channels:
+            return ChannelLayout.CHANNELS_FIRST
+        if cols == last_channels:
+            return ChannelLayout.CHANNELS_LAST
+    if rows == 0 and cols > 0:
+        return ChannelLayout.CHANNELS_LAST  # zero samples of `cols` channels
+    if cols == 0 and rows > 0:
+        return ChannelLayout.CHANNELS_FIRST
+    if cols < rows:
+        return ChannelLayout.CHANNELS_LAST
+    return ChannelLayout.CHANNELS_FIRST  # rows < cols, or a single sample of a single channel
+
+
+def to_channels_first(array: np.ndarray, layout: ChannelLayout) -> np.ndarray:
+    """Return a contiguous float32 ``[channels, samples]`` copy-or-view of `array`.
+
+    Any real dtype is accepted; float64 (and integers) are converted to float32 like
+    pedalboard does (integers are *not* rescaled).
+    """
+    array = np.asarray(array)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"audio must be a float32 or float64 array, got dtype {array.dtype}")
+    if layout is ChannelLayout.MONO_1D:
+        out = array[np.newaxis, :]
+    elif layout is ChannelLayout.CHANNELS_LAST:
+        out = array.T
+    else:
+        out = array
+    if out.shape[0] == 0:
+        raise ValueError("audio has no channels: give at least one channel")
+    if out.shape[0] > MAX_CHANNELS:
+        raise ValueError(f"audio has {out.shape[0]} channels; at most {MAX_CHANNELS} are supported")
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def from_channels_first(audio: np.ndarray, layout: ChannelLayout) -> np.ndarray:
+    """Inverse of :func:`to_channels_first`: return `audio` ``[channels, n]`` in `layout`."""
+    if layout is ChannelLayout.MONO_1D:
+        return np.ascontiguousarray(audio[0])
+    if layout is ChannelLayout.CHANNELS_LAST:
+        return np.ascontiguousarray(audio.T)
+    return np.ascontiguousarray(audio)

@@ -1,0 +1,453 @@
+"""`FewShotSeparator`: the few-shot separator as a pedalboard-style plugin object.
+
+``process(input_array, sample_rate, buffer_size=8192, reset=True)`` follows
+pedalboard's contract:
+
+- layout: 1-D input is mono; 2-D input has its channels on the smaller dimension
+  (``[channels, samples]`` or ``[samples, channels]``); the output comes back in the
+  same layout. A square array reuses the layout of the previous call (error if none).
+- dtype: float64 (or integer) input is converted to float32; the output is float32.
+- ``reset=True`` (default): the engine is reset, the input is run through it in
+  ``buffer_size`` chunks followed by ``latency_samples`` zeros, and the first
+  ``latency_samples`` output samples are dropped. The output has the input's length
+  and is time-aligned with it (like pedalboard's own latency compensation); the
+  processing tail beyond the input's end is dropped.
+- ``reset=False``: streaming. The engine keeps its state between calls and each call
+  returns as many samples as it was given, delayed by ``latency_samples`` (the first
+  ``latency_samples`` samples of a stream are the start-up silence). *Difference from
+  pedalboard:* pedalboard's latent plugins return *fewer* samples at the start of a
+  stream; we return exactly ``n`` samples per call, as a real-time host would.
+
+One streaming engine (``fewshot_sep.realtime.engine.StreamingSeparator``) is kept
+per (sample rate, channel count); a call with another rate or channel count
+rebuilds it (and so restarts a stream).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from fewshot_sep.plugin_host.layout import (
+    ChannelLayout,
+    detect_layout,
+    from_channels_first,
+    to_channels_first,
+)
+from fewshot_sep.utils.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fewshot_sep.presets import Preset
+    from fewshot_sep.realtime.engine import StreamingSeparator
+    from fewshot_sep.realtime.model_files import ModelFiles
+
+#: Largest block the streaming engine accepts in one `process_block` call.
+MAX_ENGINE_BLOCK = 8192
+
+MODES = ("isolate", "remove")
+
+PresetRef = Union[str, os.PathLike, "Preset"]
+
+
+class InvalidParameter(UserError, ValueError):
+    """A plugin parameter got a value outside its range (a UserError *and* a ValueError)."""
+
+
+def check_mode(mode: str) -> str:
+    """Return `mode` if it is "isolate" or "remove", else raise InvalidParameter."""
+    if mode not in MODES:
+        raise InvalidParameter(f"mode {mode!r} is invalid: use 'isolate' or 'remove'")
+    return mode
+
+
+def check_mix(mix: float) -> float:
+    """Return `mix` as a float in [0, 1], else raise InvalidParameter."""
+    try:
+        value = float(mix)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"mix {mix!r} is invalid: use a number from 0 (dry) to 1 (wet)") from None
+    if not 0.0 <= value <= 1.0:
+        raise InvalidParameter(f"mix {mix!r} is invalid: use a number from 0 (dry) to 1 (wet)")
+    return value
+
+
+def check_sample_rate(sample_rate: float) -> int:
+    """Return `sample_rate` as a positive integer number of Hz, else raise InvalidParameter."""
+    try:
+        value = float(sample_rate)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"sample rate {sample_rate!r} is invalid: give a rate in Hz, e.g. 44100") from None
+    if not value > 0 or abs(value - round(value)) > 1e-6:
+        raise InvalidParameter(
+            f"sample rate {sample_rate!r} is invalid: give a positive whole number of Hz, e.g. 44100"
+        )
+    return int(round(value))
+
+
+def load_model(model: "ModelFiles | str | os.PathLike | None") -> "ModelFiles":
+    """Return `model` as ModelFiles (None = the packaged model or $FEWSHOT_SEP_MODEL)."""
+    from fewshot_sep.realtime.model_files import ModelFiles
+
+    if isinstance(model, ModelFiles):
+        return model
+    return ModelFiles.load(None if model is None else Path(model))
+
+
+def resolve_preset_ref(ref: PresetRef, model: "ModelFiles") -> "Preset":
+    """Resolve a preset reference (Preset, ``builtin:NAME``, library name or JSON path).
+
+    A Preset object made with another model is refused with a UserError.
+    """
+    from fewshot_sep.presets import Preset, check_model, resolve_preset
+
+    if isinstance(ref, Preset):
+        check_model(ref, model)
+        return ref
+    return resolve_preset(ref, model)
+
+
+class FewShotSeparator:
+    """Isolate or remove one instrument (given by a preset) from audio, pedalboard-style.
+
+    Args:
+        preset: a ``Preset``, ``"builtin:NAME"``, a preset name in the user library or a
+            path to a preset JSON file. May be left out when `conditioning` is given.
+        mode: ``"isolate"`` (keep the instrument) or ``"remove"`` (keep everything else);
+            default: the preset's default mode, else "isolate".
+        mix: wet/dry from 0 (input only, latency-aligned) to 1 (fully separated);
+            default: the preset's default mix, else 1.0.
+        conditioning: a raw conditioning vector ``[D]`` float32 used instead of a preset
+            (advanced; tests use it with model doubles).
+        model: the model folder (ModelFiles or path); None = the packaged model.
+
+    Parameters ``preset``, ``mode`` and ``mix`` can be changed at any time, also while
+    streaming; a preset change is crossfaded by the engine.
+    """
+
+    def __init__(
+        self,
+        preset: PresetRef | None = None,
+        mode: str | None = None,
+        mix: float | None = None,
+        *,
+        conditioning: np.ndarray | None = None,
+        model: "ModelFiles | str | os.PathLike | None" = None,
+    ) -> None:
+        self._model = load_model(model)
+        self._lock = threading.RLock()
+        self._engine: StreamingSeparator | None = None
+        self._engine_key: tuple[int, int] | None = None
+        self._last_layout: ChannelLayout | None = None
+        self._last_channels: int | None = None
+        self._latency_cache: dict[int, int] = {}
+        self._preset: Preset | None = None
+        self._preset_ref: str | None = None
+        self._conditioning: np.ndarray | None = None
+        self._mode_explicit = mode is not None
+        self._mix_explicit = mix is not None
+        self._mode = check_mode(mode) if mode is not None else "isolate"
+        self._mix = check_mix(mix) if mix is not None else 1.0
+        if preset is not None and conditioning is not None:
+            raise InvalidParameter("give either a preset or a conditioning vector, not both")
+        if preset is not None:
+            self.preset = preset
+        elif conditioning is not None:
+            self.conditioning = conditioning
+
+    # ----------------------------------------------------------------- parameters
+    @property
+    def model(self) -> "ModelFiles":
+        """The model files this separator runs."""
+        return self._model
+
+    @property
+    def preset(self) -> "Preset | None":
+        """The current preset (None when a raw conditioning vector is used)."""
+        return self._preset
+
+    @preset.setter
+    def preset(self, ref: PresetRef) -> None:
+        preset = resolve_preset_ref(ref, self._model)
+        with self._lock:
+            self._preset = preset
+            self._preset_ref = getattr(preset, "source", None) if hasattr(ref, "conditioning") else os.fspath(ref)
+            if not self._mode_explicit:
+                self._mode = check_mode(preset.default_mode)
+            if not self._mix_explicit:
+                self._mix = check_mix(preset.default_mix)
+            self._set_conditioning_vector(preset.conditioning())
+            self._push_mode_mix()
+
+    @property
+    def preset_ref(self) -> str | None:
+        """How the preset was given (``builtin:NAME``, a library name or a path), for saving."""
+        return self._preset_ref
+
+    @property
+    def conditioning(self) -> np.ndarray | None:
+        """The conditioning vector ``[D]`` float32 in use (from the preset or set directly)."""
+        return None if self._conditioning is None else self._conditioning.copy()
+
+    @conditioning.setter
+    def conditioning(self, vector: np.ndarray) -> None:
+        with self._lock:
+            self._set_conditioning_vector(vector)
+            self._preset = None
+            self._preset_ref = None
+
+    @property
+    def mode(self) -> str:
+        """``"isolate"`` (keep the preset's instrument) or ``"remove"`` (keep the rest)."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        with self._lock:
+            self._mode = check_mode(value)
+            self._mode_explicit = True
+            self._push_mode_mix()
+
+    @property
+    def mix(self) -> float:
+        """Wet/dry balance, 0 (dry input, latency-aligned) .. 1 (fully separated)."""
+        return self._mix
+
+    @mix.setter
+    def mix(self, value: float) -> None:
+        with self._lock:
+            self._mix = check_mix(value)
+            self._mix_explicit = True
+            self._push_mode_mix()
+
+    @property
+    def name(self) -> str:
+        """A short label: the preset's name, or "conditioning" for a raw vector."""
+        return self._preset.name if self._preset is not None else "conditioning"
+
+    @property
+    def latency_samples(self) -> int:
+        """Output delay in samples at the current engine's sample rate.
+
+        Before the first ``process`` call it is the latency at the model's own rate
+        (use :meth:`latency_at` for another rate).
+        """
+        if self._engine is not None:
+            return int(self._engine.latency_samples)
+        return int(self._model.latency_samples)
+
+    def latency_at(self, sample_rate: float, num_channels: int = 2) -> int:
+        """Latency in samples when processing at `sample_rate` (resampler delay included).
+
+        Does not touch the current engine or stream (another rate is measured on a
+        throw-away engine, once, and remembered).
+        """
+        from fewshot_sep.realtime.engine import StreamingSeparator
+
+        rate = check_sample_rate(sample_rate)
+        with self._lock:
+            if self._engine is not None and self._engine_key is not None and self._engine_key[0] == rate:
+                return int(self._engine.latency_samples)
+            if rate not in self._latency_cache:
+                probe = StreamingSeparator(model=self._model, sample_rate=rate, num_channels=1)
+                self._latency_cache[rate] = int(probe.latency_samples)
+            return self._latency_cache[rate]
+
+    # -------------------------------------------------------------------- engine
+    def _set_conditioning_vector(self, vector: np.ndarray) -> None:
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        expected = int(self._model.conditioning_dim)
+        if vector.shape[0] != expected:
+            raise InvalidParameter(
+                f"conditioning vector has {vector.shape[0]} values but model "
+                f"{self._model.model_id} expects {expected}"
+            )
+        self._conditioning = vector.copy()
+        if self._engine is not None:
+            self._engine.set_conditioning(self._conditioning)
+
+    def _push_mode_mix(self) -> None:
+        if self._engine is not None:
+            self._engine.mode = self._mode
+            self._engine.mix = self._mix
+
+    def engine_for(self, sample_rate: float, num_channels: int) -> "StreamingSeparator":
+        """Return the streaming engine for this rate and channel count (rebuilt if they changed)."""
+        from fewshot_sep.realtime.engine import StreamingSeparator
+
+        rate = check_sample_rate(sample_rate)
+        key = (rate, int(num_channels))
+        with self._lock:
+            if self._engine is None or self._engine_key != key:
+                if self._conditioning is None:
+                    raise UserError(
+                        "the separator has no preset: set one, e.g. "
+                        "FewShotSeparator(preset='builtin:NAME') or --preset P.json"
+                    )
+                groups = channel_groups(int(num_channels))
+                engines = [
+                    StreamingSeparator(
+                        model=self._model,
+                        sample_rate=rate,
+                        num_channels=stop - start,
+                        conditioning=self._conditioning,
+                        mode=self._mode,
+                        mix=self._mix,
+                    )
+                    for start, stop in groups
+                ]
+                self._engine = engines[0] if len(engines) == 1 else MultiChannelEngine(engines, groups)
+                self._engine_key = key
+            return self._engine
+
+    def reset(self) -> None:
+        """Clear the stream state (and the remembered channel layout)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.reset()
+            self._last_layout = None
+            self._last_channels = None
+
+    # ------------------------------------------------------------------- process
+    def process(
+        self,
+        input_array: np.ndarray,
+        sample_rate: float,
+        buffer_size: int = 8192,
+        reset: bool = True,
+    ) -> np.ndarray:
+        """Separate `input_array` (see the module docstring for the full contract).
+
+        Args:
+            input_array: ``[channels, samples]``, ``[samples, channels]`` or ``[samples]``,
+                float32 or float64, in [-1, 1].
+            sample_rate: in Hz (any rate; the engine resamples to the model's rate).
+            buffer_size: largest chunk, in samples, handed to the engine at once (>= 1).
+            reset: True = fresh, latency-compensated output; False = continue a stream.
+
+        Returns:
+            float32 array, same shape and layout as the input.
+        """
+        array = np.asarray(input_array)
+        with self._lock:
+            layout = detect_layout(array, self._last_layout, self._last_channels)
+            audio = to_channels_first(array, layout)
+            if layout is not ChannelLayout.MONO_1D:
+                self._last_layout = layout
+            self._last_channels = audio.shape[0]
+            out = self.process_channels_first(audio, sample_rate, buffer_size, reset)
+        return from_channels_first(out, layout)
+
+    __call__ = process
+
+    def process_channels_first(
+        self, audio: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
+    ) -> np.ndarray:
+        """`process` for ``[channels, n]`` float32 input with no layout detection."""
+        buffer_size = int(buffer_size)
+        if buffer_size < 1:
+            raise InvalidParameter(f"buffer_size {buffer_size} is invalid: use a whole number >= 1")
+        with self._lock:
+            engine = self.engine_for(sample_rate, audio.shape[0])
+            if reset:
+                engine.reset()
+                latency = int(engine.latency_samples)
+                return run_engine(engine, audio, buffer_size, skip=latency)
+            return run_engine(engine, audio, buffer_size, skip=0)
+
+    def __repr__(self) -> str:
+        return (
+            f"<fewshot_sep.FewShotSeparator preset={self.name!r} mode={self._mode!r} "
+            f"mix={self._mix:g} latency_samples={self.latency_samples}>"
+        )
+
+
+def channel_groups(num_channels: int) -> list[tuple[int, int]]:
+    """Split channels into the engine's units (it takes 1 or 2): pairs, then a mono rest."""
+    if num_channels < 1:
+        raise InvalidParameter(f"audio needs at least one channel, got {num_channels}")
+    return [(start, min(start + 2, num_channels)) for start in range(0, num_channels, 2)]
+
+
+class MultiChannelEngine:
+    """More than two channels: one stereo/mono StreamingSeparator per channel pair.
+
+    The engine separates each channel on its own ("per_channel"), so splitting the
+    channels over several engines gives the same result as one wide engine would.
+    """
+
+    def __init__(self, engines: list, groups: list[tuple[int, int]]) -> None:
+        self.engines = engines
+        self.groups = groups
+        self.num_channels = groups[-1][1]
+
+    @property
+    def latency_samples(self) -> int:
+        return int(self.engines[0].latency_samples)
+
+    @property
+    def mode(self) -> str:
+        return self.engines[0].mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        for engine in self.engines:
+            engine.mode = value
+
+    @property
+    def mix(self) -> float:
+        return self.engines[0].mix
+
+    @mix.setter
+    def mix(self, value: float) -> None:
+        for engine in self.engines:
+            engine.mix = value
+
+    def set_conditioning(self, vector: np.ndarray, crossfade_seconds: float = 0.05) -> None:
+        for engine in self.engines:
+            engine.set_conditioning(vector, crossfade_seconds)
+
+    def reset(self) -> None:
+        for engine in self.engines:
+            engine.reset()
+
+    def process_block(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = np.empty((self.num_channels, block.shape[-1]), dtype=np.float32)
+        for engine, (start, stop) in zip(self.engines, self.groups):
+            engine.process_block(block[start:stop], out=out[start:stop])
+        return out
+
+
+def run_engine(engine: Any, audio: np.ndarray, buffer_size: int, skip: int) -> np.ndarray:
+    """Stream `audio` ``[C, n]`` through `engine` in chunks; return ``[C, n]`` output.
+
+    With ``skip = 0`` the output is the raw (delayed) stream. With ``skip = L > 0`` the
+    input is followed by `L` zeros and the first `L` output samples are dropped, so the
+    result is aligned with the input (the engine must have been reset).
+    """
+    channels, n = audio.shape
+    block = max(1, min(int(buffer_size), MAX_ENGINE_BLOCK))
+    out = np.empty((channels, n), dtype=np.float32)
+    zeros = np.zeros((channels, block), dtype=np.float32)
+    total = n + skip
+    position = 0  # samples fed so far (input + padding)
+    while position < total:
+        size = min(block, total - position)
+        if position + size <= n:
+            chunk = audio[:, position : position + size]
+        elif position >= n:
+            chunk = zeros[:, :size]
+        else:  # straddles the end of the input: input tail, then zeros
+            chunk = np.concatenate([audio[:, position:n], zeros[:, : position + size - n]], axis=1)
+        result = engine.process_block(chunk)
+        # Output sample j of this block is stream sample position + j; keep those >= skip.
+        start = max(position, skip)
+        end = position + size
+        if end > start:
+            out[:, start - skip : end - skip] = result[:, start - position : end - position]
+        position += size
+    return out

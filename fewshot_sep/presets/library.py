@@ -1,0 +1,155 @@
+"""The user's preset library: one ``NAME.json`` per preset in the user data folder.
+
+The folder is ``platformdirs.user_data_dir("fewshot-sep")/presets`` (on Linux
+``~/.local/share/fewshot-sep/presets``); the environment variable ``FEWSHOT_SEP_HOME``
+replaces ``user_data_dir("fewshot-sep")`` (tests, portable installs). Names are
+checked by `fewshot_sep.presets.names` and matched case-insensitively; every write
+is atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fewshot_sep.presets.format import Preset, load_preset, save_preset, utc_now
+from fewshot_sep.presets.names import check_name, name_key
+from fewshot_sep.utils.errors import UserError
+
+HOME_ENV = "FEWSHOT_SEP_HOME"
+
+
+def library_dir() -> Path:
+    """The library folder (not created until something is saved)."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / "presets"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("fewshot-sep")) / "presets"
+
+
+def library_entries() -> list[tuple[str, Path]]:
+    """``[(name, path)]`` of the presets in the library, sorted case-insensitively.
+
+    Files whose stem is not a valid preset name (stray files) are left out.
+    """
+    folder = library_dir()
+    if not folder.is_dir():
+        return []
+    entries = []
+    for path in folder.glob("*.json"):
+        if path.name.startswith("."):
+            continue  # atomic-write temp files
+        try:
+            check_name(path.stem)
+        except UserError:
+            continue
+        entries.append((path.stem, path))
+    return sorted(entries, key=lambda e: name_key(e[0]))
+
+
+def library_names() -> list[str]:
+    """Names of the presets in the library."""
+    return [name for name, _ in library_entries()]
+
+
+def find_in_library(name: str) -> Path | None:
+    """Path of the library preset called `name` (case-insensitive), or None.
+
+    Raises:
+        UserError: `name` is not a valid preset name (e.g. contains a path separator).
+    """
+    key = name_key(check_name(name))
+    return next((path for n, path in library_entries() if name_key(n) == key), None)
+
+
+def _require(name: str) -> Path:
+    path = find_in_library(name)
+    if path is None:
+        names = library_names()
+        raise UserError(
+            f"no preset named {name!r} in your library ({library_dir()}); "
+            f"your presets: {', '.join(names) or 'none yet'} (see `fewshot-sep preset list`)"
+        )
+    return path
+
+
+def library_target(name: str, overwrite: bool, replacing: Path | None = None) -> Path:
+    """Library path for a new preset called `name`; refuses to clobber unless `overwrite`."""
+    name = check_name(name)
+    existing = find_in_library(name)
+    if existing is not None and existing != replacing and not overwrite:
+        raise UserError(
+            f"a preset named {existing.stem!r} is already in your library ({existing}): choose another "
+            "name, or pass --force to replace it"
+        )
+    return library_dir() / f"{name}.json"
+
+
+def save_to_library(preset: Preset, overwrite: bool = False) -> Path:
+    """Save `preset` as ``<library>/<preset.name>.json`` atomically; returns the path."""
+    target = library_target(preset.name, overwrite)
+    existing = find_in_library(preset.name)
+    save_preset(preset, target)
+    if existing is not None and existing.name != target.name and existing.exists() and not _same_file(existing, target):
+        existing.unlink()  # replaced a preset whose name differed only by case
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def rename_in_library(old: str, new: str, overwrite: bool = False) -> Path:
+    """Rename library preset `old` to `new` (file and stored name); returns the new path."""
+    source = _require(old)
+    new = check_name(new)
+    preset = load_preset(source)
+    target = library_target(new, overwrite, replacing=source)
+    preset.name = new
+    preset.modified = utc_now()
+    save_preset(preset, target)
+    if source.exists() and not _same_file(source, target):
+        source.unlink()
+    return target
+
+
+def delete_from_library(name: str) -> Path:
+    """Delete library preset `name`; returns the path that was removed."""
+    path = _require(name)
+    path.unlink()
+    return path
+
+
+def import_preset(path: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Path:
+    """Validate the preset file `path` (or ``builtin:NAME``) and copy it into the library.
+
+    `name` renames the copy. The model is not checked here (a library may hold presets
+    for several models); it is checked when the preset is used.
+    """
+    from fewshot_sep.presets.resolve import BUILTIN_PREFIX, load_ref
+
+    if str(path).startswith(BUILTIN_PREFIX):
+        preset, _ = load_ref(str(path))
+    else:
+        preset = load_preset(path)
+    if name is not None:
+        preset.name = check_name(name)
+    return save_to_library(preset, overwrite=overwrite)
+
+
+def export_preset(ref: str | os.PathLike, output: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write a validated copy of the preset `ref` (library name, builtin:NAME or path) to `output`."""
+    from fewshot_sep.presets.resolve import load_ref
+
+    output = Path(output)
+    if output.is_dir():
+        raise UserError(f"{str(output)!r} is a folder: give the output file name, e.g. {str(output / 'preset.json')!r}")
+    if output.exists() and not overwrite:
+        raise UserError(f"{str(output)!r} already exists: choose another file or pass --force to replace it")
+    preset, _ = load_ref(ref)
+    return save_preset(preset, output)

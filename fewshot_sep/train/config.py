@@ -1,0 +1,125 @@
+"""Run configs: YAML files in ``configs/``, merged over defaults, checked.
+
+Sections: ``data`` (episode sampler + augmentation), ``val`` (fixed validation
+episodes), ``model`` (see :func:`fewshot_sep.model.build_model`), ``train``
+(optimiser, schedule, checkpoints). Unknown keys are refused so a typo does not
+silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+from fewshot_sep.utils.errors import UserError
+
+DEFAULTS: dict[str, Any] = {
+    "name": "run",
+    "seed": 0,
+    "data": {
+        "source": "render",          # "render" (data/render manifest) | "synthetic"
+        "root": "data/render",
+        "in_memory": True,
+        "clip_seconds": 1.5,
+        "support_seconds": 1.0,
+        "k_range": [1, 10],
+        "n_interferers": [1, 4],
+        "coherent_prob": 0.7,
+        "negative_prob": 0.4,
+        "negatives_range": [1, 5],
+        "synthetic_instruments": 8,
+        "workers": 1,
+        "augment": {"enabled": True, "eq_db": 4.0, "tilt_db": 1.5, "reverb_prob": 0.3},
+    },
+    "val": {
+        "episodes": 64,
+        "k": 5,
+        "n_interferers": [2, 4],
+        "clip_seconds": 3.0,
+        "seed": 1234,
+        "every_minutes": 10.0,
+        "every_steps": 0,           # > 0: validate every N steps instead of by time
+        "batch_size": 16,
+    },
+    "model": {
+        "conditioning": "fewshot",  # "fewshot" | "onehot" (baseline)
+        "embedding_dim": 128,
+        "channels": [32, 48, 64, 64],
+        "band_width": 16,
+        "time_kernel": 2,
+        "freq_kernel": 3,
+        "gru_hidden": 128,
+        "context_dim": 128,
+        "temporal": "gru",
+        "tcn_dilations": None,
+        "film_decoder": True,
+        "decoder_conv_levels": 3,
+        "up_kernel": 2,
+        "encoder_mels": 64,
+        "encoder_hidden": 96,
+        "encoder_dilations": [1, 2, 4],
+        "classes": None,            # one-hot: instrument labels, filled from the data at the first run
+    },
+    "train": {
+        "batch_size": 16,
+        "lr": 1e-3,
+        "warmup_steps": 200,
+        "total_steps": 60000,
+        "final_lr_fraction": 0.05,
+        "weight_decay": 0.0,
+        "grad_clip": 5.0,
+        "sisdr_weight": 1.0,
+        "magnitude_weight": 5.0,
+        "checkpoint_minutes": 5.0,
+        "log_every": 25,
+        "threads": 1,
+        "max_steps": None,
+        "max_minutes": None,
+    },
+}
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in base:
+            raise UserError(f"config key {where}{key!r} is unknown: valid keys are {sorted(base)}")
+        if isinstance(base[key], dict) and key not in ("augment",):
+            if not isinstance(value, dict):
+                raise UserError(f"config key {where}{key!r} must be a mapping")
+            out[key] = _merge(base[key], value, f"{where}{key}.")
+        elif isinstance(base[key], dict):
+            out[key] = {**base[key], **(value or {})}
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Defaults merged with ``raw``; raises :class:`UserError` on unknown keys or bad values."""
+    config = _merge(DEFAULTS, raw or {}, "")
+    if config["data"]["source"] not in ("render", "synthetic"):
+        raise UserError(f"data.source {config['data']['source']!r} is invalid: use 'render' or 'synthetic'")
+    if config["model"]["conditioning"] not in ("fewshot", "onehot"):
+        raise UserError(f"model.conditioning {config['model']['conditioning']!r} is invalid: use 'fewshot' or 'onehot'")
+    if int(config["train"]["batch_size"]) < 1:
+        raise UserError(f"train.batch_size {config['train']['batch_size']} is invalid: use >= 1")
+    return config
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML run config and resolve it against the defaults."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config {path} does not exist: pass a YAML file such as configs/release.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"config {path} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"config {path} must be a YAML mapping with sections data/val/model/train")
+    return resolve_config(raw)

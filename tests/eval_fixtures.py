@@ -1,0 +1,126 @@
+"""Helpers of the evaluation tests: a tiny synthetic dataset and a gain model double.
+
+`make_synthetic_dataset` writes stems + ``manifest.csv`` in the renderer's
+format (docs/data.md) without FluidSynth: each instrument is a fixed harmonic
+timbre in its own frequency band (bands do not overlap), playing random notes
+per work, so targets and interferers are spectrally disjoint: "easy" episodes
+where the oracle mask must separate well.
+
+`make_positive_gain_model` is the ``gain`` separator double of
+`model_doubles` (mask = clip(conditioning[0], 0, 1)) with an encoder whose
+embedding is a constant positive unit vector, so the few-shot estimate is
+exactly ``mixture * 1/sqrt(E)``: its SI-SDR must equal the mixture's when the
+harness compensates the latency correctly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+SR = 44100
+# instrument -> (fundamental range in Hz, harmonic amplitudes)
+TIMBRES = {
+    32: ((50.0, 90.0), [1.0, 0.3]),          # acoustic bass (seen)
+    0: ((250.0, 350.0), [1.0, 0.3]),         # piano (seen)
+    110: ((800.0, 1000.0), [1.0, 0.2]),      # fiddle (unseen)
+    43: ((2200.0, 2600.0), [1.0]),           # contrabass (unseen; the register does not matter here)
+    73: ((4000.0, 4800.0), [1.0]),           # flute (seen)
+}
+
+
+def test_work_ids(count: int) -> list[str]:
+    """`count` work ids whose piece split is ``test``."""
+    from fewshot_sep.data.split import piece_split
+
+    ids, i = [], 0
+    while len(ids) < count:
+        wid = f"synthetic:test-{i}"
+        if piece_split(wid) == "test":
+            ids.append(wid)
+        i += 1
+    return ids
+
+
+def _stem(rng: np.random.Generator, instrument: int, n: int) -> np.ndarray:
+    (lo, hi), harmonics = TIMBRES[instrument]
+    t = np.arange(n) / SR
+    out = np.zeros(n, np.float64)
+    note_len = int(0.5 * SR)
+    for start in range(0, n, note_len):
+        f0 = rng.uniform(lo, hi)
+        seg = t[start : start + note_len] - t[start]
+        env = np.minimum(1.0, seg / 0.01) * np.exp(-1.5 * seg)
+        tone = sum(a * np.sin(2 * np.pi * f0 * (h + 1) * seg) for h, a in enumerate(harmonics))
+        out[start : start + note_len] = env * tone
+    return (0.25 * out / np.abs(out).max()).astype(np.float32)
+
+
+def make_synthetic_dataset(folder: Path, n_works: int = 4, seconds: float = 6.0, seed: int = 0) -> Path:
+    """Write ``folder/stems/...flac`` and ``folder/manifest.csv``; returns `folder`."""
+    import soundfile as sf
+
+    from fewshot_sep.data.gm import DRUM_OFFSET, family_of, instrument_name, is_drum, slug
+    from fewshot_sep.data.manifest import encode_activity, n_activity_frames, write_manifest
+    from fewshot_sep.data.split import split_of
+
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    rows = []
+    for w, work_id in enumerate(test_work_ids(n_works)):
+        for part, instrument in enumerate(TIMBRES):
+            audio = _stem(rng, instrument, n)
+            rel = f"stems/work{w}/{part:02d}_{slug(instrument)}.flac"
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(folder / rel), audio, SR, subtype="PCM_16")
+            rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+            rows.append({
+                "path": rel, "instrument": instrument, "instrument_name": instrument_name(instrument),
+                "program": instrument, "is_drum": 0, "kit": -1, "family": family_of(instrument),
+                "soundfont": "synthetic", "work_id": work_id, "source": "tests", "role": "melody",
+                "part_index": part, "transpose": 0, "split": split_of(instrument, work_id),
+                "duration_s": round(n / SR, 4), "num_samples": n, "active_ratio": 1.0,
+                "rms_db": round(20 * np.log10(rms), 2), "peak_db": round(20 * np.log10(np.abs(audio).max()), 2),
+                "silent": 0, "activity": encode_activity(np.ones(n_activity_frames(n), bool)),
+            })
+    write_manifest(folder / "manifest.csv", rows)
+    return folder
+
+
+def make_positive_gain_model(tmp_path: Path) -> Path:
+    """The gain separator double with a constant-embedding encoder (embedding = ones / sqrt(E))."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from model_doubles import EMBEDDING_DIM, N_BINS, OPSET, make_model_folder
+
+    folder = make_model_folder(Path(tmp_path), kind="gain")
+    const = np.full((1, EMBEDDING_DIM), 1.0 / np.sqrt(EMBEDDING_DIM), np.float32)
+    nodes = [
+        # [N,1,F,T] -> [N,1] (anything with the batch size), times 0, plus the constant row
+        helper.make_node("ReduceMean", ["magnitude"], ["m"], axes=[1, 2, 3], keepdims=0),  # [N]
+        helper.make_node("Unsqueeze", ["m", "axis1"], ["m2"]),  # [N,1]
+        helper.make_node("Mul", ["m2", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "const"], ["embedding"]),  # broadcast [N,E]
+    ]
+    graph = helper.make_graph(
+        nodes, "encoder_constant",
+        [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, ["N", 1, N_BINS, "T"])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", EMBEDDING_DIM])],
+        [numpy_helper.from_array(const, "const"), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+         helper.make_tensor("axis1", TensorProto.INT64, [1], [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    encoder_bytes = model.SerializeToString()
+    (folder / "encoder.onnx").write_bytes(encoder_bytes)
+    card = json.loads((folder / "model_card.json").read_text())
+    card["model_id"] = hashlib.sha256((folder / "separator.onnx").read_bytes() + encoder_bytes).hexdigest()[:16]
+    card["name"] = "test-double-positive-gain"
+    (folder / "model_card.json").write_text(json.dumps(card, indent=2))
+    return folder

@@ -1,0 +1,89 @@
+"""Shared audio I/O: formats, segments, chunked reading, atomic writes, errors."""
+
+import numpy as np
+import pytest
+
+from fewshot_sep.utils.audio import (
+    audio_info,
+    iter_audio_chunks,
+    read_audio,
+    resample,
+    write_audio,
+)
+from fewshot_sep.utils.errors import UserError
+
+
+def _noise(channels=2, n=44100, seed=0):
+    return (np.random.default_rng(seed).standard_normal((channels, n)) * 0.1).astype(np.float32)
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".aiff"])
+def test_pcm_round_trip_is_24_bit_exact(tmp_path, ext):
+    x = _noise()
+    path = tmp_path / f"a{ext}"
+    write_audio(path, x, 44100)
+    y, sr = read_audio(path)
+    assert sr == 44100 and y.shape == x.shape and y.dtype == np.float32
+    assert np.abs(y - x).max() < 2**-22
+
+
+def test_float_wav_is_bit_exact(tmp_path):
+    x = _noise(1)
+    write_audio(tmp_path / "f.wav", x, 48000, bit_depth=32)
+    y, sr = read_audio(tmp_path / "f.wav")
+    assert sr == 48000 and np.array_equal(x, y)
+
+
+def test_segment_and_chunks(tmp_path):
+    x = _noise(2, 44100)
+    path = tmp_path / "a.wav"
+    write_audio(path, x, 44100, bit_depth=32)
+    seg, _ = read_audio(path, (0.25, 0.5))
+    assert np.array_equal(seg, x[:, 11025:22050])
+    chunks = list(iter_audio_chunks(path, 1000))
+    assert all(c.shape[1] <= 1000 for c in chunks)
+    assert np.array_equal(np.concatenate(chunks, axis=1), x)
+    assert audio_info(path) == (44100, 2, 44100)
+
+
+@pytest.mark.parametrize("segment", [(0.5, 0.2), (-1.0, 0.5), (2.0, 3.0)])
+def test_bad_segment_names_file_and_length(tmp_path, segment):
+    path = tmp_path / "a.wav"
+    write_audio(path, _noise(1, 44100), 44100)
+    with pytest.raises(UserError, match=r"a\.wav.*1\.00 s long"):
+        read_audio(path, segment)
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("not audio")
+    with pytest.raises(UserError, match="notes.wav"):
+        read_audio(bogus)
+    with pytest.raises(UserError, match="does not exist"):
+        read_audio(tmp_path / "missing.wav")
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    with pytest.raises(UserError, match="unknown output format"):
+        write_audio(tmp_path / "out.xyz", _noise(), 44100)
+    with pytest.raises(ValueError):
+        write_audio(tmp_path / "out.wav", np.zeros(10, np.float32), 44100)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resample_length_and_tone():
+    sr_from, sr_to = 44100, 48000
+    t = np.arange(sr_from) / sr_from
+    x = np.sin(2 * np.pi * 440 * t, dtype=np.float64).astype(np.float32)[None]
+    y = resample(x, sr_from, sr_to)
+    assert y.shape == (1, sr_to)
+    ref = np.sin(2 * np.pi * 440 * np.arange(sr_to) / sr_to)
+    assert np.abs(y[0, 1000:-1000] - ref[1000:-1000]).max() < 1e-3
+
+
+def test_empty_file_reads_as_empty_array(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "empty.wav", np.zeros((0, 1)), 44100)
+    audio, sr = read_audio(tmp_path / "empty.wav")
+    assert audio.shape == (1, 0) and sr == 44100

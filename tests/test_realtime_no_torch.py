@@ -1,0 +1,57 @@
+"""fewshot_sep.realtime imports and runs with torch made unimportable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    class BlockTorch:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch" or name.startswith("torch."):
+                raise ImportError(f"torch is blocked in this test ({name})")
+            return None
+
+    sys.meta_path.insert(0, BlockTorch())
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        raise SystemExit("the torch blocker does not work")
+
+    import numpy as np
+    import fewshot_sep.realtime
+    from fewshot_sep.realtime import conditioning, encoder, engine, model_files, sessions, stft
+
+    model = model_files.ModelFiles.load(sys.argv[1])
+    sep = engine.StreamingSeparator(model, sample_rate=48000, num_channels=2)
+    x = np.zeros((2, 48000), dtype=np.float32)
+    x[:, 100] = 1.0
+    y = np.concatenate([sep.process_block(x[:, i:i + 480]) for i in range(0, 48000, 480)], axis=1)
+    assert abs(int(np.argmax(y[0])) - (100 + sep.latency_samples)) <= 1, np.argmax(y[0])
+    emb = encoder.ClipEncoder(model).embed([np.random.default_rng(0).standard_normal(44100).astype(np.float32)])
+    assert emb.shape == (1, model.embedding_dim)
+    assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules)
+    print("NO_TORCH_OK")
+    """
+)
+
+
+def test_realtime_runs_without_torch(identity_model_dir):
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(identity_model_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NO_TORCH_OK" in result.stdout
