@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast dist clean
 
 setup:
 	@bash scripts/setup.sh
@@ -19,6 +19,10 @@ test: setup
 # The fast default suite only.
 test-fast: setup
 	$(PY) -m pytest tests
+
+# Standalone one-folder app (PyInstaller, no torch) in dist/fewshot-sep.
+dist: setup
+	bash scripts/build_app.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

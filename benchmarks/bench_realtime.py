@@ -9,10 +9,12 @@ else the identity test double, which measures the engine's own overhead):
   44.1 and 48 kHz, stereo, one onnxruntime thread, as a fraction of the block period;
 - stereo handling: per-channel masks vs one shared mask from the mid signal
   (time per block, and the quality ceiling of each with oracle ratio masks);
-- resampling: soxr's timing offset measured with an impulse, the lag bound the
-  engine compensates, and the resulting latency for each host rate;
-- offline: throughput (x real time) for a 3-minute stereo 44.1 kHz input with
-  2 onnxruntime threads, and peak RSS for a 10-minute input streamed through
+- resampling: the polyphase resampler's filter (centre, taps), pass-band
+  ripple, alias / image rejection, the impulse position through the whole
+  engine and the resulting latency for each host rate;
+- offline: throughput (x real time, median of 3 runs) for a 3-minute stereo
+  44.1 kHz input, one thread per channel vs one session with 2 intra-op
+  threads, and peak RSS for a 10-minute input streamed through
   ``iter_offline`` (measured in a child process).
 The table goes between markers in docs/benchmarks.md, section "Streaming engine".
 """
@@ -35,8 +37,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fewshot_sep.realtime.engine import StreamingSeparator, resampler_lag_bounds  # noqa: E402
+from fewshot_sep.realtime.engine import StreamingSeparator  # noqa: E402
 from fewshot_sep.realtime.model_files import ModelFiles, packaged_model_dir  # noqa: E402
+from fewshot_sep.realtime.resampler import StreamResampler, filter_spec  # noqa: E402
 from fewshot_sep.realtime.stft import istft, stft  # noqa: E402
 from fewshot_sep.utils.atomic import write_text_atomic  # noqa: E402
 
@@ -120,20 +123,38 @@ def live_timing(model: Path, rate: int, block: int, seconds: float, stereo: str 
     }
 
 
-def soxr_offset(rate_in: int, rate_out: int, quality: str = "HQ") -> float:
-    """Timing offset (output samples) of a soxr stream, from an impulse (parabolic peak fit)."""
-    import soxr
+def tone_response(rate_in: int, rate_out: int, freq: float) -> tuple[float, float]:
+    """Resample a sine with the engine's resampler: (gain dB, residual dB re the input's amplitude).
 
-    stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32", quality=quality)
-    x = np.zeros(rate_in, dtype=np.float32)
-    pos = rate_in // 4
-    x[pos] = 1.0
-    y = np.concatenate([stream.resample_chunk(x[i : i + 256]) for i in range(0, x.size, 256)])
-    y = np.concatenate([y, stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)])
-    k = int(np.argmax(y))
-    a, b, c = y[k - 1], y[k], y[k + 1]
-    peak = k + 0.5 * (a - c) / (a - 2 * b + c)
-    return float(peak - pos * rate_out / rate_in)
+    The fit is a sine at the tone's (possibly aliased) output frequency, timed
+    as a pure delay of the filter's centre; the residual is everything else
+    (images, aliases, numerical noise)."""
+    r = StreamResampler(rate_in, rate_out, 1, rate_in)
+    x = np.sin(2 * np.pi * freq * np.arange(rate_in) / rate_in).astype(np.float32)[None]
+    out = np.zeros((1, r.max_output(rate_in)), dtype=np.float32)
+    y = out[0, : r.process(x, out)].astype(np.float64)
+    idx = np.arange(y.size // 4, 3 * y.size // 4)
+    t = idx / rate_out - r.center / r.common
+    f_out = freq if freq < rate_out / 2 else rate_out - freq
+    basis = np.stack([np.sin(2 * np.pi * f_out * t), np.cos(2 * np.pi * f_out * t)], axis=1)
+    coef = np.linalg.lstsq(basis, y[idx], rcond=None)[0]
+    residual = y[idx] - basis @ coef
+    return 20 * np.log10(np.hypot(*coef) + 1e-12), 20 * np.log10(np.sqrt(2 * np.mean(residual**2)) + 1e-12)
+
+
+def resampler_quality(host: int, model_rate: int) -> dict:
+    """Pass-band ripple (both stages, up to the pass-band edge), alias rejection (host -> model, tones
+    above the model's Nyquist, only when the host rate is higher) and in-band residual (images)."""
+    spec = filter_spec(host, model_rate)
+    ripple, residual = 0.0, -300.0
+    for a, b in ((host, model_rate), (model_rate, host)):
+        for f in np.linspace(30.0, spec.passband_hz, 25):
+            g, res = tone_response(a, b, f)
+            ripple, residual = max(ripple, abs(g)), max(residual, res)
+    alias = None
+    if host > model_rate:
+        alias = max(tone_response(host, model_rate, f)[0] for f in np.linspace(model_rate / 2 + 20, host / 2 - 20, 15))
+    return {"passband_hz": spec.passband_hz, "ripple_db": ripple, "residual_db": residual, "alias_db": alias}
 
 
 def resampling_rows(model: Path) -> list[dict]:
@@ -151,10 +172,10 @@ def resampling_rows(model: Path) -> list[dict]:
             "impulse_at": int(np.argmax(np.abs(y[0]))) - 1000,
         }
         if host != model_rate:
-            row["soxr_in"] = soxr_offset(host, model_rate)
-            row["soxr_out"] = soxr_offset(model_rate, host)
-            row["core_delay"] = engine._core_delay
-            row["down_prefill"], row["up_prefill"] = resampler_lag_bounds(host, model_rate, "HQ")
+            live = engine._live
+            row["filters"] = f"{live.down.taps} / {live.up.taps}"
+            row["centers_ms"] = f"{live.down.center / live.down.common * 1e3:.2f} / {live.up.center / live.up.common * 1e3:.2f}"
+            row.update(resampler_quality(host, model_rate))
         rows.append(row)
     return rows
 
@@ -199,20 +220,27 @@ def stereo_oracle_quality() -> dict:
     }
 
 
-def offline_throughput(model: Path, seconds: float, threads: int) -> dict:
+def offline_throughput(model: Path, seconds: float, threads: int, split_channels: bool = True, reps: int = 3) -> dict:
+    """x real time of ``process_offline`` (median of ``reps`` runs); split_channels=False: one session, ``threads`` threads."""
     x = noise(2, int(seconds * 44100), seed=5)
-    # The session (and its worker threads) is created inside the priority context so the workers inherit it.
-    with RealtimePriority() as priority:
-        engine = StreamingSeparator(model, sample_rate=44100, num_channels=2, offline_threads=threads)
-        engine.process_offline(x[:, : 44100 * 5])  # warm-up
-        t0 = time.perf_counter()
-        engine.process_offline(x)
-        wall = time.perf_counter() - t0
+    walls = []
+    for _ in range(reps):
+        # Sessions and worker threads are created inside the priority context so the workers inherit it.
+        with RealtimePriority() as priority:
+            engine = StreamingSeparator(model, sample_rate=44100, num_channels=2, offline_threads=threads)
+            engine._offline_split = split_channels
+            engine.process_offline(x[:, : 44100 * 5])  # warm-up
+            t0 = time.perf_counter()
+            engine.process_offline(x)
+            walls.append(time.perf_counter() - t0)
+    wall = float(np.median(walls))
     return {
         "seconds": seconds,
         "wall": wall,
         "x_realtime": seconds / wall,
+        "runs_x_realtime": [round(seconds / w, 1) for w in walls],
         "threads": threads,
+        "split_channels": split_channels,
         "sched_fifo": priority.active,
         "chunk_frames": engine.offline_chunk_frames,
     }
@@ -299,10 +327,13 @@ def render_model(desc: str, card: dict, r: dict) -> list[str]:
         "",
         "#### Offline",
         "",
-        f"- 3-minute stereo 44.1 kHz input, `process_offline`, {offline['threads']} onnxruntime threads, "
+        f"- {offline['seconds']:.0f}-second stereo 44.1 kHz input, `process_offline`, "
         f"{offline['chunk_frames']} frames per separator call"
         + (", at SCHED_FIFO priority (the machine's other jobs would otherwise take most of the 2 cores)" if offline["sched_fifo"] else "")
-        + f": {offline['wall']:.2f} s wall = **{offline['x_realtime']:.1f}x real time**.",
+        + f", median of {len(offline['runs_x_realtime'])} runs: each channel in its own thread with a 1-thread session "
+        f"(the default): {offline['wall']:.2f} s wall = **{offline['x_realtime']:.1f}x real time** "
+        f"(runs {offline['runs_x_realtime']}); one session with 2 intra-op threads on the stereo batch: "
+        f"{r['offline_one_session']['x_realtime']:.1f}x (runs {r['offline_one_session']['runs_x_realtime']}).",
         f"- Peak RSS of a process streaming a {r['rss_seconds'] / 60:.0f}-minute stereo input through `iter_offline` "
         f"(10-second chunks): **{rss['peak_rss_mib']:.0f} MiB** ({rss['rss_before_mib']:.0f} MiB before "
         "processing: interpreter, numpy, onnxruntime, model).",
@@ -334,27 +365,30 @@ def render(results: list[tuple[str, dict, dict]], quality: dict, res: list[dict]
         f"mixture {quality['mixture']:.1f}, per-channel masks {quality['per_channel']:.1f}, "
         f"shared mid mask {quality['shared']:.1f}.",
         "",
-        "### Latency per host rate (soxr HQ for rates other than the model's)",
+        "### Latency per host rate (polyphase resampler, quality HQ, for rates other than the model's)",
         "",
-        "| host rate | latency (samples) | latency (ms) | impulse measured at | soxr host->model offset | "
-        "soxr model->host offset | model-rate FIFO prefill | core delay (model samples) | output FIFO prefill |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| host rate | latency (samples) | latency (ms) | impulse measured at | filter taps per output (down / up) | "
+        "filter delay ms (down / up) | pass band | max pass-band ripple | worst residual (images) | worst alias |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for x in res:
-        if "soxr_in" in x:
+        if "filters" in x:
+            alias = "-" if x["alias_db"] is None else f"{x['alias_db']:.1f} dB"
             lines.append(
-                f"| {x['host']} | {x['latency']} | {x['latency_ms']:.1f} | {x['impulse_at']} | {x['soxr_in']:+.3f} | "
-                f"{x['soxr_out']:+.3f} | {x['down_prefill']} | {x['core_delay']} | {x['up_prefill']} |"
+                f"| {x['host']} | {x['latency']} | {x['latency_ms']:.1f} | {x['impulse_at']} | {x['filters']} | "
+                f"{x['centers_ms']} | 0-{x['passband_hz'] / 1e3:.2f} kHz | {x['ripple_db']:.4f} dB | "
+                f"{x['residual_db']:.1f} dB | {alias} |"
             )
         else:
-            lines.append(
-                f"| {x['host']} | {x['latency']} | {x['latency_ms']:.1f} | {x['impulse_at']} | - | - | - | {x['latency']} | - |"
-            )
+            lines.append(f"| {x['host']} | {x['latency']} | {x['latency_ms']:.1f} | {x['impulse_at']} | - | - | - | - | - | - |")
     lines += [
         "",
-        "soxr keeps the signal's timing (impulse offsets ~0 samples) but returns samples late and in bursts; "
-        "the engine's FIFOs absorb the measured worst-case lag, which dominates the latency at other rates. "
-        "For the lowest latency run the audio interface at 44.1 kHz.",
+        "The resamplers are linear-phase Kaiser-windowed sinc filters evaluated as polyphase FIRs "
+        "(`fewshot_sep/realtime/resampler.py`); their centres are chosen so the whole chain's delay is a whole number "
+        "of host samples (the impulse comes out exactly `latency` samples later), and they produce a fixed number "
+        "of samples per block, so no FIFO padding is needed. Ripple and residual are measured with tones through "
+        "both stages (host -> model and model -> host) up to the pass-band edge; the alias column is the loudest "
+        "fold-back of a tone between the model's and the host's Nyquist frequency (host -> model).",
         "",
     ]
     return "\n".join(lines)
@@ -403,8 +437,11 @@ def main() -> int:
                 x["stereo"] = mode
                 r["stereo"].append(x)
                 print(json.dumps(x), flush=True)
-        r["offline"] = offline_throughput(model, 20.0 if args.quick else 180.0, threads=2)
+        offline_seconds = 20.0 if args.quick else 180.0
+        r["offline"] = offline_throughput(model, offline_seconds, threads=2, split_channels=True)
         print(json.dumps(r["offline"]), flush=True)
+        r["offline_one_session"] = offline_throughput(model, offline_seconds, threads=2, split_channels=False)
+        print(json.dumps(r["offline_one_session"]), flush=True)
         r["rss_seconds"] = 60.0 if args.quick else 600.0
         r["rss"] = peak_rss(model, r["rss_seconds"])
         print(json.dumps(r["rss"]), flush=True)

@@ -1,4 +1,4 @@
-"""`fewshot-sep data render|summary|validate` and `fewshot-sep demo` from the command line."""
+"""`fewshot-sep data render|summary|validate` from the command line."""
 
 from fewshot_sep.cli import main
 
@@ -17,7 +17,3 @@ def test_render_summary_validate_and_bad_input(tmp_path, capsys):
     assert "reserved" in capsys.readouterr().err
     assert main(["data", "summary", str(tmp_path / "nothing")]) == 2
 
-
-def test_demo_renders_and_summarises(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--hours", "0.004"]) == 0
-    assert "manifest valid" in capsys.readouterr().out

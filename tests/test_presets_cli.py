@@ -54,7 +54,8 @@ def test_create_into_library_then_manage(home, clips, identity_model_dir, identi
     assert code == 0 and "My Bass" in out and "ok" in out
     code, out, _ = run(capsys, "preset", "list", "--json", *m)
     listing = json.loads(out)
-    assert [p["name"] for p in listing["presets"]] == ["My Bass"]
+    # built-ins (shipped with the packaged model) are listed too, under their builtin: names
+    assert [p["name"] for p in listing["presets"] if not p["name"].startswith("builtin:")] == ["My Bass"]
     assert listing["presets"][0]["status"] == "ok"
 
     code, out, _ = run(capsys, "preset", "show", "my bass", *m)
@@ -77,7 +78,8 @@ def test_create_into_library_then_manage(home, clips, identity_model_dir, identi
     assert run(capsys, "preset", "rename", "My Bass", "bass-old")[0] == 0
     assert run(capsys, "preset", "import", str(exported), "--name", "bass-new")[0] == 0
     code, out, _ = run(capsys, "preset", "list", "--json")
-    assert [p["name"] for p in json.loads(out)["presets"]] == ["bass-new", "bass-old"]
+    names = [p["name"] for p in json.loads(out)["presets"]]
+    assert [n for n in names if not n.startswith("builtin:")] == ["bass-new", "bass-old"]
     assert run(capsys, "preset", "delete", "bass-old")[0] == 0
     code, out, err = run(capsys, "preset", "delete", "bass-old")
     assert code == 2 and "no preset named 'bass-old'" in err

@@ -81,3 +81,18 @@ def test_dummy_state_is_fed_back(identity_model):
     np.testing.assert_array_equal(states[:2], np.full((2, 4), 1407 // 256, dtype=np.float32))
     engine.reset()
     assert not engine._live.core._states_in[0].any()
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_threaded_channels_equal_one_session(gain_model, rate):
+    """offline_threads >= 2 runs each channel in its own thread; the result equals the one-session path and streaming."""
+    x = _noise(2, 40000, seed=13)
+    x[1] *= 0.3  # different channels, so a channel mix-up would show
+    threaded = _engine(gain_model, sample_rate=rate, offline_threads=2, offline_chunk_frames=30)
+    single = _engine(gain_model, sample_rate=rate, offline_threads=1, offline_chunk_frames=30)
+    assert threaded._offline_split_channels() and not single._offline_split_channels()
+    a, b = threaded.process_offline(x), single.process_offline(x)
+    assert len(threaded._offline_pipelines()) == 2 and len(single._offline_pipelines()) == 1
+    assert np.abs(a - b).max() < 1e-4
+    streamed = _stream(threaded, x, [256] * (x.shape[1] // 256 + 1))
+    assert np.abs(a - streamed).max() < 1e-4

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(a .json file, a library name or builtin:NAME; repeatable). The preset must have "
                         "been made with this very model (same model_id)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17, the documented contract)")
-    p.add_argument("--name", default=None, help="model name in the card (default: the run folder's name)")
+    p.add_argument("--name", default=None, help="model name in the card (default: fewshot-sep-<run name>)")
     p.add_argument("--untrained", action="store_true",
                    help="export a randomly initialised model built from the config file SOURCE "
                         "(for plumbing tests; the card says training.status = untrained)")

@@ -65,7 +65,7 @@ def read_rows_csv(path: str | os.PathLike) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
-        for key in ("episode", "target_instrument", "n_interferers", "k"):
+        for key in ("target_instrument", "n_interferers", "k"):
             row[key] = int(row[key])
         for key in ("si_sdr", "si_sdr_mixture", "si_sdri", "sdr", "seconds"):
             row[key] = float(row[key]) if row[key] != "" else float("nan")

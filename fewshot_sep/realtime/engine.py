@@ -2,23 +2,20 @@
 
 Signal path for one block ``[C, n]`` at the host rate::
 
-    block -> (soxr host->model) -> STFT analysis -> separator (once, on all frames
-          the block completed) -> mask * spectrum -> irfft -> overlap-add
-          -> (soxr model->host) -> FIFO -> wet [C, n]
+    block -> (resampler host->model) -> STFT analysis -> separator (once, on all
+          frames the block completed) -> mask * spectrum -> irfft -> overlap-add
+          -> (resampler model->host) -> carry -> wet [C, n]
     block -> delay line (latency_samples) -> dry [C, n]
     out = g_dry * dry + g_iso * wet      (isolate: 1-mix, mix; remove: 1, -mix)
 
 Latency (``latency_samples``, host samples, exact): at the model rate it is the
-card's ``latency_samples`` (1023 for the causal model). At other host rates soxr
-(which keeps the signal's timing exact but hands out samples late and in bursts)
-is smoothed by two FIFOs with absolute positions: the model-rate FIFO is
-pre-filled with ``P_down`` zeros and releases exactly ``floor(N * model / host)``
-samples after N host samples, so the separator sees an even load per block; the
-host-rate output FIFO is pre-filled with ``P_up`` zeros. ``P_down`` plus the core
-delay is padded up to ``D_m`` model samples so that ``D_m * host / model`` is an
-integer, and ``latency = D_m * host / model + P_up``. The lag bounds are
-measured once per (rates, quality) by running the soxr streams on silence; a
-FIFO never shifts timing: an unexpected underrun is a counted dropout.
+card's ``latency_samples`` (1023 for the causal model). At other host rates the
+two linear-phase polyphase resamplers (``fewshot_sep.realtime.resampler``) add
+their half-lengths; their centres are chosen so that the chain's delay
+``(c_down + c_up + 1023 * C/model) / (C/host)`` (common rate ``C``) is a whole
+number of host samples. They produce a deterministic number of samples per
+block (no bursts), so the only buffer is a carry of the few wet samples the up
+stage computes ahead of the output.
 
 Threading: parameters (``mix``, ``mode``, ``set_conditioning``) may be set from
 another thread; they are picked up at the start of the next block.
@@ -26,15 +23,14 @@ another thread; they are picked up at the start of the next block.
 
 from __future__ import annotations
 
-import math
 import os
-from fractions import Fraction
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import soxr
 
 from fewshot_sep.realtime.model_files import ModelFiles
+from fewshot_sep.realtime.resampler import QUALITY_ATTENUATION_DB, StreamResampler, chain_centers
 from fewshot_sep.realtime.sessions import make_session
 from fewshot_sep.realtime.stft import StreamingAnalysis, StreamingSynthesis
 from fewshot_sep.utils.errors import UserError
@@ -42,51 +38,8 @@ from fewshot_sep.utils.errors import UserError
 MAX_BLOCK_SIZE = 8192
 MODES = ("isolate", "remove")
 STEREO_MODES = ("per_channel", "shared")
-RESAMPLE_QUALITIES = ("LQ", "MQ", "HQ", "VHQ")
+RESAMPLE_QUALITIES = tuple(QUALITY_ATTENUATION_DB)
 SUPPORTED_HOST_RATES = (22050, 44100, 48000, 88200, 96000)
-
-_lag_cache: dict[tuple[int, int, str], tuple[int, int]] = {}
-
-
-def resampler_lag_bounds(host_rate: int, model_rate: int, quality: str = "HQ") -> tuple[int, int]:
-    """Worst-case output lag of the two soxr streams: ``(down in model samples, up in host samples)``.
-
-    soxr keeps the signal's timing exact but returns samples late and in bursts.
-    After N host samples the down stream (host -> model) has returned
-    ``floor(N * model / host) - lag_down(N)`` samples; the up stream, fed exactly
-    ``floor(N * model / host)`` model samples, has returned ``N - lag_up(N)``.
-    Both are measured by running the streams on silence with several block
-    patterns; each bound is the largest lag seen plus a margin (5 %, at least 64
-    samples). Cached per (rates, quality).
-    """
-    key = (host_rate, model_rate, quality)
-    if key in _lag_cache:
-        return _lag_cache[key]
-    zeros = np.zeros((4 * MAX_BLOCK_SIZE, 1), dtype=np.float32)
-    worst_down = worst_up = 0
-    for step, horizon in ((7, 40000), (65, 80000), (1024, 120000)):
-        down = soxr.ResampleStream(host_rate, model_rate, 1, dtype="float32", quality=quality)
-        up = soxr.ResampleStream(model_rate, host_rate, 1, dtype="float32", quality=quality)
-        fed = got_down = released = got_up = 0
-        while fed < horizon:
-            got_down += down.resample_chunk(zeros[:step]).shape[0]
-            fed += step
-            due = fed * model_rate // host_rate
-            worst_down = max(worst_down, due - got_down)
-            got_up += up.resample_chunk(zeros[: due - released]).shape[0]
-            released = due
-            worst_up = max(worst_up, fed - got_up)
-    bounds = tuple(w + max(64, int(math.ceil(0.05 * w))) for w in (worst_down, worst_up))
-    _lag_cache[key] = bounds
-    return bounds
-
-
-def aligned_model_delay(model_latency: int, host_rate: int, model_rate: int) -> int:
-    """Smallest ``D >= model_latency`` with ``D * host_rate / model_rate`` an integer."""
-    ratio = Fraction(host_rate, model_rate)
-    step = ratio.denominator
-    return -(-model_latency // step) * step
-
 
 class _Ramp:
     """A per-sample linear ramp towards a target (for click-free gain changes)."""
@@ -154,56 +107,6 @@ class _DelayLine:
         first = min(n, self.size - pos)
         self._ring[:, pos : pos + first] = block[:, :first]
         self._ring[:, : n - first] = block[:, first:]
-
-
-class _Fifo:
-    """Output FIFO with absolute positions; position p is output sample p.
-
-    Starts with ``prefill`` zeros. Reads past the written end give zeros (an
-    underrun, counted) and samples that arrive for already-read positions are
-    dropped, so timing never shifts.
-    """
-
-    def __init__(self, num_channels: int, prefill: int, capacity: int):
-        self.prefill = prefill
-        self.size = capacity
-        self._ring = np.zeros((num_channels, capacity), dtype=np.float32)
-        self.reset()
-
-    def reset(self) -> None:
-        self._ring[:] = 0.0
-        self._write = self.prefill
-        self._read = 0
-        self.underruns = 0
-
-    def write(self, samples: np.ndarray) -> None:
-        """Append ``samples [m, C]`` (soxr layout)."""
-        m = samples.shape[0]
-        skip = max(0, self._read - self._write)
-        if skip >= m:
-            self._write += m
-            return
-        if self._write + m - self._read > self.size:
-            raise RuntimeError("resampler FIFO overflow")
-        pos = (self._write + skip) % self.size
-        data = samples[skip:].T
-        k = data.shape[1]
-        first = min(k, self.size - pos)
-        self._ring[:, pos : pos + first] = data[:, :first]
-        self._ring[:, : k - first] = data[:, first:]
-        self._write += m
-
-    def read(self, out: np.ndarray) -> None:
-        n = out.shape[-1]
-        have = max(0, min(n, self._write - self._read))
-        if have < n:
-            self.underruns += 1
-            out[:, have:] = 0.0
-        pos = self._read % self.size
-        first = min(have, self.size - pos)
-        out[:, :first] = self._ring[:, pos : pos + first]
-        out[:, first:have] = self._ring[:, : have - first]
-        self._read += n
 
 
 class _SeparatorCore:
@@ -379,14 +282,22 @@ class _SeparatorCore:
 class _Pipeline:
     """Everything with stream state at the host rate: resamplers, core, dry delay, gains."""
 
-    def __init__(self, owner: "StreamingSeparator", session, max_block: int):
+    def __init__(self, owner: "StreamingSeparator", session, max_block: int, num_channels: int | None = None):
         self.owner = owner
-        C = owner.num_channels
+        C = owner.num_channels if num_channels is None else num_channels
         self.max_block = max_block
         self.resampling = owner.sample_rate != owner.model.sample_rate
         host, model_rate = owner.sample_rate, owner.model.sample_rate
         if self.resampling:
-            core_block = int(math.ceil(max_block * model_rate / host)) + 1
+            c_down, c_up = owner._resampler_centers
+            quality = owner.resample_quality
+            self.down = StreamResampler(host, model_rate, C, max_block, center=c_down, quality=quality)
+            core_block = self.down.max_out
+            self.up = StreamResampler(model_rate, host, C, core_block, center=c_up, quality=quality)
+            self._core_in = np.zeros((C, core_block), dtype=np.float32)
+            self._core_out = np.zeros((C, core_block), dtype=np.float32)
+            # wet host samples computed ahead of the output (a few at most, see process)
+            self._carry = np.zeros((C, self.up.max_out + 64), dtype=np.float32)
         else:
             core_block = max_block
         self.core = _SeparatorCore(
@@ -396,12 +307,6 @@ class _Pipeline:
         self._input = np.zeros((C, max_block), dtype=np.float32)
         self._dry = np.zeros((C, max_block), dtype=np.float32)
         self._wet = np.zeros((C, max_block), dtype=np.float32)
-        if self.resampling:
-            self._input_t = np.zeros((max_block, C), dtype=np.float32)
-            self._core_in = np.zeros((C, core_block), dtype=np.float32)
-            self._core_out_t = np.zeros((core_block, C), dtype=np.float32)
-            self.model_fifo = _Fifo(C, owner._down_prefill, owner._down_prefill + 4 * core_block + 65536)
-            self.fifo = _Fifo(C, owner._up_prefill, owner._up_prefill + 4 * max_block + 4 * core_block + 65536)
         g_dry, g_iso = owner._gain_targets()
         self.ramp_dry = _Ramp(g_dry, max_block)
         self.ramp_iso = _Ramp(g_iso, max_block)
@@ -413,19 +318,15 @@ class _Pipeline:
         self.dry_delay.reset()
         self.ramp_dry.snap()
         self.ramp_iso.snap()
+        self._underruns = 0
         if self.resampling:
-            o = self.owner
-            C = o.num_channels
-            self.down = soxr.ResampleStream(o.sample_rate, o.model.sample_rate, C, dtype="float32", quality=o.resample_quality)
-            self.up = soxr.ResampleStream(o.model.sample_rate, o.sample_rate, C, dtype="float32", quality=o.resample_quality)
-            self.model_fifo.reset()
-            self.fifo.reset()
-            self._host_fed = 0
-            self._model_released = 0
+            self.down.reset()
+            self.up.reset()
+            self._carried = 0
 
     @property
     def underruns(self) -> int:
-        return self.fifo.underruns + self.model_fifo.underruns if self.resampling else 0
+        return self._underruns
 
     def process(self, block: np.ndarray, out: np.ndarray) -> None:
         """``block [C, n]`` (any float dtype, any strides) -> ``out [C, n]``."""
@@ -443,20 +344,22 @@ class _Pipeline:
         self.dry_delay.process(x, dry)
         wet = self._wet[:, :n]
         if self.resampling:
-            xt = self._input_t[:n]
-            np.copyto(xt, x.T)
-            self.model_fifo.write(self.down.resample_chunk(xt))  # soxr allocates its output
-            # release exactly floor(N * model / host) model samples after N host samples
-            self._host_fed += n
-            due = self._host_fed * self.owner.model.sample_rate // self.owner.sample_rate
-            m, self._model_released = due - self._model_released, due
+            # After N host samples the down stage has made ceil(N*model/host) model
+            # samples and the up stage at least N host samples from them, so the
+            # carry holds the few computed ahead and never runs dry.
+            m = self.down.process(x, self._core_in)
             if m:
-                core_in = self._core_in[:, :m]
-                self.model_fifo.read(core_in)
-                core_out = self._core_out_t[:m]
-                self.core.process(core_in, core_out.T)
-                self.fifo.write(self.up.resample_chunk(core_out))
-            self.fifo.read(wet)
+                self.core.process(self._core_in[:, :m], self._core_out[:, :m])
+                self._carried += self.up.process(self._core_out[:, :m], self._carry[:, self._carried :])
+            have = min(n, self._carried)
+            wet[:, :have] = self._carry[:, :have]
+            if have < n:  # cannot happen (see above); a dropout, never a timing shift
+                wet[:, have:] = 0.0
+                self._underruns += 1
+            rest = self._carried - have
+            if rest:
+                self._carry[:, :rest] = self._carry[:, have : have + rest]
+            self._carried = rest
         else:
             self.core.process(x, wet)
         g_dry = self.ramp_dry.next(n)
@@ -471,7 +374,7 @@ class StreamingSeparator:
 
     Args:
         model: model folder, ``ModelFiles``, or None for the default model.
-        sample_rate: host sample rate in Hz; rates other than the model's go through soxr.
+        sample_rate: host sample rate in Hz; rates other than the model's go through the resampler.
         num_channels: 1 (mono) or 2 (stereo).
         conditioning: ``[D]`` float32 conditioning vector (a preset's), None = zeros.
         mode: "isolate" (the instrument) or "remove" (the mix minus the instrument).
@@ -479,7 +382,8 @@ class StreamingSeparator:
         stereo: "per_channel" (each channel is a batch item of the separator) or
             "shared" (one mask from the mid signal (L+R)/2 applied to both channels).
         ramp_seconds: duration of the per-sample ramps for mix / mode changes.
-        resample_quality: soxr quality for host rates other than the model's.
+        resample_quality: resampler stop-band for host rates other than the model's:
+            "LQ" 60 dB, "MQ" 80 dB, "HQ" 100 dB, "VHQ" 120 dB (pass band flat to 18 kHz either way).
         offline_threads: onnxruntime intra-op threads for the offline path.
         offline_chunk_frames: STFT frames per separator call in the offline path.
     """
@@ -530,6 +434,7 @@ class StreamingSeparator:
         self.resample_quality = resample_quality
         self.offline_threads = max(1, int(offline_threads))
         self.offline_chunk_frames = int(offline_chunk_frames)
+        self._offline_split = True  # benchmarks switch this off to compare with one 2-thread session
         self._ramp_samples = int(round(ramp_seconds * self.sample_rate))
         self._mode = self._check_mode(mode)
         self._mix = self._check_mix(mix)
@@ -541,19 +446,17 @@ class StreamingSeparator:
         self.nonfinite_blocks = 0
         # Latency bookkeeping (see module docstring).
         model_rate = self.model.sample_rate
+        self._core_delay = self.model.latency_samples
         if self.sample_rate == model_rate:
-            self._core_delay = self.model.latency_samples
-            self._down_prefill = self._up_prefill = 0
             self.latency_samples = self._core_delay
+            self._resampler_centers = (0, 0)
         else:
-            self._down_prefill, self._up_prefill = resampler_lag_bounds(self.sample_rate, model_rate, resample_quality)
-            model_delay = aligned_model_delay(
-                self._down_prefill + self.model.latency_samples, self.sample_rate, model_rate
-            )
-            self._core_delay = model_delay - self._down_prefill
-            self.latency_samples = int(Fraction(model_delay * self.sample_rate, model_rate)) + self._up_prefill
+            c_down, c_up, latency = chain_centers(self.sample_rate, model_rate, self._core_delay, resample_quality)
+            self._resampler_centers = (c_down, c_up)
+            self.latency_samples = latency
         self._live_session = make_session(self.model.separator_path, num_threads=1)
         self._offline_session = None
+        self._offline_channel_sessions: list | None = None
         self._live = _Pipeline(self, self._live_session, MAX_BLOCK_SIZE)
 
     # -- parameters -----------------------------------------------------------
@@ -679,11 +582,22 @@ class StreamingSeparator:
 
     __call__ = process_block
 
-    def _offline_pipeline(self) -> _Pipeline:
+    def _offline_split_channels(self) -> bool:
+        """Offline, per-channel stereo runs each channel in its own thread (see iter_offline)."""
+        return self.num_channels > 1 and self.stereo == "per_channel" and self.offline_threads > 1 and self._offline_split
+
+    def _offline_pipelines(self) -> list[_Pipeline]:
+        """Fresh offline pipelines: one per channel (threaded), or one for all channels."""
+        chunk = self.offline_chunk_frames * self.model.hop_length
+        if self._offline_split_channels():
+            if self._offline_channel_sessions is None:
+                self._offline_channel_sessions = [
+                    make_session(self.model.separator_path, num_threads=1) for _ in range(self.num_channels)
+                ]
+            return [_Pipeline(self, session, chunk, num_channels=1) for session in self._offline_channel_sessions]
         if self._offline_session is None:
             self._offline_session = make_session(self.model.separator_path, num_threads=self.offline_threads)
-        chunk = self.offline_chunk_frames * self.model.hop_length
-        return _Pipeline(self, self._offline_session, chunk)
+        return [_Pipeline(self, self._offline_session, chunk)]
 
     def iter_offline(
         self,
@@ -692,6 +606,12 @@ class StreamingSeparator:
         progress: Callable[[int, int | None], None] | None = None,
     ) -> Iterator[np.ndarray]:
         """Stream a long input through a fresh pipeline in bounded memory.
+
+        With per-channel stereo (the default) and ``offline_threads >= 2`` each
+        channel runs through its own pipeline and single-threaded onnxruntime
+        session in its own thread (the channels are independent batch items;
+        onnxruntime and numpy's FFT release the GIL), which is faster than one
+        session with two intra-op threads on this model (docs/realtime.md).
 
         Args:
             chunks: ``[C, n_i]`` float arrays of any sizes (the stream, in order).
@@ -702,20 +622,34 @@ class StreamingSeparator:
             ``[C, n_i]`` float32 output for each input chunk (same result as
             streaming the concatenation through a freshly reset engine).
         """
-        pipeline = self._offline_pipeline()
-        step = pipeline.max_block
-        done = 0
-        for chunk in chunks:
-            chunk = self._check_block(chunk, np.iinfo(np.int64).max)
-            n = chunk.shape[1]
-            out = np.empty((self.num_channels, n), dtype=np.float32)
-            for start in range(0, n, step):
-                stop = min(n, start + step)
+        pipelines = self._offline_pipelines()
+        step = pipelines[0].max_block
+
+        def run(pipeline: _Pipeline, chunk: np.ndarray, out: np.ndarray) -> None:
+            for start in range(0, chunk.shape[1], step):
+                stop = min(chunk.shape[1], start + step)
                 pipeline.process(chunk[:, start:stop], out[:, start:stop])
-            done += n
-            if progress is not None:
-                progress(done, total_samples)
-            yield out
+
+        pool = ThreadPoolExecutor(len(pipelines), thread_name_prefix="fewshot-offline") if len(pipelines) > 1 else None
+        try:
+            done = 0
+            for chunk in chunks:
+                chunk = self._check_block(chunk, np.iinfo(np.int64).max)
+                n = chunk.shape[1]
+                out = np.empty((self.num_channels, n), dtype=np.float32)
+                if pool is None:
+                    run(pipelines[0], chunk, out)
+                else:
+                    jobs = [pool.submit(run, p, chunk[c : c + 1], out[c : c + 1]) for c, p in enumerate(pipelines)]
+                    for job in jobs:
+                        job.result()
+                done += n
+                if progress is not None:
+                    progress(done, total_samples)
+                yield out
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
 
     def process_offline(
         self,

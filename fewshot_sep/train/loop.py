@@ -194,8 +194,11 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                         f"or choose another --run-dir")
     if resume and ckpt_path.exists():
         saved = json.loads((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        # Keep the run's own config (model shape must match); only the data root may move.
+        # Keep the run's own config (model, data and schedule must match); only run-time knobs
+        # (data location, threads, batch workers) come from the caller.
         saved["data"]["root"] = config["data"]["root"]
+        saved["data"]["workers"] = config["data"]["workers"]
+        saved["train"]["threads"] = config["train"]["threads"]
         config = saved
     train_cfg = config["train"]
     max_steps = max_steps if max_steps is not None else train_cfg.get("max_steps")
