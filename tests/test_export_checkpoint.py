@@ -22,7 +22,7 @@ def test_run_folder_export(tmp_path, capsys):
     save_checkpoint(run / "checkpoint.pt", {"model": model.state_dict(), "step": 40, "episodes": 160,
                                             "elapsed_s": 12.5, "best_val": 1.25, "format_version": 1})
     (run / "log.csv").write_text("step,train_loss,val_sisdri_median,val_sisdri_mean\n"
-                                 "20,0.5,0.75,0.5\n40,0.4,1.25,1.0\n45,0.3,,\n")
+                                 "20,0.5,0.75,0.5\n40,0.4,1.25,1.0\n45,0.3,,\n50,0.2,1.5,1.5\n")
     out = tmp_path / "model"
     assert main(["export", str(run), "--out", str(out), "-q"]) == 0
     card = json.loads((out / "model_card.json").read_text())

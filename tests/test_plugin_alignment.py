@@ -2,7 +2,7 @@
 
 The identity model double (mask = 1) must return its input. At the model rate
 (44.1 kHz) the only error is float32 STFT round-off: checked with white noise at
-1e-5. At other rates the engine resamples to 44.1 kHz and back with soxr "HQ";
+1e-5. At other rates the engine resamples to 44.1 kHz and back with its polyphase resampler ("HQ");
 its passband is flat to far above the test tones (<= 3.5 kHz, faded in and out
 so they stay band-limited), where the round trip is accurate to ~1e-6, so 1e-5
 is a tight bound that a one-sample misalignment (error ~ 0.05 for these tones)

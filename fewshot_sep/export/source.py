@@ -73,7 +73,8 @@ def training_summary(config: dict[str, Any], checkpoint_file: Path | None, run_d
     Keys (each only when known): ``status`` ("trained"), ``run`` (config name),
     ``checkpoint`` (file name), ``step``, ``episodes``, ``elapsed_s``,
     ``best_val_sisdri_median_db``, ``total_steps`` (planned), ``data_source``,
-    ``conditioning``, ``last_validation`` (the last log row with validation values).
+    ``conditioning``, ``last_validation`` (the last log row with validation values, up to the
+    checkpoint's step).
     """
     summary: dict[str, Any] = {"status": "trained"}
     if isinstance(config.get("name"), str):
@@ -99,9 +100,13 @@ def training_summary(config: dict[str, Any], checkpoint_file: Path | None, run_d
     if isinstance(model_cfg.get("conditioning"), str):
         summary["conditioning"] = model_cfg["conditioning"]
     if run_dir is not None:
+        # The log runs on past the checkpoint (best.pt is older): only rows up to its step.
+        last_step = summary.get("step")
         for row in reversed(_read_log(run_dir / "log.csv")):
             val = {k: _finite(_to_number(v)) for k, v in row.items() if k and (k.startswith("val") or k == "step")}
             val = {k: v for k, v in val.items() if v is not None}
+            if last_step is not None and val.get("step", 0) > last_step:
+                continue
             if any(k.startswith("val") for k in val):
                 summary["last_validation"] = val
                 break

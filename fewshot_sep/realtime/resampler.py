@@ -107,6 +107,8 @@ class StreamResampler:
     steady state allocates no arrays.
     """
 
+    SUBCHUNK = 512  # outputs per table lookup (bounds the tables' size)
+
     def __init__(
         self,
         rate_in: int,
@@ -128,18 +130,21 @@ class StreamResampler:
         self.num_channels = num_channels
         self.max_block = max_block
         self.max_out = self.max_output(max_block)
-        # input history: hist[:, h] is input sample origin + h; the first taps-1 are the zeros before 0
-        self._capacity = 2 * (max_block + self.taps)
+        # Input history: hist[:, h] is input sample origin + h. It keeps taps - 1 + M samples
+        # before the next output's window, so the table offsets below never go negative.
+        self._keep = self.taps - 1 + self.down
+        self._capacity = 2 * (max_block + self._keep)
         self._hist = np.zeros((num_channels, self._capacity), dtype=np.float32)
-        n = self.max_out
-        self._arange = np.arange(n, dtype=np.int64)
-        self._position = np.zeros(n, dtype=np.int64)
-        self._start = np.zeros(n, dtype=np.int64)
-        self._phase = np.zeros(n, dtype=np.int64)
-        self._tap_offsets = np.arange(self.taps, dtype=np.int64)
-        self._index = np.zeros((n, self.taps), dtype=np.int64)
-        self._coef = np.zeros((n, self.taps), dtype=np.float32)
-        self._gathered = np.zeros((n, self.taps), dtype=np.float32)
+        # Output j = base*L + r (r = j mod L) has phase (r*M) mod L and its window starts at input
+        # base*M + floor(r*M/L) - taps + 1. Tables for t = 0 .. L + SUBCHUNK - 1 give, per t = r + k,
+        # the window's input indices relative to base*M - taps + 1 and its coefficients, so a run of up
+        # to SUBCHUNK outputs starting at phase r is rows r .. r+m-1: no per-call index arithmetic.
+        rows = self.up + self.SUBCHUNK
+        t = np.arange(rows, dtype=np.int64)
+        window_start = t * self.down // self.up
+        self._index_table = window_start[:, None] + np.arange(self.taps, dtype=np.int64)
+        self._coef_table = np.ascontiguousarray(self.table[:, ::-1][(t * self.down) % self.up])  # tap i pairs with x[q_hi - i]
+        self._gathered = np.zeros((self.SUBCHUNK, self.taps), dtype=np.float32)
         self.reset()
 
     @property
@@ -158,7 +163,7 @@ class StreamResampler:
     def reset(self) -> None:
         """Forget all input (the stream restarts at sample 0 with zero history)."""
         self._hist[:] = 0.0
-        self._origin = -(self.taps - 1)  # input index of hist[:, 0]
+        self._origin = -self._keep  # input index of hist[:, 0] (zeros before sample 0)
         self._fed = 0
         self._produced = 0
 
@@ -168,8 +173,8 @@ class StreamResampler:
         if n > self.max_block:
             raise ValueError(f"block of {n} samples exceeds max_block {self.max_block}")
         end = self._fed - self._origin
-        if end + n > self._capacity:  # keep the last taps-1 samples (all a future output can need)
-            keep = self.taps - 1
+        if end + n > self._capacity:  # keep the last samples a future output can need
+            keep = self._keep
             self._hist[:, :keep] = self._hist[:, end - keep : end]
             self._origin = self._fed - keep
             end = keep
@@ -177,27 +182,17 @@ class StreamResampler:
         self._fed += n
         j0, j1 = self._produced, self.output_count(self._fed)
         m = j1 - j0
-        if m == 0:
-            return 0
         L, M = self.up, self.down
-        position = self._position[:m]  # j * M
-        np.add(self._arange[:m], j0, out=position)
-        np.multiply(position, M, out=position)
-        start = self._start[:m]  # q_hi = floor(j*M / L)
-        np.floor_divide(position, L, out=start)
-        phase = self._phase[:m]  # p = j*M - q_hi*L
-        np.multiply(start, L, out=phase)
-        np.subtract(position, phase, out=phase)
-        # window of output j: hist index of x[q_hi - taps + 1] .. x[q_hi]
-        np.subtract(start, self._origin + self.taps - 1, out=start)
-        coef = self._coef[:m]
-        np.take(self._table_reversed, phase, axis=0, out=coef)
-        index = self._index[:m]  # hist indices of each output's window (take on a contiguous row never copies it)
-        np.add(start[:, None], self._tap_offsets, out=index)
-        gathered = self._gathered[:m]
-        for c in range(self.num_channels):
-            np.take(self._hist[c], index, out=gathered)
-            np.einsum("ti,ti->t", gathered, coef, out=out[c, :m])
+        for k0 in range(0, m, self.SUBCHUNK):
+            k1 = min(m, k0 + self.SUBCHUNK)
+            base, r = divmod(j0 + k0, L)
+            offset = base * M - self.taps + 1 - self._origin  # >= 0 thanks to the M extra kept samples
+            index = self._index_table[r : r + k1 - k0]
+            coef = self._coef_table[r : r + k1 - k0]
+            gathered = self._gathered[: k1 - k0]
+            for c in range(self.num_channels):
+                np.take(self._hist[c, offset:], index, out=gathered)
+                np.einsum("ti,ti->t", gathered, coef, out=out[c, k0:k1])
         self._produced = j1
         return m
 
