@@ -93,4 +93,7 @@ def publish_checkpoint(run_dir: str | os.PathLike, out_dir: str | os.PathLike, w
         from fewshot_sep.utils.atomic import write_text_atomic
 
         write_text_atomic(out_dir / "log.csv", log.read_text(encoding="utf-8"))
+    for name in (CHECKPOINT_NAME, CONFIG_NAME, "log.csv"):
+        if (out_dir / name).is_file():
+            os.chmod(out_dir / name, 0o644)  # files meant for the repository: world-readable
     return out_dir / CHECKPOINT_NAME
