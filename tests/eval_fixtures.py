@@ -63,7 +63,7 @@ def make_synthetic_dataset(folder: Path, n_works: int = 4, seconds: float = 6.0,
     """Write ``folder/stems/...flac`` and ``folder/manifest.csv``; returns `folder`."""
     import soundfile as sf
 
-    from fewshot_sep.data.gm import DRUM_OFFSET, family_of, instrument_name, is_drum, slug
+    from fewshot_sep.data.gm import family_of, instrument_name, slug
     from fewshot_sep.data.manifest import encode_activity, n_activity_frames, write_manifest
     from fewshot_sep.data.split import split_of
 

@@ -1,7 +1,6 @@
 """`fewshot-sep demo`: separates the bundled example mix with a built-in preset."""
 
 import numpy as np
-import pytest
 
 from fewshot_sep.cli import main
 from fewshot_sep.plugin_host.example import example_mix_path

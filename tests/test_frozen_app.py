@@ -157,8 +157,7 @@ TRAINING_COMMANDS = {
 
 @pytest.mark.parametrize("command", sorted(TRAINING_COMMANDS))
 def test_training_commands_fail_with_a_clear_message(frozen_app, tmp_path, command):
-    if not (REPO / "fewshot_sep" / "commands" / f"{command}.py").exists():
-        pytest.skip(f"the package has no `{command}` command (fewshot_sep/commands/{command}.py)")
+    assert (REPO / "fewshot_sep" / "commands" / f"{command}.py").exists(), f"no `{command}` command"
     args = TRAINING_COMMANDS[command](tmp_path)
     result = run_app(frozen_app, args, app_env(tmp_path), tmp_path)
     output = result.stdout + result.stderr
@@ -271,8 +270,7 @@ def _example_clips_and_mix(assets: Path) -> tuple[list[Path], Path]:
 
 @pytest.fixture
 def packaged_model():
-    if not (PACKAGED_MODEL / "model_card.json").is_file():
-        pytest.skip(f"no packaged model in {PACKAGED_MODEL.relative_to(REPO)} yet (made by `fewshot-sep export`)")
+    assert (PACKAGED_MODEL / "model_card.json").is_file(), f"no packaged model in {PACKAGED_MODEL}"
     return PACKAGED_MODEL
 
 
@@ -295,8 +293,7 @@ def test_packaged_model_on_bundled_example_matches_python(frozen_app, packaged_m
 
 def test_builtin_presets_found_inside_the_bundle(frozen_app, packaged_model, tmp_path):
     builtins = sorted(p.stem for p in (ASSETS / "presets").glob("*.json"))
-    if not builtins:
-        pytest.skip("the package has no built-in presets yet (fewshot_sep/assets/presets/*.json)")
+    assert builtins, "the package has no built-in presets (fewshot_sep/assets/presets/*.json)"
     env = app_env(tmp_path / "home")
     listed = run_app(frozen_app, ["preset", "list"], env, tmp_path)
     check(listed, "frozen preset list")
@@ -312,13 +309,6 @@ def test_builtin_presets_found_inside_the_bundle(frozen_app, packaged_model, tmp
     assert_same_audio(tmp_path / "frozen.wav", tmp_path / "python.wav")
 
 
-DEMO_SOURCE = REPO / "fewshot_sep" / "commands" / "demo.py"
-DEMO_RENDERS_DATA = DEMO_SOURCE.is_file() and "render_dataset" in DEMO_SOURCE.read_text()
-
-
-@pytest.mark.xfail(DEMO_RENDERS_DATA, strict=True, raises=AssertionError,
-                   reason="the demo still renders a dataset with FluidSynth (fewshot_sep.data), which the app "
-                   "leaves out; it must separate the bundled example with a built-in preset instead")
 def test_demo_runs_in_the_frozen_app(frozen_app, packaged_model, tmp_path):
     """`fewshot-sep demo` (the README's main command) must work from the standalone app too."""
     env = app_env(tmp_path / "home")
@@ -344,8 +334,7 @@ def jack_server(tmp_path_factory):
 
 @pytest.mark.parametrize("which_model", ["double", "packaged"])
 def test_live_five_seconds_on_jack_without_xruns(frozen_app, jack_server, identity_double, tmp_path, which_model):
-    if which_model == "packaged" and not (PACKAGED_MODEL / "model_card.json").is_file():
-        pytest.skip(f"no packaged model in {PACKAGED_MODEL.relative_to(REPO)} yet (made by `fewshot-sep export`)")
+    assert (PACKAGED_MODEL / "model_card.json").is_file(), f"no packaged model in {PACKAGED_MODEL}"
     model = identity_double if which_model == "double" else None
     env = app_env(tmp_path / "home", model=model)
     env["JACK_DEFAULT_SERVER"] = jack_server.name

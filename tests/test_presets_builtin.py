@@ -81,9 +81,8 @@ def test_build_script_with_model_double(tmp_path, identity_model_dir, identity_m
 
 def test_shipped_builtins_match_the_packaged_model():
     """Once the release model is packaged, the shipped built-ins must exist and match it."""
-    if not (packaged_model_dir() / "model_card.json").is_file():
-        pytest.skip(f"no packaged model in {packaged_model_dir()}: built-ins are built for it with "
-                    "scripts/build_builtin_presets.py --model fewshot_sep/assets/model")
+    assert (packaged_model_dir() / "model_card.json").is_file(), (
+        f"no packaged model in {packaged_model_dir()}: export one with scripts/export_release.sh")
     from fewshot_sep.realtime.model_files import ModelFiles
 
     model = ModelFiles.load(packaged_model_dir())
