@@ -31,12 +31,7 @@ from typing import Iterable, Iterator, Sequence, Union
 import numpy as np
 import pedalboard
 
-from fewshot_sep.plugin_host.layout import (
-    ChannelLayout,
-    detect_layout,
-    from_channels_first,
-    to_channels_first,
-)
+from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
 from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, InvalidParameter
 
 ChainItem = Union[pedalboard.Plugin, FewShotSeparator]
@@ -196,8 +191,7 @@ class Chain:
         self._plugins: list[ChainItem] = [check_chain_item(p) for p in plugins]
         self._stages: list[_NativeStage | _SeparatorStage] | None = None
         self._stage_key: tuple[int, ...] = ()
-        self._last_layout: ChannelLayout | None = None
-        self._last_channels: int | None = None
+        self._layout = LayoutTracker()
 
     # ------------------------------------------------------------ list behaviour
     @property
@@ -285,8 +279,7 @@ class Chain:
         """Clear every stage's stream state and the remembered channel layout."""
         for stage in self._current_stages():
             stage.reset()
-        self._last_layout = None
-        self._last_channels = None
+        self._layout.reset()
 
     # ------------------------------------------------------------------- process
     def process(
@@ -302,11 +295,7 @@ class Chain:
             float32 array in the input's shape and layout.
         """
         array = np.asarray(input_array)
-        layout = detect_layout(array, self._last_layout, self._last_channels)
-        audio = to_channels_first(array, layout)
-        if layout is not ChannelLayout.MONO_1D:
-            self._last_layout = layout
-        self._last_channels = audio.shape[0]
+        audio, layout = self._layout.to_channels_first(array)
         out = self.process_channels_first(audio, sample_rate, buffer_size, reset)
         return from_channels_first(out, layout)
 

@@ -106,3 +106,29 @@ def from_channels_first(audio: np.ndarray, layout: ChannelLayout) -> np.ndarray:
     if layout is ChannelLayout.CHANNELS_LAST:
         return np.ascontiguousarray(audio.T)
     return np.ascontiguousarray(audio)
+
+
+class LayoutTracker:
+    """Detects the layout of successive `process` calls the way a pedalboard plugin does.
+
+    Remembers the last non-1-D layout and channel count, so that ambiguous blocks
+    (square, or ``[2, 1]`` inside a stereo stream) keep the stream's layout.
+    """
+
+    def __init__(self) -> None:
+        self.last_layout: ChannelLayout | None = None
+        self.last_channels: int | None = None
+
+    def reset(self) -> None:
+        """Forget the stream's layout (a new stream starts)."""
+        self.last_layout = None
+        self.last_channels = None
+
+    def to_channels_first(self, array: np.ndarray) -> tuple[np.ndarray, ChannelLayout]:
+        """Return ``(audio [channels, n] float32, layout)`` and remember the layout."""
+        layout = detect_layout(array, self.last_layout, self.last_channels)
+        audio = to_channels_first(array, layout)
+        if layout is not ChannelLayout.MONO_1D:
+            self.last_layout = layout
+        self.last_channels = audio.shape[0]
+        return audio, layout

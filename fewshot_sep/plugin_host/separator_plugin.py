@@ -32,12 +32,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from fewshot_sep.plugin_host.layout import (
-    ChannelLayout,
-    detect_layout,
-    from_channels_first,
-    to_channels_first,
-)
+from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,8 +136,7 @@ class FewShotSeparator:
         self._lock = threading.RLock()
         self._engine: StreamingSeparator | None = None
         self._engine_key: tuple[int, int] | None = None
-        self._last_layout: ChannelLayout | None = None
-        self._last_channels: int | None = None
+        self._layout = LayoutTracker()
         self._latency_cache: dict[int, int] = {}
         self._preset: Preset | None = None
         self._preset_ref: str | None = None
@@ -308,8 +302,7 @@ class FewShotSeparator:
         with self._lock:
             if self._engine is not None:
                 self._engine.reset()
-            self._last_layout = None
-            self._last_channels = None
+            self._layout.reset()
 
     # ------------------------------------------------------------------- process
     def process(
@@ -333,11 +326,7 @@ class FewShotSeparator:
         """
         array = np.asarray(input_array)
         with self._lock:
-            layout = detect_layout(array, self._last_layout, self._last_channels)
-            audio = to_channels_first(array, layout)
-            if layout is not ChannelLayout.MONO_1D:
-                self._last_layout = layout
-            self._last_channels = audio.shape[0]
+            audio, layout = self._layout.to_channels_first(array)
             out = self.process_channels_first(audio, sample_rate, buffer_size, reset)
         return from_channels_first(out, layout)
 
