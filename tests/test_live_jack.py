@@ -73,6 +73,27 @@ def test_jack_host_api_is_visible(jack_server):
     assert any("JACK" in n for n in names), f"PortAudio did not find the JACK server: host APIs {names}"
 
 
+def _play_through_host(jack_server, host, signal, tail, settle_s, before_play=None):
+    """Start `host`, play `signal` into it from a second JACK client and record its output.
+
+    `before_play` (optional) runs once the JACK graph has settled, just before playback.
+    Returns ``(player, summary, before_play's result)``; the host is stopped in any case.
+    """
+    host.start()
+    try:
+        player = PlayRecord(jack_server.name, host, signal, tail=tail)
+        try:
+            time.sleep(settle_s)
+            prepared = before_play() if before_play is not None else None
+            player.play()
+            player.wait(timeout=signal.shape[1] / SAMPLE_RATE + 30)
+        finally:
+            player.close()
+    finally:
+        summary = host.stop()
+    return player, summary, prepared
+
+
 @pytest.mark.parametrize("channels", [1, 2])
 def test_recording_equals_offline_processing_after_reported_latency(jack_server, gain_model, channels):
     from fewshot_sep.realtime.engine import StreamingSeparator
@@ -80,18 +101,8 @@ def test_recording_equals_offline_processing_after_reported_latency(jack_server,
     vector = gain_vector(0.5, gain_model.conditioning_dim)
     signal = noise(1.0, SAMPLE_RATE, channels, seed=3)
     host = _host(gain_model, vector, channels)
-    host.start()
-    try:
-        player = PlayRecord(jack_server.name, host, signal, tail=8 * PERIOD + 8192)
-        try:
-            time.sleep(0.2)
-            delay = _reported_delay(host)
-            player.play()
-            player.wait(timeout=30)
-        finally:
-            player.close()
-    finally:
-        summary = host.stop()
+    player, summary, delay = _play_through_host(
+        jack_server, host, signal, tail=8 * PERIOD + 8192, settle_s=0.2, before_play=lambda: _reported_delay(host))
     assert summary.errors == 0, summary.last_error
     recording = player.recording
     n = signal.shape[1]
@@ -118,18 +129,8 @@ def test_identity_tones_come_back_after_reported_latency(jack_server, identity_m
     vector = gain_vector(1.0, identity_model.conditioning_dim)
     signal = tapered_tones(0.5, SAMPLE_RATE, 2, seed=5)
     host = _host(identity_model, vector)
-    host.start()
-    try:
-        player = PlayRecord(jack_server.name, host, signal, tail=8 * PERIOD + 8192)
-        try:
-            time.sleep(0.2)
-            delay = _reported_delay(host)
-            player.play()
-            player.wait(timeout=30)
-        finally:
-            player.close()
-    finally:
-        host.stop()
+    player, _, delay = _play_through_host(
+        jack_server, host, signal, tail=8 * PERIOD + 8192, settle_s=0.2, before_play=lambda: _reported_delay(host))
     # Band-limited tones survive the 48k -> 44.1k -> 48k soxr round trip to ~1e-6.
     np.testing.assert_allclose(player.recording[:, delay : delay + signal.shape[1]], signal, atol=1e-4)
 
@@ -143,20 +144,10 @@ THIRTY_SECOND_ATTEMPTS = 2
 def _thirty_second_run(jack_server, gain_model):
     host = _host(gain_model, gain_vector(0.5, gain_model.conditioning_dim))
     signal = tapered_tones(30.0, SAMPLE_RATE, 2)
-    host.start()
-    try:
-        player = PlayRecord(jack_server.name, host, signal, tail=0)
-        try:
-            # Connecting clients reorders the JACK graph, which can itself cost a period;
-            # count from a clean state once the graph is settled.
-            time.sleep(0.5)
-            host.reset_counters()
-            player.play()
-            player.wait(timeout=60)
-        finally:
-            player.close()
-    finally:
-        summary = host.stop()
+    # Connecting clients reorders the JACK graph, which can itself cost a period;
+    # count from a clean state once the graph is settled.
+    _, summary, _ = _play_through_host(jack_server, host, signal, tail=0, settle_s=0.5,
+                                       before_play=host.reset_counters)
     assert summary.callbacks >= 30 * SAMPLE_RATE // PERIOD - 10
     assert summary.errors == 0, summary.last_error
     return summary
