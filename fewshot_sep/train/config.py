@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
         "threads": 1,
         "max_steps": None,
         "max_minutes": None,
+        "init_from": None,          # checkpoint (.pt or run folder) whose matching weights start a new run
+        "prototype_weight": 0.0,    # few-shot: weight of the auxiliary prototype loss on support embeddings
     },
 }
 

@@ -33,7 +33,7 @@ from fewshot_sep.model import stft as S
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
 from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, read_checkpoint,
                                           save_checkpoint, save_config)
-from fewshot_sep.train.losses import separation_loss, si_sdr
+from fewshot_sep.train.losses import prototype_loss, separation_loss, si_sdr
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 
@@ -96,15 +96,21 @@ def _segment_mean(values: torch.Tensor, segment: torch.Tensor, n_segments: int) 
 
 
 def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
-                       class_index: dict[int, int] | None = None) -> torch.Tensor:
-    """Conditioning vectors ``[B, 2E + 1]`` of a batch (few-shot or one-hot, per the model)."""
+                       class_index: dict[int, int] | None = None,
+                       support_embeddings: torch.Tensor | None = None) -> torch.Tensor:
+    """Conditioning vectors ``[B, 2E + 1]`` of a batch (few-shot or one-hot, per the model).
+
+    ``support_embeddings [S, E]``: the support clips' embeddings when the caller has
+    already computed them (training with the prototype loss), else computed here.
+    """
     n_episodes = batch["mixture"].shape[0]
     if model.conditioning_mode == "onehot":
         assert class_index is not None
         ids = [class_index.get(int(label), 0) for label in batch["target_instrument"].tolist()]
         return model.conditioning_for_class(torch.tensor(ids, device=batch["mixture"].device))
-    support_mag = S.stft(batch["support"]).abs().unsqueeze(1)
-    positive = _segment_mean(model.encoder(support_mag), batch["support_episode"], n_episodes)
+    if support_embeddings is None:
+        support_embeddings = model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
+    positive = _segment_mean(support_embeddings, batch["support_episode"], n_episodes)
     if batch["negatives"].shape[0] == 0:
         return torch.cat([positive, torch.zeros_like(positive), torch.zeros_like(positive[:, :1])], dim=-1)
     negative_mag = S.stft(batch["negatives"]).abs().unsqueeze(1)
@@ -221,6 +227,9 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(train_cfg["lr"]),
                                   weight_decay=float(train_cfg["weight_decay"]))
     step, episodes, elapsed, best_val = 0, 0, 0.0, -math.inf
+    prototype_weight = float(train_cfg.get("prototype_weight") or 0.0)
+    if train_cfg.get("init_from") and not (resume and ckpt_path.exists()):
+        initialise_from(model, train_cfg["init_from"])
     log_rows: list[dict[str, Any]] = []
     if resume and ckpt_path.exists():
         payload = read_checkpoint(ckpt_path)
@@ -287,12 +296,18 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             lr = learning_rate(step, train_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            conditioning = batch_conditioning(model, batch, class_index)
+            support_emb = None
+            if prototype_weight and model.conditioning_mode == "fewshot":
+                support_emb = model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
+            conditioning = batch_conditioning(model, batch, class_index, support_emb)
             estimate, est_spec = separate_batch(model, batch, conditioning)
             target_spec = S.stft(batch["target"])
             # est is delayed by n_fft - 1 samples; compare with the equally delayed target.
             loss, sdr = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec, target_spec,
                                         float(train_cfg["sisdr_weight"]), float(train_cfg["magnitude_weight"]))
+            if support_emb is not None:
+                labels = batch["target_instrument"][batch["support_episode"]]
+                loss = loss + prototype_weight * prototype_loss(support_emb, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(train_cfg["grad_clip"]))
@@ -339,6 +354,26 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
         last_loss = acc_loss / acc_n
     return {"step": step, "episodes": episodes, "best_val_sisdri": best_val, "first_loss": first_loss,
             "last_loss": last_loss, "interrupted": interrupted, "run_dir": str(run_dir)}
+
+
+def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
+    """Copy every weight of checkpoint ``source`` (``.pt`` file or run folder, its
+    ``checkpoint.pt``) whose name and shape match into ``model`` (a warm start: e.g.
+    a second training stage, or the one-hot baseline from the same separator).
+    Raises :class:`UserError` when nothing matches."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    own = model.state_dict()
+    loaded = read_checkpoint(path)["model"]
+    matching = {k: v for k, v in loaded.items() if k in own and own[k].shape == v.shape}
+    if not matching:
+        raise UserError(f"train.init_from {source}: no weight matches this model's architecture; "
+                        f"give a checkpoint of the same model config or remove init_from")
+    model.load_state_dict(matching, strict=False)
+    skipped = sorted(set(own) - set(matching))
+    print(f"initialised {len(matching)}/{len(own)} tensors from {path}"
+          + (f" (kept fresh: {', '.join(skipped[:6])}{' ...' if len(skipped) > 6 else ''})" if skipped else ""))
 
 
 class _Offset:

@@ -39,3 +39,23 @@ def separation_loss(estimate: torch.Tensor, target: torch.Tensor, estimate_spec:
     if magnitude_weight:
         loss = loss + magnitude_weight * compressed_magnitude_l1(estimate_spec, target_spec)
     return loss, sdr.detach()
+
+
+def prototype_loss(embeddings: torch.Tensor, labels: torch.Tensor, scale: float = 10.0) -> torch.Tensor:
+    """Auxiliary loss that makes clip embeddings discriminate instruments (scalar).
+
+    ``embeddings [N, E]`` (L2-normalised clip embeddings), ``labels [N]`` int64
+    instrument ids. Each label's prototype is the mean embedding of its clips;
+    every clip is classified against all prototypes by scaled cosine
+    similarity, with cross-entropy to its own label (as in prototypical
+    networks). Returns 0 when the batch holds fewer than two instruments.
+    """
+    classes, index = torch.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        return embeddings.sum() * 0.0
+    sums = torch.zeros(len(classes), embeddings.shape[1], dtype=embeddings.dtype, device=embeddings.device)
+    sums.index_add_(0, index, embeddings)
+    prototypes = sums / torch.bincount(index, minlength=len(classes)).clamp_min(1).to(embeddings.dtype)[:, None]
+    prototypes = prototypes / (prototypes.norm(dim=-1, keepdim=True) + 1e-6)
+    logits = scale * embeddings @ prototypes.T
+    return torch.nn.functional.cross_entropy(logits, index)

@@ -4,32 +4,17 @@ Each synthetic "instrument" is a fixed timbre: a harmonic amplitude profile,
 an attack/decay envelope, a pitch range and a noise share. A small bank of
 "recordings" (notes of random pitch and length) is synthesised once per
 instrument; episodes crop it, so they are cheap, deterministic in (seed, index)
-and mimic :class:`fewshot_sep.data.episodes.Episode`
-(fields ``mixture, target, interferers, support, negatives, target_instrument``).
+and are :class:`fewshot_sep.data.episodes.Episode` objects (work ids
+``synthetic-<index>``, soundfont ``synthetic``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from fewshot_sep.data.episodes import Episode
+
 SAMPLE_RATE = 44100
-
-
-@dataclass
-class SyntheticEpisode:
-    """Audio float32 mono 44.1 kHz: mixture/target ``[n]``, interferers ``[m, n]``,
-    support ``[k, n_clip]``, negatives ``[j, n_clip]``."""
-
-    mixture: np.ndarray
-    target: np.ndarray
-    interferers: np.ndarray
-    support: np.ndarray
-    negatives: np.ndarray
-    target_instrument: int
-    negative_instrument: int
-    index: int
 
 
 class SyntheticSampler:
@@ -110,7 +95,7 @@ class SyntheticSampler:
         peak = np.abs(out).max() + 1e-9
         return (0.3 * out / peak).astype(np.float32)
 
-    def episode(self, index: int) -> SyntheticEpisode:
+    def episode(self, index: int) -> Episode:
         """The ``index``-th episode."""
         rng = np.random.default_rng([self.seed, int(index)])
         target_inst = int(rng.integers(self.n_instruments))
@@ -119,9 +104,13 @@ class SyntheticSampler:
         inter_inst = [int(i) for i in rng.permutation(others)[:n_inter]]
         n = self.clip_samples
         target, target_clip = self._crop(rng, target_inst, n)
-        target = target * np.float32(10 ** (rng.uniform(-6, 6) / 20))
-        interferers = np.stack([self._crop(rng, i, n)[0] * np.float32(10 ** (rng.uniform(-9, 3) / 20))
-                                for i in inter_inst]).astype(np.float32)
+        target_gain_db = float(rng.uniform(-6, 6))
+        target = target * np.float32(10 ** (target_gain_db / 20))
+        crops, inter_gains_db = [], []
+        for instrument in inter_inst:  # crop then gain per interferer (the stream's draw order)
+            crops.append(self._crop(rng, instrument, n)[0])
+            inter_gains_db.append(float(rng.uniform(-9, 3)))
+        interferers = np.stack([c * np.float32(10 ** (g / 20)) for c, g in zip(crops, inter_gains_db)]).astype(np.float32)
         k = int(rng.integers(self.k_range[0], self.k_range[1] + 1))
         # support from other "recordings" than the one in the mixture
         support = np.stack([self._crop(rng, target_inst, self.support_samples, exclude=target_clip)[0]
@@ -133,6 +122,11 @@ class SyntheticSampler:
             count = int(rng.integers(self.negatives_range[0], self.negatives_range[1] + 1))
             negatives = np.stack([self._crop(rng, neg_inst, self.support_samples)[0] for _ in range(count)])
         mixture = (target + interferers.sum(0)).astype(np.float32)
-        return SyntheticEpisode(mixture=mixture, target=target.astype(np.float32), interferers=interferers,
-                                support=support.astype(np.float32), negatives=negatives.astype(np.float32),
-                                target_instrument=target_inst, negative_instrument=neg_inst, index=int(index))
+        work = f"synthetic-{int(index)}"
+        return Episode(mixture=mixture, target=target.astype(np.float32), interferers=interferers,
+                       support=support.astype(np.float32), negatives=negatives.astype(np.float32),
+                       target_instrument=target_inst, soundfont="synthetic", work_id=work, coherent=False,
+                       interferer_instruments=inter_inst, interferer_work_ids=[work] * len(inter_inst),
+                       support_work_ids=[work] * k, negative_instrument=neg_inst,
+                       negative_work_ids=[work] * len(negatives), gains_db=[target_gain_db] + inter_gains_db,
+                       target_start_s=0.0, seed=self.seed, index=int(index))
