@@ -55,3 +55,25 @@ def test_plots_and_csv_roundtrip(tmp_path):
     assert len(back) == len(rows)
     assert back[5]["si_sdri"] == pytest.approx(rows[5]["si_sdri"], abs=1e-4)
     assert np.isnan(back[-1]["si_sdri"]) and back[-1]["status"] == "silent_target"
+
+
+def test_paired_comparisons_use_the_same_episodes():
+    from fewshot_sep.eval.report import paired_difference
+
+    rows = _rows()
+    # negatives add exactly 1 dB on every episode; k = 5 adds 4 dB over k = 1
+    neg = paired_difference(rows, ("fewshot-onnx", 5, "without"), ("fewshot-onnx", 5, "with"), "seen")
+    assert neg["n"] == 6 and neg["diff_median"] == pytest.approx(1.0) and neg["diff_low"] == pytest.approx(1.0)
+    shots = paired_difference(rows, ("fewshot-onnx", 1, "without"), ("fewshot-onnx", 5, "without"), "unseen")
+    assert shots["diff_median"] == pytest.approx(4.0) and shots["a_median"] == pytest.approx(1.085)
+    vs_onehot = paired_difference(rows, ("onehot", 0, "-"), ("fewshot-onnx", 5, "without"), "seen")
+    assert vs_onehot["diff_median"] == pytest.approx(5.025 - 3.0)
+    # episodes missing one side are left out of the pair
+    partial = [r for r in rows if not (r["system"] == "fewshot-onnx" and r["negatives"] == "with"
+                                       and r["episode"] in ("test/0000", "test/0001"))]
+    assert paired_difference(partial, ("fewshot-onnx", 5, "without"), ("fewshot-onnx", 5, "with"), "seen")["n"] == 4
+    assert paired_difference(rows, ("fewshot-onnx", 3, "without"), ("fewshot-onnx", 5, "with"), "seen") is None
+    text = markdown_summary(rows)
+    assert "### Paired comparisons" in text
+    assert "| seen | k = 5: with 3 negatives vs without (episodes that have negatives) | 6 | +5.03 | +6.03 | +1.00 [+1.00, +1.00] |" in text
+    assert "| unseen | few-shot (k = 5) vs one-hot baseline | 6 |" in text
