@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = read_stages(args.runs)
     print("| stage | step | episodes | hours | val SI-SDRi median (dB) | mean (dB) | episodes in val |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    best = max((r["median"] for r in rows), default=None)
+    best = {}  # per stage: stages may validate on different episode counts
     for r in rows:
-        mark = " (best)" if r["median"] == best else ""
+        best[r["stage"]] = max(best.get(r["stage"], r["median"]), r["median"])
+    for r in rows:
+        mark = " (best)" if r["median"] == best[r["stage"]] else ""
         print(f"| {r['stage']} | {int(r['step']):,} | {int(r['episodes']):,} | {r['hours']:.2f} | "
               f"{r['median']:+.2f}{mark} | {r['mean']:+.2f} | {r['n']} |")
     if args.plot:

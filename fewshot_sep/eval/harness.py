@@ -398,7 +398,7 @@ def run_evaluation(
                 collect(worker.evaluate(*task))
         elif pending:
             import multiprocessing
-            from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+            from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
             saved = {k: os.environ.get(k) for k in _THREAD_ENV}
             os.environ.update({k: "1" for k in _THREAD_ENV})  # inherited by the spawned workers
@@ -408,7 +408,9 @@ def run_evaluation(
                                          initargs=(json.dumps(asdict(settings)), str(listen_dir))) as pool:
                     futures = {pool.submit(_run_task, task) for task in pending}
                     while futures:
-                        finished, futures = wait(futures, return_when=FIRST_EXCEPTION)
+                        # FIRST_COMPLETED: collect (write, count) every episode as it ends;
+                        # FIRST_EXCEPTION would wait for all of them when none fails.
+                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
                         for future in finished:
                             try:
                                 collect(future.result())
