@@ -164,7 +164,7 @@ def test_thirty_seconds_without_xruns(jack_server, gain_model):
     """30 s at 256-frame blocks / 48 kHz through the real engine path: no xruns, no errors.
 
     Each attempt is a complete 30 s run. It passes when the host saw no xrun, or when
-    every xrun it saw is one of jackd's own late timer wake-ups (the server log says so
+    every callback that reported an xrun is matched by one of jackd's own late timer wake-ups (the server log says so
     for each) and jackd reported no client late in the whole attempt: on this shared
     2-core VM the dummy driver's timer thread itself is occasionally woken 2-7 ms late,
     which no client can cause or prevent. Any late client fails the attempt.
@@ -172,14 +172,17 @@ def test_thirty_seconds_without_xruns(jack_server, gain_model):
     attempts = []
     for _ in range(THIRTY_SECOND_ATTEMPTS):
         summary, server_late, client_late = _thirty_second_run(jack_server, gain_model)
-        attempts.append((summary.xruns, server_late, client_late))
-        if client_late == 0 and summary.xruns <= server_late:
+        # One xrun raises several PortAudio flags at once (input overflow + output
+        # underflow), so compare xrun callbacks, not flags, with jackd's events.
+        xrun_callbacks = len(summary.xrun_times_s)
+        attempts.append((xrun_callbacks, server_late, client_late))
+        if client_late == 0 and xrun_callbacks <= server_late:
             break
-    print("per 30 s attempt (xruns seen by the host, late server timer, late clients): "
+    print("per 30 s attempt (callbacks with an xrun, late server timer, late clients): "
           f"{attempts}")
     realtime = "realtime" if jack_server.realtime else "NON-realtime (no permission for -R)"
-    xruns, server_late, client_late = attempts[-1]
-    assert client_late == 0 and xruns <= server_late, (
+    xrun_callbacks, server_late, client_late = attempts[-1]
+    assert client_late == 0 and xrun_callbacks <= server_late, (
         f"xruns not explained by the server's own timer in every attempt {attempts}\n{summary.text()}\n"
         f"jackd ran {realtime}; its log:\n{jack_server.log()[-2000:]}")
 
