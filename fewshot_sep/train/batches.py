@@ -19,7 +19,6 @@ Batch (numpy, float32 audio at 44.1 kHz):
 
 from __future__ import annotations
 
-import functools
 import multiprocessing as mp
 import queue
 from dataclasses import dataclass
@@ -54,39 +53,13 @@ class AugmentConfig:
     reverb_wet: tuple[float, float] = (0.05, 0.3)
 
 
-def _fast_fft_size(n: int) -> int:
-    """Smallest ``2^a 3^b 5^c >= n``: numpy's FFT is several times slower on sizes with large prime factors."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            size = p35 << max(0, (-(-n // p35) - 1).bit_length())  # p35 * smallest power of 2 reaching n
-            best = min(best, size)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-@functools.lru_cache(maxsize=8)
-def _octave_grid(n_fft: int) -> np.ndarray:
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
-    return np.log2(np.maximum(freqs, 20.0) / 1000.0).astype(np.float32)
-
-
-def _octaves_around_1k(freqs: np.ndarray) -> np.ndarray:
-    """``log2(f / 1 kHz)`` of an rfft grid (cached per size), clamped at 20 Hz."""
-    n_fft = 2 * (len(freqs) - 1)
-    return _octave_grid(n_fft)
-
-
 def _eq_curve(rng: np.random.Generator, freqs: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
     """Random smooth magnitude response (linear gain) at ``freqs`` Hz."""
-    octaves = _octaves_around_1k(freqs)
+    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
     knots = np.linspace(-5.7, 4.5, 8)  # ~20 Hz .. ~22 kHz in octaves around 1 kHz
     db = rng.uniform(-cfg.eq_db, cfg.eq_db, len(knots))
     curve_db = np.interp(octaves, knots, db) + rng.uniform(-cfg.tilt_db, cfg.tilt_db) * octaves
-    return np.exp(curve_db.astype(np.float32) * np.float32(np.log(10.0) / 20.0))
+    return (10.0 ** (curve_db / 20.0)).astype(np.float32)
 
 
 def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -98,7 +71,7 @@ def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
         return signals
     n = signals.shape[-1]
     max_ir = int(cfg.reverb_rt60[1] * SAMPLE_RATE)
-    n_fft = _fast_fft_size(n + max_ir)  # linear (not circular) convolution
+    n_fft = int(np.ceil((n + max_ir) / 4096.0)) * 4096  # linear (not circular) convolution
     freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
     spectra = np.fft.rfft(signals, n_fft, axis=-1)
     for row in range(signals.shape[0]):

@@ -95,12 +95,17 @@ def _segment_mean(values: torch.Tensor, segment: torch.Tensor, n_segments: int) 
     return sums / counts[:, None]
 
 
+def support_embeddings(model: FewShotModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Embeddings ``[S, E]`` of a batch's support clips (``batch["support"] [S, m]``)."""
+    return model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
+
+
 def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
                        class_index: dict[int, int] | None = None,
-                       support_embeddings: torch.Tensor | None = None) -> torch.Tensor:
+                       support_emb: torch.Tensor | None = None) -> torch.Tensor:
     """Conditioning vectors ``[B, 2E + 1]`` of a batch (few-shot or one-hot, per the model).
 
-    ``support_embeddings [S, E]``: the support clips' embeddings when the caller has
+    ``support_emb [S, E]``: the support clips' embeddings when the caller has
     already computed them (training with the prototype loss), else computed here.
     """
     n_episodes = batch["mixture"].shape[0]
@@ -108,9 +113,9 @@ def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
         assert class_index is not None
         ids = [class_index.get(int(label), 0) for label in batch["target_instrument"].tolist()]
         return model.conditioning_for_class(torch.tensor(ids, device=batch["mixture"].device))
-    if support_embeddings is None:
-        support_embeddings = model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
-    positive = _segment_mean(support_embeddings, batch["support_episode"], n_episodes)
+    if support_emb is None:
+        support_emb = support_embeddings(model, batch)
+    positive = _segment_mean(support_emb, batch["support_episode"], n_episodes)
     if batch["negatives"].shape[0] == 0:
         return torch.cat([positive, torch.zeros_like(positive), torch.zeros_like(positive[:, :1])], dim=-1)
     negative_mag = S.stft(batch["negatives"]).abs().unsqueeze(1)
@@ -298,7 +303,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                 group["lr"] = lr
             support_emb = None
             if prototype_weight and model.conditioning_mode == "fewshot":
-                support_emb = model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
+                support_emb = support_embeddings(model, batch)
             conditioning = batch_conditioning(model, batch, class_index, support_emb)
             estimate, est_spec = separate_batch(model, batch, conditioning)
             target_spec = S.stft(batch["target"])
