@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from live_jack_helpers import late_events, xruns_explained
 from model_doubles import make_model_folder
 
 pytestmark = pytest.mark.slow
@@ -344,26 +345,33 @@ def test_live_five_seconds_on_jack_without_xruns(frozen_app, jack_server, identi
     check(run_app(frozen_app, ["preset", "create", "live", "--examples", *map(str, clips), "--output",
                                str(preset), "-q"], env, tmp_path), "frozen preset create")
 
+    # Each attempt passes when the app saw no xrun, or when every callback with an xrun
+    # matches one of jackd's own late timer wake-ups and no client was late (see
+    # tests/test_live_jack.py::test_thirty_seconds_without_xruns for why).
     attempts = []
     for _ in range(LIVE_ATTEMPTS):
+        log_start = len(jack_server.log())
         result = run_app(frozen_app, ["live", "--preset", str(preset), "--samplerate", "48000", "--blocksize", "256",
                                       "--duration", str(LIVE_SECONDS)], env, tmp_path, timeout=120)
         output = (result.stdout + result.stderr).replace("\r", "\n")
         check(result, "frozen live")
         assert "Traceback" not in output, output
         ran = re.search(r"ran ([\d.]+) s: (\d+) callbacks", output)
-        xruns = re.search(r"^xruns: (\d+)", output, flags=re.M)
+        xruns = re.search(r"^xruns: \d+ .* in (\d+) callback", output, flags=re.M)
         errors = re.search(r"errors in the audio callback: (\d+)", output)
         assert ran and xruns and errors, f"no run summary in the output:\n{output[-3000:]}"
         assert float(ran.group(1)) >= LIVE_SECONDS - 0.5, output[-2000:]
         # 48 kHz / 256 = 187.5 callbacks per second; allow for start-up.
         assert int(ran.group(2)) >= 0.9 * LIVE_SECONDS * 48000 / 256, output[-2000:]
         assert int(errors.group(1)) == 0, output[-2000:]
-        attempts.append((int(xruns.group(1)), output))
-        if attempts[-1][0] == 0:
+        counts = (int(xruns.group(1)), *late_events(jack_server.log()[log_start:]))
+        attempts.append((counts, output))
+        if xruns_explained(*counts):
             break
-    print(f"frozen live ({which_model} model): xruns per {LIVE_SECONDS} s run: {[a[0] for a in attempts]}")
-    assert attempts[-1][0] == 0, (
-        f"xruns in every one of {LIVE_ATTEMPTS} runs of {LIVE_SECONDS} s: {[a[0] for a in attempts]}; "
-        f"jackd realtime={getattr(jack_server, 'realtime', '?')}; last run:\n{attempts[-1][1][-2000:]}"
+    print(f"frozen live ({which_model} model), per {LIVE_SECONDS} s attempt "
+          f"(callbacks with an xrun, late server timer, late clients): {[a[0] for a in attempts]}")
+    assert xruns_explained(*attempts[-1][0]), (
+        f"xruns not explained by the server's own timer in every attempt {[a[0] for a in attempts]}; "
+        f"jackd realtime={getattr(jack_server, 'realtime', '?')}; last run:\n{attempts[-1][1][-2000:]}\n"
+        f"jackd's log:\n{jack_server.log()[-2000:]}"
     )

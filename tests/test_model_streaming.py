@@ -7,10 +7,12 @@ torch = pytest.importorskip("torch")
 from model_test_config import small_model  # noqa: E402
 
 
-@pytest.mark.parametrize("temporal", ["gru", "tcn"])
+@pytest.mark.parametrize("temporal,extra", [("gru", {}), ("tcn", {}), ("gru", {"fine_head": 6}),
+                                            ("gru", {"band_gru": 10, "band_gru_level": 1}),
+                                            ("tcn", {"band_gru": 10, "band_gru_level": 0})])
 @pytest.mark.parametrize("chunks", [[1] * 30, [3, 1, 7, 19]])
-def test_stream_equals_full_pass(temporal, chunks):
-    model = small_model(temporal=temporal, tcn_dilations=[1, 2, 4])
+def test_stream_equals_full_pass(temporal, extra, chunks):
+    model = small_model(temporal=temporal, tcn_dilations=[1, 2, 4], **extra)
     sep = model.separator
     gen = torch.Generator().manual_seed(1)
     frames = sum(chunks)

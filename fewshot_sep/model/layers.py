@@ -139,3 +139,72 @@ class BandMerge(nn.Module):
         batch, _, n_bands, frames = h.shape
         out = self.proj(h.permute(0, 3, 2, 1))                    # [B, T, n_bands, w]
         return out.reshape(batch, frames, n_bands * self.band_width).transpose(1, 2).unsqueeze(1)
+
+
+class FineHead(nn.Module):
+    """Full-resolution mask-logit refinement: each bin sees its neighbours, not only its band.
+
+    The band merge alone makes each bin's logit a linear function of its band's
+    features, so bins inside one band cannot follow individual harmonics. This
+    head gives every bin ``per_bin`` features from its band (a linear map like
+    :class:`BandMerge`) plus the input log-magnitude of the current and the
+    previous frame, and runs two per-frame convolutions along frequency
+    (kernels 5 and 3 bins). Inputs: band features ``[B, C, n_bands, T]``,
+    ``x [B, 1, F, T]`` and ``x_prev [B, 1, F, T]`` (``x`` one frame earlier);
+    output: logits ``[B, 1, F, T]``. The last layer starts at zero, so adding the
+    head to a trained model does not change its output until it learns.
+    No time context of its own: lookahead 0, no state.
+    """
+
+    def __init__(self, channels: int, band_width: int, hidden: int, per_bin: int = 4) -> None:
+        super().__init__()
+        self.band_width = band_width
+        self.per_bin = per_bin
+        self.band_proj = nn.Linear(channels, band_width * per_bin)
+        self.conv1 = nn.Conv2d(per_bin + 2, hidden, (5, 1), padding=(2, 0))
+        self.conv2 = nn.Conv2d(hidden, 1, (3, 1), padding=(1, 0))
+        self.act = nn.LeakyReLU(0.1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
+        batch, _, n_bands, frames = h.shape
+        per_bin = self.band_proj(h.permute(0, 3, 2, 1))            # [B, T, n_bands, w * q]
+        per_bin = per_bin.reshape(batch, frames, n_bands * self.band_width, self.per_bin)
+        per_bin = per_bin.permute(0, 3, 2, 1)                      # [B, q, F, T]
+        z = self.act(self.conv1(torch.cat([per_bin, x, x_prev], dim=1)))
+        return self.conv2(z)
+
+
+class BandGRU(nn.Module):
+    """Per-band recurrent time context, added as a residual: ``h + proj(GRU(FiLM(h)))``.
+
+    ``h [B, C, n_bands, T]``: every band is its own sequence (one GRU shared by
+    all bands), so each band keeps a memory of its own past (notes, onsets)
+    beyond the few frames of the causal convolutions. The FiLM lets the
+    conditioning steer what the memory keeps. State ``[B, n_bands, H]``;
+    lookahead 0. The output projection starts at zero, so inserting the layer
+    into a trained model does not change its output until it learns.
+    """
+
+    def __init__(self, channels: int, n_bands: int, hidden: int, context_dim: int) -> None:
+        super().__init__()
+        self.n_bands = n_bands
+        self.hidden = hidden
+        self.film = FiLM(context_dim, channels)
+        self.gru = nn.GRU(channels, hidden, batch_first=True)
+        self.proj = nn.Linear(hidden, channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        return [None, self.n_bands, self.hidden]
+
+    def forward(self, h: torch.Tensor, context: torch.Tensor, state: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, chans, bands, frames = h.shape
+        z = self.film(h, context).permute(0, 2, 3, 1).reshape(batch * bands, frames, chans)
+        g, h_n = self.gru(z, state.reshape(1, batch * bands, self.hidden))
+        out = self.proj(g).reshape(batch, bands, frames, chans).permute(0, 3, 1, 2)
+        return h + out, h_n.reshape(batch, bands, self.hidden)

@@ -5,13 +5,16 @@ Shapes: ``B`` batch (channels of a stereo signal are batch items), ``T`` frames,
 
 Layout (defaults of ``configs/release.yaml``)::
 
-    |X| [B,1,513,T] -> drop Nyquist -> log1p, per-bin affine          [B,1,512,T]
-    encoder: cached causal conv (freq kernel 3, stride 2; time kernel 2) x5
-             512 -> 256 -> 128 -> 64 -> 32 -> 16 bins, channels 16..64
+    |X| [B,1,513,T] -> drop Nyquist -> log1p(gain |X|), per-bin affine   [B,1,512,T]
+    encoder: band split (512 bins -> 32 bands), then cached causal convs (freq kernel 3,
+             stride 2; time kernel 2): 32 -> 16 -> 8 -> 4 bands, channels 32..64;
+             optional per-band GRU (BandGRU, residual) on one level
     bottleneck: flatten (C x 16 bins) per frame -> linear -> FiLM -> GRU -> FiLM -> linear
     decoder: transposed conv (freq x2, per frame) + additive skip + FiLM (+ conv at the
              deepest levels), x5
-    head: concat input log-magnitude -> conv -> sigmoid mask, Nyquist copies bin 511
+    head: band merge (each band's features -> its bins' logits) + per-bin affine of the
+          input log-magnitude (+ optional full-resolution FineHead) -> sigmoid mask,
+          Nyquist copies bin 511
 
 Time context comes from the causal convs (1 cached frame each) and the GRU, so
 ``lookahead_frames = 0`` and the separator streams frame by frame with its
@@ -25,7 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from fewshot_sep.model.layers import BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM
+from fewshot_sep.model.layers import BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM, FineHead
+from fewshot_sep.model.layers import BandGRU
 
 N_BINS = 513
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
@@ -43,7 +47,8 @@ class Separator(nn.Module):
                  freq_kernel: int = 3, gru_hidden: int = 256, context_dim: int = 256,
                  film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
                  temporal: str = "gru", tcn_dilations: list[int] | None = None,
-                 band_width: int = 8) -> None:
+                 band_width: int = 8, fine_head: int = 0, band_gru: int = 0, band_gru_level: int = 1,
+                 input_gain: float = 1.0) -> None:
         super().__init__()
         channels = list(channels or [32, 48, 64, 64])
         self.conditioning_dim = conditioning_dim
@@ -53,7 +58,13 @@ class Separator(nn.Module):
         act = nn.LeakyReLU(0.1)
         self.act = act
 
-        # Input compression: log1p then a learnt per-bin affine (like open-unmix's input scaling).
+        # Input compression: log1p(gain * |X|) then a learnt per-bin affine (like open-unmix's
+        # input scaling). The project's STFT magnitudes are mostly far below 1 (median about
+        # 2e-3 on training mixtures), where log1p is nearly linear; a gain of ~1000 makes the
+        # compression logarithmic down to about -60 dB. Gain 1 is what the first models used.
+        if not input_gain > 0:
+            raise ValueError(f"model.input_gain {input_gain} is invalid: use a positive number (e.g. 1000)")
+        self.input_gain = float(input_gain)
         self.input_scale = nn.Parameter(torch.ones(1, 1, MODEL_BINS, 1))
         self.input_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
 
@@ -77,6 +88,12 @@ class Separator(nn.Module):
             self.enc_bins.append(bins)
         self.bottleneck_bins = bins
         flat = channels[-1] * bins
+        # Optional per-band GRU (``band_gru`` hidden units) on encoder level ``band_gru_level``.
+        if band_gru > 0 and not 0 <= band_gru_level < len(channels):
+            raise ValueError(f"model.band_gru_level {band_gru_level} is invalid: use 0..{len(channels) - 1}")
+        self.band_gru_level = band_gru_level
+        self.band_gru = (BandGRU(channels[band_gru_level], self.enc_bins[band_gru_level], band_gru, context_dim)
+                         if band_gru > 0 else None)
 
         self.bottleneck_in = nn.Linear(flat, gru_hidden)
         self.film_pre_gru = FiLM(context_dim, gru_hidden)
@@ -118,6 +135,8 @@ class Separator(nn.Module):
         self.band_merge = BandMerge(channels[0], band_width)
         self.head_input_weight = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
+        # Optional full-resolution refinement of the logits (``fine_head`` hidden channels).
+        self.fine_head = FineHead(channels[0], band_width, fine_head) if fine_head > 0 else None
 
     # -- streaming state -------------------------------------------------------------------
     @property
@@ -128,6 +147,8 @@ class Separator(nn.Module):
             shapes.append([None, self.gru_hidden])
         else:
             shapes += [layer.state_shape for layer in self.tcn]
+        if self.band_gru is not None:
+            shapes.append(self.band_gru.state_shape)
         return shapes
 
     def initial_states(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
@@ -154,17 +175,21 @@ class Separator(nn.Module):
         if len(states) == 0:
             states = tuple(self.initial_states(magnitude.shape[0], magnitude.device))
         context = self.context(conditioning)
-        x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :]) * self.input_scale + self.input_bias
+        x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
 
         new_states: list[torch.Tensor] = []
+        band_gru_state: torch.Tensor | None = None
+        skips: list[torch.Tensor] = []
         h, s = self.band_split(x_in, states[0])
         h = self.act(self.split_norm(h))
         new_states.append(s)
-        skips: list[torch.Tensor] = [h]
-        for i in range(n_enc - 1):
-            h, s = self.enc_convs[i](h, states[i + 1])
-            h = self.act(self.enc_norms[i](h))
-            new_states.append(s)
+        for i in range(n_enc):
+            if i > 0:
+                h, s = self.enc_convs[i - 1](h, states[i])
+                h = self.act(self.enc_norms[i - 1](h))
+                new_states.append(s)
+            if self.band_gru is not None and i == self.band_gru_level:
+                h, band_gru_state = self.band_gru(h, context, states[-1])
             skips.append(h)
 
         batch, chans, bins, frames = h.shape
@@ -194,8 +219,14 @@ class Separator(nn.Module):
             h = self.act(h)
             h = self.act(self.dec_conv_norms[level](self.dec_convs[level](h)))
         logits = self.band_merge(h) + x_in * self.head_input_weight + self.head_bias
+        if self.fine_head is not None:
+            # The previous input frame of each frame: the band split's state, then this call's frames.
+            x_prev = torch.cat([states[0], x_in[..., :-1]], dim=-1)
+            logits = logits + self.fine_head(h, x_in, x_prev)
         mask = torch.sigmoid(logits)
         mask = torch.cat([mask, mask[:, :, -1:, :]], dim=2)
+        if band_gru_state is not None:
+            new_states.append(band_gru_state)
         return (mask, *new_states)
 
 
@@ -214,4 +245,8 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         tcn_dilations=model_cfg.get("tcn_dilations"),
         band_width=int(model_cfg.get("band_width", 8)),
         up_kernel=int(model_cfg.get("up_kernel", 2)),
+        fine_head=int(model_cfg.get("fine_head") or 0),
+        band_gru=int(model_cfg.get("band_gru") or 0),
+        band_gru_level=int(model_cfg.get("band_gru_level", 1)),
+        input_gain=float(model_cfg.get("input_gain", 1.0)),
     )

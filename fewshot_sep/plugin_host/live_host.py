@@ -83,6 +83,7 @@ class LiveSummary:
     channels: int
     xrun_times_s: list[float]
     max_interval_s: float
+    xrun_callbacks: int = 0
 
     def text(self) -> str:
         """A short human-readable summary."""
@@ -91,7 +92,7 @@ class LiveSummary:
             f"{self.sample_rate} Hz, block {self.blocksize or 'variable'}, {self.channels} channel(s)",
             f"xruns: {self.xruns} (input overflow {self.input_overflows}, input underflow "
             f"{self.input_underflows}, output overflow {self.output_overflows}, output underflow "
-            f"{self.output_underflows})"
+            f"{self.output_underflows}) in {self.xrun_callbacks} callback(s)"
             + (f" at {', '.join(f'{t:.2f}' for t in self.xrun_times_s[:8])} s" if self.xrun_times_s else ""),
             f"callback load: mean {100 * self.mean_load:.1f} %, max {100 * self.max_load:.1f} % of the block period; "
             f"longest gap between callbacks {1000 * self.max_interval_s:.1f} ms"
@@ -262,6 +263,8 @@ class LiveHost:
         # Stream positions (frames) of the first xruns, preallocated for the callback.
         self._xrun_frames = np.zeros(32, dtype=np.int64)
         self._xrun_count = 0
+        # Callbacks that reported an xrun (one xrun usually raises two flags at once).
+        self.xrun_callbacks = 0
 
     @property
     def xrun_times_s(self) -> list[float]:
@@ -282,10 +285,11 @@ class LiveHost:
         self._last_start = started
         try:
             if status:
-                if (status.input_overflow or status.input_underflow or status.output_overflow
-                        or status.output_underflow) and self._xrun_count < self._xrun_frames.shape[0]:
-                    self._xrun_frames[self._xrun_count] = self.frames
-                    self._xrun_count += 1
+                if status.input_overflow or status.input_underflow or status.output_overflow or status.output_underflow:
+                    self.xrun_callbacks += 1
+                    if self._xrun_count < self._xrun_frames.shape[0]:
+                        self._xrun_frames[self._xrun_count] = self.frames
+                        self._xrun_count += 1
                 self.input_overflows += bool(status.input_overflow)
                 self.input_underflows += bool(status.input_underflow)
                 self.output_overflows += bool(status.output_overflow)
@@ -409,6 +413,7 @@ class LiveHost:
             latency_algorithmic_s=self.algorithmic_latency_s,
             latency_device_s=device_latency,
             xrun_times_s=self.xrun_times_s,
+            xrun_callbacks=self.xrun_callbacks,
             max_interval_s=self.max_interval_s,
             sample_rate=self.sample_rate,
             blocksize=self.blocksize,
@@ -546,7 +551,8 @@ def _cbreak_stdin(enabled: bool):
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setcbreak(fd)
+        # TCSANOW, not tty's default TCSAFLUSH: keys typed while the app starts are kept.
+        tty.setcbreak(fd, termios.TCSANOW)
 
         def read_key(timeout: float) -> str | None:
             ready, _, _ = select.select([fd], [], [], timeout)

@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
         "film_decoder": True,
         "decoder_conv_levels": 3,
         "up_kernel": 2,
+        "fine_head": 0,
+        "band_gru": 0,              # > 0: hidden units of a per-band GRU on encoder level band_gru_level
+        "band_gru_level": 1,
+        "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic             # > 0: hidden channels of the full-resolution mask head (0 = band merge only)
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],

@@ -1,0 +1,75 @@
+"""Optional separator parts (full-resolution head, per-band GRU): zero-initialised (a warm start keeps the model's output), then they matter."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fewshot_sep.model import build_model  # noqa: E402
+from model_test_config import SMALL_MODEL  # noqa: E402
+
+
+def _inputs(model, frames=12):
+    gen = torch.Generator().manual_seed(3)
+    return (torch.rand(2, 1, 513, frames, generator=gen) * 3,
+            torch.randn(2, model.conditioning_dim, generator=gen))
+
+
+def test_fresh_fine_head_leaves_a_trained_models_output_unchanged():
+    torch.manual_seed(0)
+    plain = build_model({"model": SMALL_MODEL}).eval()
+    with_head = build_model({"model": {**SMALL_MODEL, "fine_head": 6}}).eval()
+    missing, unexpected = with_head.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("separator.fine_head.") for k in missing)
+    mag, cond = _inputs(plain)
+    with torch.no_grad():
+        assert torch.equal(plain.separator(mag, cond)[0], with_head.separator(mag, cond)[0])
+        # Once its last layer is non-zero the head changes the mask, bin by bin.
+        torch.nn.init.normal_(with_head.separator.fine_head.conv2.weight, std=0.5)
+        changed = with_head.separator(mag, cond)[0]
+    assert (changed - plain.separator(mag, cond)[0]).abs().max() > 1e-3
+
+
+def test_fine_head_sees_the_previous_frame_through_the_state():
+    """The head uses the previous input frame; streaming carries it in the band split's state."""
+    torch.manual_seed(1)
+    model = build_model({"model": {**SMALL_MODEL, "fine_head": 6}}).eval()
+    torch.nn.init.normal_(model.separator.fine_head.conv2.weight, std=0.5)
+    sep = model.separator
+    mag, cond = _inputs(model, frames=2)
+    with torch.no_grad():
+        states = sep.initial_states(2)
+        other = [s.clone() for s in states]
+        other[0] += 1.0  # a different previous frame only
+        a = sep(mag[..., :1], cond, *states)[0]
+        b = sep(mag[..., :1], cond, *other)[0]
+    assert (a - b).abs().max() > 1e-4
+
+
+def test_fresh_band_gru_leaves_a_trained_models_output_unchanged_and_then_matters():
+    torch.manual_seed(0)
+    plain = build_model({"model": SMALL_MODEL}).eval()
+    with_gru = build_model({"model": {**SMALL_MODEL, "band_gru": 10, "band_gru_level": 1}}).eval()
+    missing, unexpected = with_gru.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("separator.band_gru.") for k in missing)
+    mag, cond = _inputs(plain)
+    with torch.no_grad():
+        assert torch.equal(plain.separator(mag, cond)[0], with_gru.separator(mag, cond)[0])
+        torch.nn.init.normal_(with_gru.separator.band_gru.proj.weight, std=0.5)
+        changed = with_gru.separator(mag, cond)[0]
+    assert (changed - plain.separator(mag, cond)[0]).abs().max() > 1e-3
+
+
+def test_input_gain_makes_quiet_bins_visible_and_is_checked():
+    """log1p(gain * |X|): with gain 1000 a bin at 1e-3 is far from zero; gain <= 0 is refused by name."""
+    torch.manual_seed(0)
+    quiet = torch.full((1, 1, 513, 4), 1e-3)
+    cond = torch.zeros(1, build_model({"model": SMALL_MODEL}).conditioning_dim)
+    outputs = []
+    for gain in (1.0, 1000.0):
+        torch.manual_seed(0)
+        model = build_model({"model": {**SMALL_MODEL, "input_gain": gain}}).eval()
+        with torch.no_grad():
+            outputs.append(model.separator(quiet, cond)[0])
+    assert (outputs[0] - outputs[1]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="input_gain 0.0"):
+        build_model({"model": {**SMALL_MODEL, "input_gain": 0.0}})
