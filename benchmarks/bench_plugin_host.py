@@ -2,14 +2,18 @@
 
 Usage:
     python benchmarks/bench_plugin_host.py [--model DIR] [--seconds 30] [--live] [--live-seconds 10]
+                                           [--live-repeats 4] [--write]
 
-Prints (does not write any file):
+Prints (writes docs/benchmarks.md only with --write):
 - the algorithmic latency at each supported host rate;
 - offline speed of `stream_file` (what `fewshot-sep separate` runs): seconds of
   stereo 44.1 kHz audio per second of wall time;
 - with --live: the live host on a JACK dummy server (started here, realtime
-  scheduling if allowed) at 44.1 kHz / 256 and 48 kHz / 256: callback load,
-  latency, xruns. Needs jackd and the JACK-Client package.
+  scheduling if allowed) at 44.1 kHz / 256, 48 kHz / 256 and 48 kHz / 512,
+  ``--live-repeats`` runs each: callback load, xruns (told apart with jackd's
+  log: late client vs late dummy-driver timer), latency; as a Markdown table,
+  written into docs/benchmarks.md ("Live callback load") with --write. Needs
+  jackd and the JACK-Client package.
 
 --model defaults to the packaged model if present, else the identity test double
 (which measures the host's and engine's own overhead only).
@@ -75,7 +79,12 @@ def offline_speed(model, seconds: float) -> None:
     print(f"offline: {seconds:.0f} s stereo 44.1 kHz in {wall:.1f} s = {seconds / wall:.1f}x real time")
 
 
-def live_runs(model, seconds: float) -> None:
+LIVE_BEGIN, LIVE_END = "<!-- BEGIN Live callback load -->", "<!-- END Live callback load -->"
+LIVE_SETTINGS = ((44100, 256), (48000, 256), (48000, 512))
+
+
+def live_runs(model, seconds: float, repeats: int) -> str | None:
+    """Run the live host on a JACK dummy server per setting; return a Markdown table (None: no jackd)."""
     import pytest  # live_jack_helpers skips through pytest when jackd is missing
 
     import live_jack_helpers as jh
@@ -84,31 +93,76 @@ def live_runs(model, seconds: float) -> None:
     from fewshot_sep.plugin_host.live_host import LiveHost, reinitialize_portaudio
     from plugin_helpers import tapered_tones
 
-    for rate, block in ((44100, 256), (48000, 256)):
+    rows = []
+    for rate, block in LIVE_SETTINGS:
         try:
             server = jh.start_jack_server(Path(tempfile.mkdtemp()), sample_rate=rate, period=block)
         except pytest.skip.Exception as skip:
             print(f"live: skipped ({skip})")
-            return
+            return None
         os.environ["JACK_DEFAULT_SERVER"] = server.name
+        runs = []
         try:
             reinitialize_portaudio()
-            host = LiveHost([conditioning_for(model)], model=model, input_device="JACK", output_device="JACK",
-                            samplerate=rate, blocksize=block, channels=2, out=io.StringIO())
-            host.start()
-            player = jh.PlayRecord(server.name, host, tapered_tones(seconds, rate, 2), tail=0)
-            time.sleep(0.5)
-            host.reset_counters()
-            player.play()
-            player.wait(seconds * 3 + 10)
-            summary = host.stop()
-            player.close()
+            for _ in range(repeats):
+                host = LiveHost([conditioning_for(model)], model=model, input_device="JACK", output_device="JACK",
+                                samplerate=rate, blocksize=block, channels=2, out=io.StringIO())
+                host.start()
+                player = jh.PlayRecord(server.name, host, tapered_tones(seconds, rate, 2), tail=0)
+                time.sleep(0.5)
+                log_start = len(server.log())
+                host.reset_counters()
+                player.play()
+                player.wait(seconds * 3 + 10)
+                summary = host.stop()
+                player.close()
+                runs.append((summary, *jh.late_events(server.log()[log_start:])))
             mode = "realtime" if server.realtime else "NON-realtime"
-            print(f"live {rate} Hz / {block} ({mode} jackd):\n{summary.text()}\n")
         finally:
             sd._terminate()
             jh.stop_jack_server(server)
             sd._initialize()
+        loads = [r[0].mean_load for r in runs]
+        rows.append(
+            f"| {rate} | {block} | {1000 * block / rate:.2f} | {len(runs)} | {100 * float(np.median(loads)):.1f} | "
+            f"{100 * max(r[0].max_load for r in runs):.1f} | "
+            f"{sum(r[0].xrun_callbacks > 0 for r in runs)} | {sum(r[2] for r in runs)} | {sum(r[1] for r in runs)} | "
+            f"{1000 * (runs[0][0].latency_algorithmic_s + runs[0][0].latency_device_s):.1f} | {mode} |")
+    return "\n".join([
+        "| rate | block | period (ms) | runs | mean load, median of runs (%) | max load, all runs (%) | "
+        "runs with an xrun | late-client events (jackd) | late-timer events (jackd) | latency (ms) | jackd |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ])
+
+
+def write_live_section(model, origin: str, table: str, seconds: float, path: Path) -> None:
+    import platform
+    import re
+
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = "\n".join([
+        LIVE_BEGIN,
+        "## Live callback load",
+        "",
+        f"Produced by `python benchmarks/bench_plugin_host.py --live --write` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} CPUs "
+        f"(load average {os.getloadavg()[0]:.1f} at the end); model {model.name} `{model.model_id}` ({origin}).",
+        "",
+        f"The live host (`LiveHost`, stereo, per-channel masks) on a JACK dummy server, {seconds:.0f} s of "
+        "tones per run. Load is the callback's wall time as a fraction of the block period (what the "
+        "host prints); a run with an xrun is one where PortAudio flagged at least one callback. jackd's "
+        "log tells a late client (the callback overran) from a late wake-up of the dummy driver's own "
+        "timer (the host did not schedule the server in time).",
+        "",
+        table,
+        LIVE_END,
+    ])
+    pattern = re.compile(re.escape(LIVE_BEGIN) + r".*?" + re.escape(LIVE_END), re.DOTALL)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    from fewshot_sep.utils.atomic import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def main() -> None:
@@ -117,6 +171,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="offline test length")
     parser.add_argument("--live", action="store_true", help="also run the live host on a JACK dummy server")
     parser.add_argument("--live-seconds", type=float, default=10.0)
+    parser.add_argument("--live-repeats", type=int, default=4, help="runs per live setting")
+    parser.add_argument("--write", action="store_true",
+                        help="write the live table into docs/benchmarks.md (section 'Live callback load')")
     args = parser.parse_args()
     model, origin = resolve_model(args.model)
     print(f"model: {model.name} ({model.model_id}, {origin}); load average {os.getloadavg()[0]:.1f} "
@@ -126,7 +183,11 @@ def main() -> None:
     offline_speed(model, args.seconds)
     if args.live:
         print()
-        live_runs(model, args.live_seconds)
+        table = live_runs(model, args.live_seconds, args.live_repeats)
+        if table:
+            print(table)
+            if args.write:
+                write_live_section(model, origin, table, args.live_seconds, REPO / "docs" / "benchmarks.md")
 
 
 if __name__ == "__main__":

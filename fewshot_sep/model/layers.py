@@ -62,8 +62,11 @@ class FiLM(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.proj(context).chunk(2, dim=-1)
-        shape = list(gamma.shape) + [1] * (x.dim() - 2)
-        return x * (1.0 + gamma.reshape(shape)) + beta.reshape(shape)
+        # Trailing singleton dims by unsqueeze (static axes): a reshape to a shape read
+        # from the tensor would export as several shape-arithmetic nodes per call.
+        for _ in range(x.dim() - 2):
+            gamma, beta = gamma.unsqueeze(-1), beta.unsqueeze(-1)
+        return x * (1.0 + gamma) + beta
 
 
 class CachedDilatedConv1d(nn.Module):

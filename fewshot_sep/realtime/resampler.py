@@ -144,7 +144,7 @@ class StreamResampler:
         window_start = t * self.down // self.up
         self._index_table = window_start[:, None] + np.arange(self.taps, dtype=np.int64)
         self._coef_table = np.ascontiguousarray(self.table[:, ::-1][(t * self.down) % self.up])  # tap i pairs with x[q_hi - i]
-        self._gathered = np.zeros((self.SUBCHUNK, self.taps), dtype=np.float32)
+        self._gathered = np.zeros(num_channels * self.SUBCHUNK * self.taps, dtype=np.float32)
         self.reset()
 
     @property
@@ -189,10 +189,13 @@ class StreamResampler:
             offset = base * M - self.taps + 1 - self._origin  # >= 0 thanks to the M extra kept samples
             index = self._index_table[r : r + k1 - k0]
             coef = self._coef_table[r : r + k1 - k0]
-            gathered = self._gathered[: k1 - k0]
-            for c in range(self.num_channels):
-                np.take(self._hist[c, offset:], index, out=gathered)
-                np.einsum("ti,ti->t", gathered, coef, out=out[c, k0:k1])
+            # All channels in one gather and one contraction (per-call overhead dominates
+            # at live block sizes).
+            # A contiguous view: numpy buffers (allocates) a strided ``out``.
+            gathered = self._gathered[: self.num_channels * (k1 - k0) * self.taps].reshape(
+                self.num_channels, k1 - k0, self.taps)
+            np.take(self._hist[:, offset:], index, axis=1, out=gathered, mode="clip")  # "raise" would buffer out
+            np.einsum("cti,ti->ct", gathered, coef, out=out[:, k0:k1])
         self._produced = j1
         return m
 
