@@ -14,18 +14,22 @@ def _inputs(model, frames=12):
             torch.randn(2, model.conditioning_dim, generator=gen))
 
 
-def test_fresh_fine_head_leaves_a_trained_models_output_unchanged():
+@pytest.mark.parametrize("overrides,prefix,last_layer", [
+    ({"fine_head": 6}, "separator.fine_head.", "fine_head.conv2"),
+    ({"band_gru": 10, "band_gru_level": 1}, "separator.band_gru.", "band_gru.proj"),
+])
+def test_fresh_part_leaves_a_trained_models_output_unchanged_and_then_matters(overrides, prefix, last_layer):
     torch.manual_seed(0)
     plain = build_model({"model": SMALL_MODEL}).eval()
-    with_head = build_model({"model": {**SMALL_MODEL, "fine_head": 6}}).eval()
-    missing, unexpected = with_head.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("separator.fine_head.") for k in missing)
+    extended = build_model({"model": {**SMALL_MODEL, **overrides}}).eval()
+    missing, unexpected = extended.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(prefix) for k in missing)
     mag, cond = _inputs(plain)
     with torch.no_grad():
-        assert torch.equal(plain.separator(mag, cond)[0], with_head.separator(mag, cond)[0])
-        # Once its last layer is non-zero the head changes the mask, bin by bin.
-        torch.nn.init.normal_(with_head.separator.fine_head.conv2.weight, std=0.5)
-        changed = with_head.separator(mag, cond)[0]
+        assert torch.equal(plain.separator(mag, cond)[0], extended.separator(mag, cond)[0])
+        # Once its last layer is non-zero the part changes the mask.
+        torch.nn.init.normal_(extended.separator.get_submodule(last_layer).weight, std=0.5)
+        changed = extended.separator(mag, cond)[0]
     assert (changed - plain.separator(mag, cond)[0]).abs().max() > 1e-3
 
 
@@ -43,20 +47,6 @@ def test_fine_head_sees_the_previous_frame_through_the_state():
         a = sep(mag[..., :1], cond, *states)[0]
         b = sep(mag[..., :1], cond, *other)[0]
     assert (a - b).abs().max() > 1e-4
-
-
-def test_fresh_band_gru_leaves_a_trained_models_output_unchanged_and_then_matters():
-    torch.manual_seed(0)
-    plain = build_model({"model": SMALL_MODEL}).eval()
-    with_gru = build_model({"model": {**SMALL_MODEL, "band_gru": 10, "band_gru_level": 1}}).eval()
-    missing, unexpected = with_gru.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("separator.band_gru.") for k in missing)
-    mag, cond = _inputs(plain)
-    with torch.no_grad():
-        assert torch.equal(plain.separator(mag, cond)[0], with_gru.separator(mag, cond)[0])
-        torch.nn.init.normal_(with_gru.separator.band_gru.proj.weight, std=0.5)
-        changed = with_gru.separator(mag, cond)[0]
-    assert (changed - plain.separator(mag, cond)[0]).abs().max() > 1e-3
 
 
 def test_input_gain_makes_quiet_bins_visible_and_is_checked():
