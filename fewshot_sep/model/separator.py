@@ -28,8 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from fewshot_sep.model.layers import BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM, FineHead
-from fewshot_sep.model.layers import BandGRU
+from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM,
+                                      FineHead)
 
 N_BINS = 513
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output

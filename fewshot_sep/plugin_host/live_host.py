@@ -260,17 +260,16 @@ class LiveHost:
         # Longest time between two callback starts (a late start shows here, not in the load).
         self.max_interval_s = 0.0
         self._last_start = 0.0
-        # Stream positions (frames) of the first xruns, preallocated for the callback.
-        self._xrun_frames = np.zeros(32, dtype=np.int64)
-        self._xrun_count = 0
-        # Callbacks that reported an xrun (one xrun usually raises two flags at once).
+        # Callbacks that reported an xrun (one xrun usually raises two flags at once), and
+        # the stream positions (frames) of the first 32, preallocated for the callback.
         self.xrun_callbacks = 0
+        self._xrun_frames = np.zeros(32, dtype=np.int64)
 
     @property
     def xrun_times_s(self) -> list[float]:
         """Stream times (seconds) of the first 32 callbacks that reported an xrun."""
         rate = self.sample_rate or 1
-        return [float(f) / rate for f in self._xrun_frames[: self._xrun_count]]
+        return [float(f) / rate for f in self._xrun_frames[: self.xrun_callbacks]]
 
     @property
     def xruns(self) -> int:
@@ -286,10 +285,9 @@ class LiveHost:
         try:
             if status:
                 if status.input_overflow or status.input_underflow or status.output_overflow or status.output_underflow:
+                    if self.xrun_callbacks < self._xrun_frames.shape[0]:
+                        self._xrun_frames[self.xrun_callbacks] = self.frames
                     self.xrun_callbacks += 1
-                    if self._xrun_count < self._xrun_frames.shape[0]:
-                        self._xrun_frames[self._xrun_count] = self.frames
-                        self._xrun_count += 1
                 self.input_overflows += bool(status.input_overflow)
                 self.input_underflows += bool(status.input_underflow)
                 self.output_overflows += bool(status.output_overflow)
