@@ -10,8 +10,8 @@ Prints (writes docs/benchmarks.md only with --write):
   stereo 44.1 kHz audio per second of wall time;
 - with --live: the live host on a JACK dummy server (started here, realtime
   scheduling if allowed) at 44.1 kHz / 256, 48 kHz / 256 and 48 kHz / 512,
-  ``--live-repeats`` runs each: callback load, xruns (told apart with jackd's
-  log: late client vs late dummy-driver timer), latency; as a Markdown table,
+  ``--live-repeats`` runs each: callback load, callbacks over their period,
+  xruns and jackd's late-cycle / late-client events, latency; as a Markdown table,
   written into docs/benchmarks.md ("Live callback load") with --write. Needs
   jackd and the JACK-Client package.
 
@@ -126,12 +126,14 @@ def live_runs(model, seconds: float, repeats: int) -> str | None:
         rows.append(
             f"| {rate} | {block} | {1000 * block / rate:.2f} | {len(runs)} | {100 * float(np.median(loads)):.1f} | "
             f"{100 * max(r[0].max_load for r in runs):.1f} | "
-            f"{sum(r[0].xrun_callbacks > 0 for r in runs)} | {sum(r[2] for r in runs)} | {sum(r[1] for r in runs)} | "
+            f"{sum(r[0].xrun_callbacks > 0 for r in runs)} | {sum(r[0].overruns for r in runs)} | "
+            f"{sum(r[2] for r in runs)} | {sum(r[1] for r in runs)} | "
             f"{1000 * (runs[0][0].latency_algorithmic_s + runs[0][0].latency_device_s):.1f} | {mode} |")
     return "\n".join([
         "| rate | block | period (ms) | runs | mean load, median of runs (%) | max load, all runs (%) | "
-        "runs with an xrun | late-client events (jackd) | late-timer events (jackd) | latency (ms) | jackd |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "runs with an xrun | callbacks over the period | late clients (jackd) | late driver cycles (jackd) | "
+        "latency (ms) | jackd |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ])
 
@@ -151,9 +153,11 @@ def write_live_section(model, origin: str, table: str, seconds: float, path: Pat
         "",
         f"The live host (`LiveHost`, stereo, per-channel masks) on a JACK dummy server, {seconds:.0f} s of "
         "tones per run. Load is the callback's wall time as a fraction of the block period (what the "
-        "host prints); a run with an xrun is one where PortAudio flagged at least one callback. jackd's "
-        "log tells a late client (the callback overran) from a late wake-up of the dummy driver's own "
-        "timer (the host did not schedule the server in time).",
+        "host prints); a run with an xrun is one where PortAudio flagged at least one callback. jackd runs "
+        "synchronously (`-S`), so a callback over its period delays the next cycle and shows in jackd's log "
+        "as a late driver cycle, like a late wake-up of the dummy driver's own timer; the callbacks-over-"
+        "the-period column tells the two apart. The tone player is a second JACK client in the same Python "
+        "process (it competes for the GIL), so these loads are higher than the `live` command's alone.",
         "",
         table,
         LIVE_END,

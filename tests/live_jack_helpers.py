@@ -41,23 +41,30 @@ class JackServer:
         return self.log_path.read_text(errors="replace")
 
 
-#: jackd's own messages (jackd2 1.9): the dummy driver's timer thread woke a period or more
-#: late (the host did not schedule the server: no client can cause or prevent it), and a
-#: client did not finish its cycle in time (what the live tests are about).
+#: jackd's own messages (jackd2 1.9): a cycle of the dummy driver started a period or more
+#: late, and a client did not finish its cycle in time. With ``-S`` (synchronous: the server
+#: waits for its clients) a client that overruns its period also shows up as a late cycle,
+#: so a late cycle is excused only when no callback overran (see ``xruns_explained``).
 SERVER_LATE = "JackTimedDriver::Process XRun"
 CLIENT_LATE = "was not finished"
 
 
 def late_events(server_log: str) -> tuple[int, int]:
-    """``(late server timer wake-ups, late clients)`` reported in a slice of jackd's log."""
+    """``(late driver cycles, late clients)`` reported in a slice of jackd's log."""
     return server_log.count(SERVER_LATE), server_log.count(CLIENT_LATE)
 
 
-def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int) -> bool:
-    """True when no client was late and every callback with an xrun matches one late
-    wake-up of the dummy driver's own timer (each raises input overflow + output
-    underflow in one callback, so compare callbacks, not PortAudio flags)."""
-    return client_late == 0 and xrun_callbacks <= server_late
+def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int, overruns: int) -> bool:
+    """True when the audio path kept its deadline and every xrun is jackd's own late cycle.
+
+    ``overruns``: callbacks that took longer than their block period (the host counts
+    them); any overrun, or any client jackd reports late, is the audio path's fault.
+    Otherwise each callback with an xrun (one xrun raises input overflow + output
+    underflow in the same callback, so callbacks are compared, not PortAudio flags)
+    must match a late cycle of the dummy driver: on this shared VM its timer thread
+    is itself sometimes woken 2-7 ms late, which no client can cause or prevent.
+    """
+    return client_late == 0 and overruns == 0 and xrun_callbacks <= server_late
 
 
 def start_jack_server(log_dir: Path, sample_rate: int = SAMPLE_RATE, period: int = PERIOD) -> JackServer:

@@ -84,6 +84,7 @@ class LiveSummary:
     xrun_times_s: list[float]
     max_interval_s: float
     xrun_callbacks: int = 0
+    overruns: int = 0  # callbacks that took longer than their block period
 
     def text(self) -> str:
         """A short human-readable summary."""
@@ -94,7 +95,8 @@ class LiveSummary:
             f"{self.input_underflows}, output overflow {self.output_overflows}, output underflow "
             f"{self.output_underflows}) in {self.xrun_callbacks} callback(s)"
             + (f" at {', '.join(f'{t:.2f}' for t in self.xrun_times_s[:8])} s" if self.xrun_times_s else ""),
-            f"callback load: mean {100 * self.mean_load:.1f} %, max {100 * self.max_load:.1f} % of the block period; "
+            f"callback load: mean {100 * self.mean_load:.1f} %, max {100 * self.max_load:.1f} % of the block period "
+            f"({self.overruns} callback(s) over it); "
             f"longest gap between callbacks {1000 * self.max_interval_s:.1f} ms"
             + (f" (block period {1000 * self.blocksize / self.sample_rate:.1f} ms)" if self.blocksize and self.sample_rate else ""),
             f"latency: {1000 * (self.latency_algorithmic_s + self.latency_device_s):.1f} ms "
@@ -264,6 +266,8 @@ class LiveHost:
         # the stream positions (frames) of the first 32, preallocated for the callback.
         self.xrun_callbacks = 0
         self._xrun_frames = np.zeros(32, dtype=np.int64)
+        # Callbacks that took longer than their block period (the audio path's own fault).
+        self.overruns = 0
 
     @property
     def xrun_times_s(self) -> list[float]:
@@ -311,6 +315,8 @@ class LiveHost:
                 self._load_sum += load
                 if load > self.max_load:
                     self.max_load = load
+                if load >= 1.0:
+                    self.overruns += 1
 
     # ------------------------------------------------------------------- stream
     def _resolve_samplerate(self) -> int:
@@ -412,6 +418,7 @@ class LiveHost:
             latency_device_s=device_latency,
             xrun_times_s=self.xrun_times_s,
             xrun_callbacks=self.xrun_callbacks,
+            overruns=self.overruns,
             max_interval_s=self.max_interval_s,
             sample_rate=self.sample_rate,
             blocksize=self.blocksize,
