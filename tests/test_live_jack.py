@@ -240,7 +240,9 @@ def test_interactive_keys_on_a_terminal(jack_server, tmp_path, gain_model, gain_
             os.write(controller, key)
             time.sleep(0.8)
         os.write(controller, b"q")
-        out, _ = proc.communicate(timeout=30)
+        # Not communicate(): it would read stderr too, racing the reader thread for its lines.
+        proc.wait(timeout=30)
+        out = proc.stdout.read()
         reader.join(timeout=10)
         err = "".join(err_lines)
     finally:
