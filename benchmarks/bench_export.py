@@ -26,12 +26,13 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+from doc_sections import write_doc_section
 
 import numpy as np
 
@@ -142,20 +143,6 @@ class OrtStream:
             b.bind_ortvalue_output(f"{name}_out", value)
         self.session.run_with_iobinding(b)
         self.ping, self.pong = self.pong, self.ping
-
-
-def write_section(markdown: str, path: Path) -> None:
-    """Replace this benchmark's section of ``path`` (create the file / section when missing)."""
-    from fewshot_sep.utils.atomic import write_text_atomic
-
-    block = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    write_text_atomic(path, text if text.endswith("\n") else text + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = "\n".join(lines) + "\n"
     print(markdown)
     if not args.no_write:
-        write_section(markdown, Path(args.out))
+        write_doc_section(Path(args.out), BEGIN, END, markdown.rstrip())
         print(f"updated the '{SECTION}' section of {args.out}", file=sys.stderr)
     return 0
 

@@ -140,11 +140,10 @@ def live_runs(model, seconds: float, repeats: int) -> str | None:
 
 def write_live_section(model, origin: str, table: str, seconds: float, path: Path) -> None:
     import platform
-    import re
 
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = "\n".join([
-        LIVE_BEGIN,
+    from doc_sections import write_doc_section
+
+    write_doc_section(path, LIVE_BEGIN, LIVE_END, "\n".join([
         "## Live callback load",
         "",
         f"Produced by `python benchmarks/bench_plugin_host.py --live --write` on "
@@ -160,13 +159,7 @@ def write_live_section(model, origin: str, table: str, seconds: float, path: Pat
         "process (it competes for the GIL), so these loads are higher than the `live` command's alone.",
         "",
         table,
-        LIVE_END,
-    ])
-    pattern = re.compile(re.escape(LIVE_BEGIN) + r".*?" + re.escape(LIVE_END), re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    from fewshot_sep.utils.atomic import write_text_atomic
-
-    write_text_atomic(path, text)
+    ]))
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from doc_sections import write_doc_section
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -205,21 +206,6 @@ def run(model_arg: str | None, repeats: int) -> tuple[str, float]:
     return "\n".join(lines), cold[0]
 
 
-def write_section(section: str, path: Path) -> None:
-    """Replace (or append) the marker-delimited Presets section of `path`, keeping the rest."""
-    from fewshot_sep.utils.atomic import write_text_atomic
-
-    block = f"{BEGIN}\n{section}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    write_text_atomic(path, text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model folder (default: packaged, else an untrained export)")
@@ -230,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     section, _ = run(args.model, max(1, args.repeats))
     print(section)
     if not args.no_write:
-        write_section(section, args.output)
+        write_doc_section(args.output, BEGIN, END, section)
         print(f"\nwritten to {args.output}")
     return 0
 

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from doc_sections import write_doc_section
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -41,7 +42,6 @@ from fewshot_sep.realtime.engine import StreamingSeparator  # noqa: E402
 from fewshot_sep.realtime.model_files import ModelFiles, packaged_model_dir  # noqa: E402
 from fewshot_sep.realtime.resampler import StreamResampler, filter_spec  # noqa: E402
 from fewshot_sep.realtime.stft import istft, stft  # noqa: E402
-from fewshot_sep.utils.atomic import write_text_atomic  # noqa: E402
 
 BEGIN = "<!-- BEGIN streaming-engine (benchmarks/bench_realtime.py) -->"
 END = "<!-- END streaming-engine -->"
@@ -396,15 +396,7 @@ def render(results: list[tuple[str, dict, dict]], quality: dict, res: list[dict]
 
 def write_section(text: str) -> Path:
     path = REPO / "docs" / "benchmarks.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        updated = head + block + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + block + "\n"
-    write_text_atomic(path, updated)
+    write_doc_section(path, BEGIN, END, text)
     return path
 
 
