@@ -22,12 +22,9 @@ import torch
 import yaml
 
 from fewshot_sep.model import build_model
-from fewshot_sep.model import stft as S
 from fewshot_sep.train.batches import make_batch
 from fewshot_sep.train.config import load_config
-from fewshot_sep.train.loop import (LATENCY, batch_conditioning, build_sources, evaluate, initialise_from,
-                                    separate_batch, to_tensors)
-from fewshot_sep.train.losses import separation_loss
+from fewshot_sep.train.loop import batch_loss, build_sources, evaluate, initialise_from, to_tensors
 
 
 def main() -> None:
@@ -72,10 +69,7 @@ def main() -> None:
         if step == args.steps:
             break
         batch = batches[step % len(batches)]
-        estimate, est_spec = separate_batch(model, batch, batch_conditioning(model, batch))
-        loss, _ = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec,
-                                  S.stft(batch["target"]), float(config["train"]["sisdr_weight"]),
-                                  float(config["train"]["magnitude_weight"]))
+        loss, _ = batch_loss(model, batch, config["train"])  # separation loss only (no prototype term)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(config["train"]["grad_clip"]))

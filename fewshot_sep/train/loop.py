@@ -133,6 +133,29 @@ def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditio
     return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec
 
 
+def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: dict[str, Any],
+               class_index: dict[int, int] | None = None, prototype_weight: float = 0.0
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training objective on one batch: ``(loss scalar, SI-SDR per episode [B] detached)``.
+
+    Separation loss (weights from ``train_cfg``) plus, for the few-shot model with
+    ``prototype_weight > 0``, the prototype loss on the support embeddings.
+    """
+    support_emb = None
+    if prototype_weight and model.conditioning_mode == "fewshot":
+        support_emb = support_embeddings(model, batch)
+    conditioning = batch_conditioning(model, batch, class_index, support_emb)
+    estimate, est_spec = separate_batch(model, batch, conditioning)
+    # est is delayed by n_fft - 1 samples; compare with the equally delayed target.
+    loss, sdr = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec,
+                                S.stft(batch["target"]), float(train_cfg["sisdr_weight"]),
+                                float(train_cfg["magnitude_weight"]))
+    if support_emb is not None:
+        labels = batch["target_instrument"][batch["support_episode"]]
+        loss = loss + prototype_weight * prototype_loss(support_emb, labels)
+    return loss, sdr
+
+
 def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
 
@@ -301,18 +324,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             lr = learning_rate(step, train_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            support_emb = None
-            if prototype_weight and model.conditioning_mode == "fewshot":
-                support_emb = support_embeddings(model, batch)
-            conditioning = batch_conditioning(model, batch, class_index, support_emb)
-            estimate, est_spec = separate_batch(model, batch, conditioning)
-            target_spec = S.stft(batch["target"])
-            # est is delayed by n_fft - 1 samples; compare with the equally delayed target.
-            loss, sdr = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec, target_spec,
-                                        float(train_cfg["sisdr_weight"]), float(train_cfg["magnitude_weight"]))
-            if support_emb is not None:
-                labels = batch["target_instrument"][batch["support_episode"]]
-                loss = loss + prototype_weight * prototype_loss(support_emb, labels)
+            loss, sdr = batch_loss(model, batch, train_cfg, class_index, prototype_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(train_cfg["grad_clip"]))
