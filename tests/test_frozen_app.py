@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from live_jack_helpers import late_events, xruns_explained
+from live_jack_helpers import late_events, start_jack_server, stop_jack_server, xruns_explained
 from model_doubles import make_model_folder
 
 pytestmark = pytest.mark.slow
@@ -324,8 +324,6 @@ def test_demo_runs_in_the_frozen_app(frozen_app, packaged_model, tmp_path):
 @pytest.fixture(scope="module")
 def jack_servers(tmp_path_factory):
     """``period -> JACK dummy server`` (48 kHz) under unique names, started on first use, stopped after the module."""
-    from live_jack_helpers import start_jack_server, stop_jack_server
-
     servers: dict[int, object] = {}
 
     def get(period: int):
@@ -375,7 +373,7 @@ def test_live_five_seconds_on_jack_without_xruns(frozen_app, jack_servers, ident
         overruns = re.search(r"\((\d+) callback\(s\) over it\)", output)
         assert ran and xruns and errors and overruns, f"no run summary in the output:\n{output[-3000:]}"
         assert float(ran.group(1)) >= LIVE_SECONDS - 0.5, output[-2000:]
-        # 48 kHz / 256 = 187.5 callbacks per second; allow for start-up.
+        # 48 kHz / blocksize callbacks per second (187.5 at 256); allow for start-up.
         assert int(ran.group(2)) >= 0.9 * LIVE_SECONDS * 48000 / blocksize, output[-2000:]
         assert int(errors.group(1)) == 0, output[-2000:]
         counts = (int(xruns.group(1)), *late_events(jack_server.log()[log_start:]), int(overruns.group(1)))
@@ -385,7 +383,7 @@ def test_live_five_seconds_on_jack_without_xruns(frozen_app, jack_servers, ident
     print(f"frozen live ({which_model} model), per {LIVE_SECONDS} s attempt "
           f"(callbacks with an xrun, late driver cycles, late clients, overrun callbacks): {[a[0] for a in attempts]}")
     assert xruns_explained(*attempts[-1][0]), (
-        f"xruns not explained by the server's own timer in every attempt {[a[0] for a in attempts]}; "
+        f"xruns not explained by the driver's own late cycles in every attempt {[a[0] for a in attempts]}; "
         f"jackd realtime={getattr(jack_server, 'realtime', '?')}; last run:\n{attempts[-1][1][-2000:]}\n"
         f"jackd's log:\n{jack_server.log()[-2000:]}"
     )

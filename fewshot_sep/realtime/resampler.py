@@ -189,9 +189,8 @@ class StreamResampler:
             offset = base * M - self.taps + 1 - self._origin  # >= 0 thanks to the M extra kept samples
             index = self._index_table[r : r + k1 - k0]
             coef = self._coef_table[r : r + k1 - k0]
-            # All channels in one gather and one contraction (per-call overhead dominates
-            # at live block sizes).
-            # A contiguous view: numpy buffers (allocates) a strided ``out``.
+            # All channels in one gather and one contraction (per-call overhead dominates at
+            # live block sizes), into a contiguous view: numpy buffers (allocates) a strided ``out``.
             gathered = self._gathered[: self.num_channels * (k1 - k0) * self.taps].reshape(
                 self.num_channels, k1 - k0, self.taps)
             np.take(self._hist[:, offset:], index, axis=1, out=gathered, mode="clip")  # "raise" would buffer out
