@@ -57,10 +57,10 @@ DEFAULTS: dict[str, Any] = {
         "film_decoder": True,
         "decoder_conv_levels": 3,
         "up_kernel": 2,
-        "fine_head": 0,
+        "fine_head": 0,             # > 0: hidden channels of the full-resolution mask head (0 = band merge only)
         "band_gru": 0,              # > 0: hidden units of a per-band GRU on encoder level band_gru_level
         "band_gru_level": 1,
-        "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic             # > 0: hidden channels of the full-resolution mask head (0 = band merge only)
+        "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],
@@ -83,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
         "max_minutes": None,
         "init_from": None,          # checkpoint (.pt or run folder) whose matching weights start a new run
         "prototype_weight": 0.0,    # few-shot: weight of the auxiliary prototype loss on support embeddings
+        "ema_decay": 0.0,           # > 0: validate and keep the moving average of the weights (e.g. 0.998)
     },
 }
 
@@ -112,6 +113,10 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
         raise UserError(f"model.conditioning {config['model']['conditioning']!r} is invalid: use 'fewshot' or 'onehot'")
     if int(config["train"]["batch_size"]) < 1:
         raise UserError(f"train.batch_size {config['train']['batch_size']} is invalid: use >= 1")
+    ema_decay = float(config["train"]["ema_decay"] or 0.0)
+    if not (ema_decay == 0.0 or 0.0 < ema_decay < 1.0):
+        raise UserError(f"train.ema_decay {config['train']['ema_decay']} is invalid: use 0 (off) "
+                        f"or a value in (0, 1) such as 0.998")
     return config
 
 

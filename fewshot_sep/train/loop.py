@@ -10,7 +10,10 @@ Resumable: ``checkpoint.pt`` (model, optimiser, step, counters) is written
 atomically every few minutes and on interruption; the batch of step s is a
 pure function of (config, s), so a resumed run continues exactly where it
 stopped. Validation: median SI-SDR improvement over a fixed set of validation
-episodes, logged to ``log.csv``; the best model is kept as ``best.pt``.
+episodes, logged to ``log.csv``; the best model is kept as ``best.pt``. With
+``train.ema_decay`` > 0 the validated, logged and kept model is the moving
+average of the weights (:mod:`fewshot_sep.train.ema`); the raw weights' score
+is logged beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import torch
 from fewshot_sep.model import FewShotModel, build_model
 from fewshot_sep.model import stft as S
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
+from fewshot_sep.train.ema import WeightAverage
 from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, read_checkpoint,
                                           save_checkpoint, save_config)
 from fewshot_sep.train.losses import prototype_loss, separation_loss, si_sdr
@@ -38,7 +42,7 @@ from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 
 LOG_COLUMNS = ["step", "elapsed_s", "episodes", "lr", "train_loss", "train_sisdr", "episodes_per_s",
-               "val_sisdri_median", "val_sisdri_mean", "val_episodes"]
+               "val_sisdri_median", "val_sisdri_mean", "val_episodes", "val_raw_sisdri_median"]
 LATENCY = S.LATENCY_SAMPLES
 
 
@@ -258,6 +262,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     prototype_weight = float(train_cfg.get("prototype_weight") or 0.0)
     if train_cfg.get("init_from") and not (resume and ckpt_path.exists()):
         initialise_from(model, train_cfg["init_from"])
+    ema_decay = float(train_cfg.get("ema_decay") or 0.0)
+    ema = WeightAverage(model, ema_decay) if ema_decay else None
     log_rows: list[dict[str, Any]] = []
     if resume and ckpt_path.exists():
         payload = read_checkpoint(ckpt_path)
@@ -266,6 +272,11 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
         step, episodes = int(payload["step"]), int(payload["episodes"])
         elapsed, best_val = float(payload["elapsed_s"]), float(payload["best_val"])
         log_rows = [r for r in read_log(run_dir / "log.csv") if int(r["step"]) <= step]
+        if ema is not None:
+            if "ema" in payload:
+                ema.load_state_dict(payload["ema"])
+            else:  # EMA switched on for a run that had none: start the average here
+                ema = WeightAverage(model, ema_decay)
 
     batch_size = int(train_cfg["batch_size"])
     val_cfg = config["val"]
@@ -293,23 +304,31 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     bar = tqdm(total=total_steps, initial=step, unit="step", desc=f"train {config['name']}", disable=not progress,
                mininterval=10.0, dynamic_ncols=True)
 
-    def checkpoint(path: Path) -> None:
-        save_checkpoint(path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-            "episodes": episodes, "elapsed_s": elapsed + (time.monotonic() - session_start),
+    def checkpoint(path: Path, averaged: bool = False) -> None:
+        """``checkpoint.pt`` (``averaged=False``): the raw weights in ``model``, the average
+        in ``ema``; ``best.pt`` of an EMA run (``averaged=True``): the average as ``model``."""
+        payload = {
+            "model": (ema.model if averaged else model).state_dict(), "optimizer": optimizer.state_dict(),
+            "step": step, "episodes": episodes, "elapsed_s": elapsed + (time.monotonic() - session_start),
             "best_val": best_val, "format_version": 1,
-        })
+        }
+        if ema is not None and not averaged:
+            payload["ema"] = ema.state_dict()
+        save_checkpoint(path, payload)
 
     def validate() -> float:
         nonlocal best_val
-        scores = evaluate(model, val_batches, class_index)
+        scores = evaluate(ema.model if ema is not None else model, val_batches, class_index)
         median = float(np.median(scores)) if len(scores) else float("nan")
-        log_rows.append({"step": step, "elapsed_s": round(elapsed + time.monotonic() - session_start, 1),
-                         "episodes": episodes, "val_sisdri_median": round(median, 3),
-                         "val_sisdri_mean": round(float(np.mean(scores)), 3), "val_episodes": len(scores)})
+        row = {"step": step, "elapsed_s": round(elapsed + time.monotonic() - session_start, 1),
+               "episodes": episodes, "val_sisdri_median": round(median, 3),
+               "val_sisdri_mean": round(float(np.mean(scores)), 3), "val_episodes": len(scores)}
+        if ema is not None:
+            row["val_raw_sisdri_median"] = round(float(np.median(evaluate(model, val_batches, class_index))), 3)
+        log_rows.append(row)
         if median > best_val:
             best_val = median
-            checkpoint(run_dir / BEST_NAME)
+            checkpoint(run_dir / BEST_NAME, averaged=ema is not None)
         _write_log(run_dir / "log.csv", log_rows)
         return median
 
@@ -329,6 +348,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(train_cfg["grad_clip"]))
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             step += 1
             episodes += batch_size
             bar.update(1)
