@@ -33,6 +33,8 @@ def test_evaluate_command_writes_all_outputs(tiny, tmp_path, capsys):
     text = results.read_text()
     # the exact command is recorded, with every option explicit
     assert "fewshot-sep evaluate --data" in text and "--systems mixture oracle fewshot-onnx" in text
+    # the results page says where its listening page is
+    assert f"| listening page | `{out / 'listen' / 'index.html'}` (" in text
     assert "evaluated 2 episodes" in capsys.readouterr().out
 
 

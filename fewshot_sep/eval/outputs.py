@@ -82,6 +82,8 @@ def write_outputs(
         paths[plot.stem] = plot
     paths["listen"] = write_listening_page(out / "listen", outcome.listen,
                                            title=f"fewshot-sep listening examples ({info['model_name']} {info['model_id']})")
+    info["listen_page"] = str(paths["listen"])
+    info["listen_episodes"] = len(outcome.listen)
     paths["run"] = out / "run.json"
     write_json_atomic(paths["run"], info)
     if results_md is not None:

@@ -416,6 +416,9 @@ def write_results_markdown(
         f"{run_info.get('episodes_evaluated_now', '')} episodes ({run_info.get('episodes_resumed', 0)} more resumed "
         f"from an earlier call); {run_info.get('cpu_seconds_per_episode', float('nan')):.2f} CPU s per episode "
         "(all systems and conditions) |",
+        *([f"| listening page | `{run_info['listen_page']}` ({run_info.get('listen_episodes', 0)} episodes with "
+           "audio players: mixture, support clips, estimate, reference; written by the command, not kept in the "
+           "repository) |"] if run_info.get("listen_page") else []),
         "",
         *([f"**Warning: the evaluated ONNX model is marked `{run_info['model_status']}` in its card: these "
            "numbers only show that the pipeline runs, not what the method achieves.**", ""]
