@@ -5,7 +5,9 @@
 
 Reads each run's ``log.csv`` (written by ``fewshot-sep train``). Several run
 folders are read as consecutive stages: steps, episodes and hours continue
-from the previous stage's last logged row. ``--plot`` also draws the
+from the previous stage's last logged row. Runs with ``train.ema_decay`` log
+the averaged weights' score as the median and the raw weights' beside it; the
+table then has a column for the raw one. ``--plot`` also draws the
 validation median against episodes (matplotlib, the ``train`` extra).
 """
 
@@ -35,7 +37,7 @@ def read_stages(run_dirs: list[Path]) -> list[dict[str, float | str]]:
                              "episodes": episodes0 + float(entry["episodes"]),
                              "hours": (seconds0 + float(entry["elapsed_s"])) / 3600.0,
                              "median": float(entry["val_sisdri_median"]), "mean": float(entry["val_sisdri_mean"]),
-                             "n": entry["val_episodes"]})
+                             "n": entry["val_episodes"], "raw": entry.get("val_raw_sisdri_median") or ""})
         last = entries[-1]
         step0 += float(last["step"])
         episodes0 += float(last["episodes"])
@@ -49,15 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=None, help="also save a PNG of the curve here")
     args = parser.parse_args(argv)
     rows = read_stages(args.runs)
-    print("| stage | step | episodes | hours | val SI-SDRi median (dB) | mean (dB) | episodes in val |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    with_raw = any(r["raw"] for r in rows)
+    raw_head, raw_rule = (" raw weights' median (dB) |", "---:|") if with_raw else ("", "")
+    print(f"| stage | step | episodes | hours | val SI-SDRi median (dB) | mean (dB) | episodes in val |{raw_head}")
+    print(f"|---|---:|---:|---:|---:|---:|---:|{raw_rule}")
     best = {}  # per stage: stages may validate on different episode counts
     for r in rows:
         best[r["stage"]] = max(best.get(r["stage"], r["median"]), r["median"])
     for r in rows:
         mark = " (best)" if r["median"] == best[r["stage"]] else ""
         print(f"| {r['stage']} | {int(r['step']):,} | {int(r['episodes']):,} | {r['hours']:.2f} | "
-              f"{r['median']:+.2f}{mark} | {r['mean']:+.2f} | {r['n']} |")
+              f"{r['median']:+.2f}{mark} | {r['mean']:+.2f} | {r['n']} |"
+              + (f" {float(r['raw']):+.2f} |" if r["raw"] else " – |" if with_raw else ""))
     if args.plot:
         import matplotlib
 
