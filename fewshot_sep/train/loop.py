@@ -34,9 +34,9 @@ import torch
 from fewshot_sep.model import FewShotModel, build_model
 from fewshot_sep.model import stft as S
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
-from fewshot_sep.train.ema import WeightAverage
 from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, read_checkpoint,
                                           save_checkpoint, save_config)
+from fewshot_sep.train.ema import WeightAverage
 from fewshot_sep.train.losses import prototype_loss, separation_loss, si_sdr
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
@@ -262,21 +262,19 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     prototype_weight = float(train_cfg.get("prototype_weight") or 0.0)
     if train_cfg.get("init_from") and not (resume and ckpt_path.exists()):
         initialise_from(model, train_cfg["init_from"])
+    log_rows: list[dict[str, Any]] = []
+    resumed: dict[str, Any] = {}
+    if resume and ckpt_path.exists():
+        resumed = read_checkpoint(ckpt_path)
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        step, episodes = int(resumed["step"]), int(resumed["episodes"])
+        elapsed, best_val = float(resumed["elapsed_s"]), float(resumed["best_val"])
+        log_rows = [r for r in read_log(run_dir / "log.csv") if int(r["step"]) <= step]
     ema_decay = float(train_cfg.get("ema_decay") or 0.0)
     ema = WeightAverage(model, ema_decay) if ema_decay else None
-    log_rows: list[dict[str, Any]] = []
-    if resume and ckpt_path.exists():
-        payload = read_checkpoint(ckpt_path)
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        step, episodes = int(payload["step"]), int(payload["episodes"])
-        elapsed, best_val = float(payload["elapsed_s"]), float(payload["best_val"])
-        log_rows = [r for r in read_log(run_dir / "log.csv") if int(r["step"]) <= step]
-        if ema is not None:
-            if "ema" in payload:
-                ema.load_state_dict(payload["ema"])
-            else:  # EMA switched on for a run that had none: start the average here
-                ema = WeightAverage(model, ema_decay)
+    if ema is not None and "ema" in resumed:  # else the average starts from the current weights
+        ema.load_state_dict(resumed["ema"])
 
     batch_size = int(train_cfg["batch_size"])
     val_cfg = config["val"]
