@@ -25,19 +25,9 @@ from fewshot_sep.data.episodes import EpisodeConfig, EpisodeSampler
 from fewshot_sep.model import build_model
 from fewshot_sep.train.batches import make_batch
 from fewshot_sep.train.config import load_config
-from fewshot_sep.train.loop import evaluate, initialise_from, to_tensors
+from fewshot_sep.train.loop import OffsetSource, evaluate, initialise_from, to_tensors
 
 RECIPES = ((1.0, 1.0, (1, 4)), (3.0, 3.0, (2, 4)))  # (crop s, support clip s, interferers)
-
-
-class _Slice:
-    """Episodes ``offset, offset + 1, ...`` of a sampler as a batch source."""
-
-    def __init__(self, sampler: EpisodeSampler, offset: int) -> None:
-        self.sampler, self.offset = sampler, offset
-
-    def episode(self, index: int):
-        return self.sampler.episode(self.offset + index)
 
 
 def main() -> None:
@@ -64,7 +54,7 @@ def main() -> None:
                                    k_range=(args.k, args.k), n_interferers=interferers, coherent_prob=0.7,
                                    negative_prob=0.0)
             sampler = EpisodeSampler(args.data, recipe, seed=args.seed)
-            scores = [evaluate(model, [to_tensors(make_batch(_Slice(sampler, start), 0, min(16, args.episodes - start), 0), torch.device("cpu"))])
+            scores = [evaluate(model, [to_tensors(make_batch(OffsetSource(sampler, start), 0, min(16, args.episodes - start), 0), torch.device("cpu"))])
                       for start in range(0, args.episodes, 16)]
             values = np.concatenate(scores)
             print(f"| {crop:.0f} | {interferers[0]}-{interferers[1]} | {split} | {np.median(values):+.2f} | "

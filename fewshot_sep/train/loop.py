@@ -282,7 +282,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     n_val = int(val_cfg["episodes"])
     vb = int(val_cfg["batch_size"])
     for start in range(0, n_val, vb):
-        val_batches.append(to_tensors(make_batch(_Offset(val_src, start), 0, min(vb, n_val - start), 0), device))
+        val_batches.append(to_tensors(make_batch(OffsetSource(val_src, start), 0, min(vb, n_val - start), 0), device))
 
     aug = AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["data"]["augment"].items()})
     make = functools.partial(make_batch, train_src, batch_size=batch_size, seed=int(config["seed"]), augment_cfg=aug)
@@ -412,8 +412,9 @@ def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
           + (f" (kept fresh: {', '.join(skipped[:6])}{' ...' if len(skipped) > 6 else ''})" if skipped else ""))
 
 
-class _Offset:
-    """View of an episode source shifted by ``offset`` (validation batches of fixed episodes)."""
+class OffsetSource:
+    """View of an episode source shifted by ``offset``: batch ``make_batch(OffsetSource(src, n), 0, b, seed)``
+    holds episodes ``n .. n + b - 1`` (validation batches of fixed episodes)."""
 
     def __init__(self, source: Any, offset: int) -> None:
         self.source, self.offset = source, offset
