@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from train_test_helpers import REPO, smoke_config  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["smoke", "release", "release-stage2", "release-stage3", "release-stage3b", "release-stage3-control", "onehot"])
+@pytest.mark.parametrize("name", sorted(path.stem for path in (REPO / "configs").glob("*.yaml")))
 def test_shipped_configs_build_a_model(name):
     from fewshot_sep.model import build_model
     from fewshot_sep.train.config import load_config

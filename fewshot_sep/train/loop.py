@@ -33,6 +33,7 @@ import torch
 
 from fewshot_sep.model import FewShotModel, build_model
 from fewshot_sep.model import stft as S
+from fewshot_sep.model.widen import output_difference, widen_state_dict
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
 from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, read_checkpoint,
                                           save_checkpoint, save_config)
@@ -396,20 +397,32 @@ def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
     """Copy every weight of checkpoint ``source`` (``.pt`` file or run folder, its
     ``checkpoint.pt``) whose name and shape match into ``model`` (a warm start: e.g.
     a second training stage, or the one-hot baseline from the same separator).
+    Tensors of layers the model has made wider (more channels, a larger GRU) are
+    embedded so the wider model starts computing what the checkpoint did
+    (:func:`fewshot_sep.model.widen.widen_state_dict`).
     Raises :class:`UserError` when nothing matches."""
     path = Path(source)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     own = model.state_dict()
     loaded = read_checkpoint(path)["model"]
-    matching = {k: v for k, v in loaded.items() if k in own and own[k].shape == v.shape}
+    matching, widened = widen_state_dict(loaded, model)
     if not matching:
         raise UserError(f"train.init_from {source}: no weight matches this model's architecture; "
                         f"give a checkpoint of the same model config or remove init_from")
     model.load_state_dict(matching, strict=False)
     skipped = sorted(set(own) - set(matching))
     print(f"initialised {len(matching)}/{len(own)} tensors from {path}"
+          + (f", {len(widened)} of them widened" if widened else "")
           + (f" (kept fresh: {', '.join(skipped[:6])}{' ...' if len(skipped) > 6 else ''})" if skipped else ""))
+    source_config = path.parent / CONFIG_NAME
+    if widened and source_config.exists():
+        # Check the widening on the checkpoint's own model: equal masks = function-preserving.
+        narrow = build_model(json.loads(source_config.read_text()))
+        narrow.load_state_dict(loaded)
+        diff = output_difference(narrow, model)
+        verdict = "function-preserving" if diff < 1e-4 else "NOT function-preserving (a warm start only)"
+        print(f"widened model vs {source_config.parent}: max mask difference {diff:.2e}, {verdict}")
 
 
 class OffsetSource:
