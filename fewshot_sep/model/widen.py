@@ -15,7 +15,13 @@ Layouts that need care: a GRU stacks its three gates (r, z, n) along the output
 axis, a :class:`FiLM` projection stacks gamma and beta, a transposed convolution
 stores ``[in, out, ...]``. A flatten of ``[C, bins]`` per frame (the separator's
 bottleneck) keeps channel ``c`` at ``c * bins + b``, so old channels stay a
-leading block and need no special case as long as ``bins`` does not change.
+leading block as long as ``bins`` does not change (checked; otherwise the
+bottleneck is left out).
+
+Only the separator is widened. The clip encoder (its output is L2-normalised and
+its pooling stacks mean and std) and the conditioning vector's size
+(``[positive E | negative E | flag]``) cannot grow this way: their tensors are
+copied when their shapes match and otherwise left out.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch
 from torch import nn
 
 from fewshot_sep.model.layers import BandMerge, BandSplit, FiLM, FineHead
+from fewshot_sep.model.separator import Separator
 
 
 def _embed(old: torch.Tensor, fresh: torch.Tensor, out_axis: int | None, in_axis: int | None,
@@ -81,6 +88,18 @@ def _layout(module: nn.Module, name: str, film_projections: set[int], fixed_in: 
     return None
 
 
+def _same_bottleneck_bins(old_state: dict[str, torch.Tensor], separator: Separator, prefix: str) -> bool:
+    """Whether the checkpoint's bottleneck flattens as many bins per channel as ``separator``'s
+    (then its old channels are a leading block of the flattened features)."""
+    last = (f"{prefix}enc_convs.{len(separator.enc_convs) - 1}.conv.weight" if len(separator.enc_convs)
+            else f"{prefix}band_split.proj.weight")
+    flat = old_state.get(f"{prefix}bottleneck_in.weight")
+    if last not in old_state or flat is None:
+        return False
+    old_channels = int(old_state[last].shape[0])
+    return int(flat.shape[1]) == old_channels * separator.bottleneck_bins
+
+
 def widen_state_dict(old_state: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Map the narrower checkpoint ``old_state`` onto ``model``'s (wider) tensors.
 
@@ -94,6 +113,14 @@ def widen_state_dict(old_state: dict[str, torch.Tensor], model: nn.Module) -> tu
     fixed_in = {id(m.proj) for m in model.modules() if isinstance(m, BandSplit)}
     fixed_out = {id(m.proj) for m in model.modules() if isinstance(m, BandMerge)}
     fixed_out |= {id(m.band_proj) for m in model.modules() if isinstance(m, FineHead)}
+    widenable: set[int] = set()
+    for prefix, separator in model.named_modules():
+        if isinstance(separator, Separator):
+            fixed_in.add(id(separator.context[0]))  # the conditioning vector's layout is fixed
+            inner = {id(m) for m in separator.modules()}
+            if not _same_bottleneck_bins(old_state, separator, f"{prefix}." if prefix else ""):
+                inner -= {id(separator.bottleneck_in), id(separator.bottleneck_out)}
+            widenable |= inner
     state: dict[str, torch.Tensor] = {}
     widened: list[str] = []
     for module_name, module in model.named_modules():
@@ -107,7 +134,7 @@ def widen_state_dict(old_state: dict[str, torch.Tensor], model: nn.Module) -> tu
                 state[full] = old
                 continue
             layout = _layout(module, name, film_projections, fixed_in, fixed_out)
-            if layout is None or old.dim() != tensor.dim():
+            if layout is None or old.dim() != tensor.dim() or id(module) not in widenable:
                 continue
             try:
                 state[full] = _embed(old, tensor, *layout)
@@ -117,11 +144,15 @@ def widen_state_dict(old_state: dict[str, torch.Tensor], model: nn.Module) -> tu
     return state, widened
 
 
-def output_difference(reference: nn.Module, candidate: nn.Module, frames: int = 24, seed: int = 0) -> float:
-    """Largest absolute difference of the two models' separator masks (eval mode) on one
-    random batch: ``[2, 1, 513, frames]`` magnitudes and random conditioning vectors.
+def output_difference(reference: nn.Module, candidate: nn.Module, frames: int = 180, seed: int = 0) -> float:
+    """Largest absolute difference of two models' outputs (eval mode) on one random batch:
+    the clip encoder's embeddings of ``[2, 1, 513, frames]`` magnitudes and the
+    separator's masks of the same magnitudes with random conditioning vectors.
     After a widening it is float rounding (about 1e-5 in float32) when the function
-    was preserved, and of the order of the mask itself when it was not."""
+    was preserved, and of the order of the outputs when it was not; ``inf`` when the
+    two models take conditioning vectors of different sizes."""
+    if reference.separator.conditioning_dim != candidate.separator.conditioning_dim:
+        return float("inf")
     gen = torch.Generator().manual_seed(seed)
     magnitude = 0.02 * torch.rand(2, 1, 513, frames, generator=gen)
     conditioning = torch.randn(2, reference.separator.conditioning_dim, generator=gen)
@@ -130,8 +161,10 @@ def output_difference(reference: nn.Module, candidate: nn.Module, frames: int = 
     candidate.eval()
     try:
         with torch.no_grad():
-            return float((reference.separator(magnitude, conditioning)[0]
-                          - candidate.separator(magnitude, conditioning)[0]).abs().max())
+            masks = (reference.separator(magnitude, conditioning)[0]
+                     - candidate.separator(magnitude, conditioning)[0]).abs().max()
+            embeddings = (reference.embed_clips(magnitude) - candidate.embed_clips(magnitude)).abs().max()
+            return float(max(masks, embeddings))
     finally:
         reference.train(modes[0])
         candidate.train(modes[1])

@@ -397,9 +397,11 @@ def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
     """Copy every weight of checkpoint ``source`` (``.pt`` file or run folder, its
     ``checkpoint.pt``) whose name and shape match into ``model`` (a warm start: e.g.
     a second training stage, or the one-hot baseline from the same separator).
-    Tensors of layers the model has made wider (more channels, a larger GRU) are
-    embedded so the wider model starts computing what the checkpoint did
-    (:func:`fewshot_sep.model.widen.widen_state_dict`).
+    Tensors of separator layers the model has made wider (more channels, a larger
+    GRU) are embedded so that the wider model computes what the checkpoint did
+    (:func:`fewshot_sep.model.widen.widen_state_dict`); when the checkpoint's
+    ``config.json`` lies beside it, that is checked on both models' outputs and
+    reported.
     Raises :class:`UserError` when nothing matches."""
     path = Path(source)
     if path.is_dir():
@@ -417,12 +419,12 @@ def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
           + (f" (kept fresh: {', '.join(skipped[:6])}{' ...' if len(skipped) > 6 else ''})" if skipped else ""))
     source_config = path.parent / CONFIG_NAME
     if widened and source_config.exists():
-        # Check the widening on the checkpoint's own model: equal masks = function-preserving.
+        # Check the widening on the checkpoint's own model: equal outputs = function-preserving.
         narrow = build_model(json.loads(source_config.read_text()))
         narrow.load_state_dict(loaded)
         diff = output_difference(narrow, model)
         verdict = "function-preserving" if diff < 1e-4 else "NOT function-preserving (a warm start only)"
-        print(f"widened model vs {source_config.parent}: max mask difference {diff:.2e}, {verdict}")
+        print(f"widened model vs {source_config.parent}: max output difference {diff:.2e}, {verdict}")
 
 
 class OffsetSource:
