@@ -35,7 +35,7 @@ from fewshot_sep.model import FewShotModel, build_model
 from fewshot_sep.model import stft as S
 from fewshot_sep.model.widen import output_difference, widen_state_dict
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
-from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, read_checkpoint,
+from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, read_checkpoint,
                                           save_checkpoint, save_config)
 from fewshot_sep.train.ema import WeightAverage
 from fewshot_sep.train.losses import prototype_loss, separation_loss, si_sdr
@@ -420,8 +420,7 @@ def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
     source_config = path.parent / CONFIG_NAME
     if widened and source_config.exists():
         # Check the widening on the checkpoint's own model: equal outputs = function-preserving.
-        narrow = build_model(json.loads(source_config.read_text()))
-        narrow.load_state_dict(loaded)
+        narrow, _ = load_checkpoint(path)
         diff = output_difference(narrow, model)
         verdict = "function-preserving" if diff < 1e-4 else "NOT function-preserving (a warm start only)"
         print(f"widened model vs {source_config.parent}: max output difference {diff:.2e}, {verdict}")
