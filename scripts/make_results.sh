@@ -16,5 +16,5 @@ PY=${PYTHON:-.venv/bin/python}
 EPISODES=${EPISODES:-250}
 WORKERS=${WORKERS:-2}
 exec "$PY" -m fewshot_sep evaluate --data data/render --split test test_unseen --episodes "$EPISODES" \
-    --seed 0 --k 1 3 5 10 --negatives both --workers "$WORKERS" --listen 2 \
+    --seed 0 --k 1 3 5 10 --negatives both --interferers 2 4 --workers "$WORKERS" --listen 2 \
     --out runs/eval-results --results-md docs/results.md "$@"

@@ -44,6 +44,20 @@ def test_100_episodes_support_and_negatives_never_from_the_mixture(dataset):
     assert 30 < n_coherent < 100 and n_neg > 20
 
 
+def test_fill_interferers_tops_up_short_pieces_with_other_pieces(dataset):
+    # every tone work has 4 parts, so a coherent episode has at most 3 mates
+    drawn = dict(clip_seconds=1.0, k_range=(1, 1), n_interferers=(4, 4), coherent_prob=1.0, negative_prob=0.0)
+    plain = EpisodeSampler(dataset, EpisodeConfig(**drawn), seed=3)
+    filled = EpisodeSampler(dataset, EpisodeConfig(**drawn, fill_interferers=True), seed=3)
+    for i in range(10):
+        short, full = plain.episode(i), filled.episode(i)
+        assert len(short.interferer_instruments) <= 3 and len(full.interferer_instruments) == 4, i
+        assert full.interferer_instruments[: len(short.interferer_instruments)] == short.interferer_instruments
+        assert len({full.target_instrument, *full.interferer_instruments}) == 5
+        assert full.interferer_work_ids[-1] not in {full.work_id, *full.support_work_ids}
+        np.testing.assert_allclose(full.mixture, full.target + full.interferers.sum(0), atol=1e-5)
+
+
 def test_shapes_gains_and_mixture_sum(dataset):
     cfg = EpisodeConfig(clip_seconds=1.5, support_seconds=1.0, k_range=(3, 3), n_interferers=(2, 2), negative_prob=1.0,
                         negatives_range=(2, 2))

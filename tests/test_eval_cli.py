@@ -43,6 +43,8 @@ def test_evaluate_command_writes_all_outputs(tiny, tmp_path, capsys):
     (["--episodes", "0"], "--episodes 0 is invalid"),
     (["--k", "0"], "--k 0 is invalid"),
     (["--systems", "magic"], "--systems magic is invalid"),
+    (["--interferers", "0", "2"], "--interferers 0 2 is invalid"),
+    (["--interferers", "3", "2"], "--interferers 3 2 is invalid"),
     (["--systems", "fewshot-torch", "--checkpoint", "/nonexistent/run"], "fewshot-torch needs a checkpoint"),
 ])
 def test_bad_arguments_are_user_errors(tiny, tmp_path, capsys, argv, needle):

@@ -20,7 +20,7 @@ import pytest
 from eval_fixtures import make_positive_gain_model, make_synthetic_dataset
 from fewshot_sep.eval.harness import EvalSettings, run_evaluation
 from fewshot_sep.eval.outputs import write_outputs
-from fewshot_sep.eval.report import ROW_COLUMNS
+from fewshot_sep.eval.report import ROW_COLUMNS, markdown_summary
 
 pytest.importorskip("fast_bss_eval")
 pytest.importorskip("matplotlib")
@@ -71,6 +71,22 @@ def test_rows_structure_and_ordering(tiny, tmp_path):
     with_neg = [r for r in rows if r["negatives"] == "with"]
     assert with_neg, "the synthetic set always has a negative instrument from another work"
     assert all(r["negative_instrument"] for r in with_neg)
+
+
+@pytest.mark.parametrize("interferers", [[1, 1], [2, 3]])
+def test_mixtures_have_the_requested_number_of_other_instruments(tiny, tmp_path, interferers):
+    _, data, model = tiny
+    settings = _settings(data, model, systems=["mixture"], episodes=4, interferers=interferers)
+    rows = run_evaluation(settings, tmp_path / "out", workers=1, progress=False, in_process=True).rows
+    counts = {r["episode"]: r["n_interferers"] for r in rows}
+    # the tiny set (5 instruments in 4 pieces) cannot always supply the low end; never more than asked
+    assert len(counts) == 8 and all(n <= interferers[1] for n in counts.values()), counts
+    assert max(counts.values()) == interferers[1], counts
+    assert markdown_summary(rows).count("Other instruments per evaluated mixture: ") == 1
+
+
+def test_the_default_protocol_has_two_to_four_other_instruments():
+    assert EvalSettings(data="d").interferers == [2, 4]
 
 
 def test_outputs_written(tiny, tmp_path):

@@ -11,6 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from fewshot_sep.eval.harness import DEFAULT_INTERFERERS
 from fewshot_sep.utils.errors import UserError
 
 _SYSTEMS = ("fewshot-onnx", "fewshot-stream", "fewshot-torch", "onehot", "mixture", "oracle")
@@ -57,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--support-seconds", type=float, default=None,
                    help="length of each example / negative clip (default: the model card's clip_seconds, "
                    "the length a preset cuts examples into; 3 without an ONNX model)")
+    p.add_argument("--interferers", type=int, nargs=2, default=list(DEFAULT_INTERFERERS), metavar=("LOW", "HIGH"),
+                   help="other instruments per mixture, drawn uniformly from LOW..HIGH "
+                   f"(default: {DEFAULT_INTERFERERS[0]} {DEFAULT_INTERFERERS[1]}, the protocol of the model card's figures)")
     p.add_argument("--block-size", type=int, default=256,
                    help="block size of the streaming system in samples (default: 256)")
     p.add_argument("--stream-conditions", choices=("reference", "all"), default="reference",
@@ -148,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         ks=sorted(set(args.k)), negatives=args.negatives, systems=systems,
         checkpoint=str(checkpoint) if "fewshot-torch" in systems else None,
         onehot_checkpoint=str(onehot) if "onehot" in systems else None,
-        model=args.model, seconds=args.seconds, support_seconds=support_seconds, block_size=args.block_size,
+        model=args.model, seconds=args.seconds, support_seconds=support_seconds, interferers=list(args.interferers),
+        block_size=args.block_size,
         stream_conditions=args.stream_conditions, listen=args.listen,
     )
     command = canonical_command(settings, args)
@@ -173,7 +178,7 @@ def canonical_command(settings, args: argparse.Namespace) -> str:
     if settings.model:
         parts += ["--model", settings.model]
     parts += ["--seconds", f"{settings.seconds:g}", "--support-seconds", f"{settings.support_seconds:g}",
-              "--block-size", str(settings.block_size),
+              "--interferers", *map(str, settings.interferers), "--block-size", str(settings.block_size),
               "--stream-conditions", settings.stream_conditions, "--listen", str(settings.listen),
               "--workers", str(args.workers), "--out", str(args.out)]
     if args.results_md:

@@ -141,6 +141,10 @@ class EpisodeConfig:
     `support_splits` default to `splits` (e.g. evaluation of unseen instruments:
     ``splits=("test_unseen",), interferer_splits=("test", "test_unseen")``).
     Ranges are inclusive ``(low, high)``; gains in dB are applied to each source.
+    `fill_interferers`: when a coherent episode's piece has fewer other active
+    parts than the drawn number of interferers, add excerpts of other pieces up
+    to that number (the evaluation protocol counts interferers); off by default,
+    which keeps the training episode stream as it was.
     """
 
     splits: tuple[str, ...] = ("train",)
@@ -159,6 +163,7 @@ class EpisodeConfig:
     soundfonts: tuple[str, ...] | None = None
     instruments: tuple[int, ...] | None = None
     peak_limit: float = 0.99
+    fill_interferers: bool = False
 
     def __post_init__(self) -> None:
         for name in ("k_range", "n_interferers", "negatives_range"):
@@ -347,8 +352,9 @@ class EpisodeSampler:
                 coherent = True
                 pick = rng.permutation(len(mates))[: min(n_inter, len(mates))]
                 inter = [(mates[int(p)], t_start) for p in sorted(pick)]
-        if not coherent:
-            used_instruments = {pair[0]}
+        if not coherent or (cfg.fill_interferers and len(inter) < n_inter):
+            # Excerpts of other pieces: all interferers, or the ones a short piece lacks.
+            used_instruments = {pair[0]} | {self.rows[j]["instrument"] for j, _ in inter}
             used_works = {trow["work_id"]} | support_works
             for _ in range(8 * n_inter):
                 if len(inter) >= n_inter or not len(self.interferer_stems):

@@ -34,6 +34,10 @@ from fewshot_sep.utils.errors import UserError
 EVAL_SPLITS = ("test", "test_unseen", "val")
 NEGATIVE_CHOICES = ("both", "with", "without")
 N_NEGATIVES = 3
+# Other instruments per mixture, inclusive: issue 3's protocol for the reported figures
+# ("k=5, 2-4 interfering instruments"); DESIGN.md's general protocol allows 1-4.
+DEFAULT_INTERFERERS = (2, 4)
+MAX_INTERFERERS = 8
 SILENT_TARGET_DB = -50.0
 """A target excerpt whose mean power is below this (dBFS) is skipped (status ``silent_target``)."""
 PARTIAL_NAME = "partial.jsonl"
@@ -60,6 +64,7 @@ class EvalSettings:
     model: str | None = None
     seconds: float = 4.0
     support_seconds: float = 3.0
+    interferers: list[int] = field(default_factory=lambda: list(DEFAULT_INTERFERERS))
     block_size: int = DEFAULT_BLOCK_SIZE
     stream_conditions: str = "reference"
     listen: int = 2
@@ -92,6 +97,10 @@ def validate_settings(s: EvalSettings) -> None:
     bad = [x for x in s.systems if x not in ALL_SYSTEMS]
     if bad or not s.systems:
         raise UserError(f"--systems {' '.join(bad) or '(none)'} is invalid: choose from {' '.join(ALL_SYSTEMS)}")
+    low, high = (list(s.interferers) + [0, 0])[:2]
+    if len(s.interferers) != 2 or not (1 <= low <= high <= MAX_INTERFERERS):
+        raise UserError(f"--interferers {' '.join(map(str, s.interferers))} is invalid: give LOW HIGH with "
+                        f"1 <= LOW <= HIGH <= {MAX_INTERFERERS} (other instruments per mixture), e.g. --interferers 2 4")
     if not (0.5 <= s.seconds <= 60):
         raise UserError(f"--seconds {s.seconds} is invalid: use 0.5..60 (mixture excerpt length)")
     if s.block_size < 1 or s.block_size > 8192:
@@ -126,7 +135,8 @@ class _Worker:
             config = EpisodeConfig(
                 splits=target_splits, interferer_splits=others, support_splits=others,
                 clip_seconds=settings.seconds, support_seconds=settings.support_seconds,
-                k_range=(kmax, kmax), negative_prob=1.0, negatives_range=(N_NEGATIVES, N_NEGATIVES),
+                k_range=(kmax, kmax), n_interferers=(settings.interferers[0], settings.interferers[1]),
+                fill_interferers=True, negative_prob=1.0, negatives_range=(N_NEGATIVES, N_NEGATIVES),
             )
             # A different seed per split keeps the splits' episodes independent.
             split_seed = settings.seed * 1000 + EVAL_SPLITS.index(split)

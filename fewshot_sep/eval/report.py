@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -212,6 +212,11 @@ def markdown_summary(rows: Sequence[dict], seed: int = 0, instrument_table: bool
             by_seen[r["seen"]].add(r["episode"])
     lines.append(f"Episodes: {len(episodes)} sampled, {len(skipped)} skipped (near-silent target in the "
                  f"excerpt), {len(by_seen.get('seen', ()))} seen and {len(by_seen.get('unseen', ()))} unseen evaluated.")
+    per_episode = {r["episode"]: int(r["n_interferers"]) for r in rows if r["status"] == "ok"}
+    if per_episode:
+        counts = Counter(per_episode.values())
+        lines.append("Other instruments per evaluated mixture: "
+                     + ", ".join(f"{n}: {counts[n]} episodes" for n in sorted(counts)) + ".")
     fewshot_rows = [r for r in rows if r["system"].startswith("fewshot") and r["status"] == "ok"]
     if any(r["negatives"] == "with" for r in fewshot_rows):
         with_neg = {r["episode"] for r in fewshot_rows if r["negatives"] == "with"}
