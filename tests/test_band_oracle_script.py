@@ -1,18 +1,12 @@
 """scripts/band_oracle.py: band-constant oracle masks (width 1 is the plain IRM)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from script_helpers import load_script
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("band_oracle", REPO / "scripts" / "band_oracle.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("band_oracle")
 
 
 def test_band_masks_are_constant_per_band_and_width_one_is_the_irm():

@@ -1,18 +1,12 @@
 """scripts/mask_postprocess.py: the mask combinations it scores."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from script_helpers import load_script
 
 
 def _variants(mask, negative_mask):
-    spec = importlib.util.spec_from_file_location("mask_postprocess", REPO / "scripts" / "mask_postprocess.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.negative_variants(mask, negative_mask)
+    return load_script("mask_postprocess").negative_variants(mask, negative_mask)
 
 
 def test_an_empty_negative_mask_leaves_the_mask_unchanged():

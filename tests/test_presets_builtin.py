@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,18 +10,14 @@ import pytest
 from fewshot_sep.presets import list_builtins, load_preset, resolve_preset
 from fewshot_sep.presets import resolve as resolve_module
 from fewshot_sep.realtime.model_files import packaged_model_dir
+from script_helpers import load_script
 
-REPO = Path(__file__).resolve().parent.parent
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
 REQUIRED = {"piano", "acoustic-guitar", "electric-bass", "violin", "flute", "trumpet", "drums", "choir"}
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("build_builtin_presets", REPO / "scripts" / "build_builtin_presets.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_builtin_presets")
 
 
 def test_builtins_are_seen_instruments():

@@ -1,18 +1,13 @@
 """scripts/training_curve.py: stages continue each other; EMA runs get a raw-weights column."""
 
-import importlib.util
-from pathlib import Path
+from script_helpers import load_script
 
-REPO = Path(__file__).resolve().parent.parent
 HEADER = ("step,elapsed_s,episodes,lr,train_loss,train_sisdr,episodes_per_s,"
           "val_sisdri_median,val_sisdri_mean,val_episodes")
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("training_curve", REPO / "scripts" / "training_curve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("training_curve")
 
 
 def test_stages_continue_and_raw_column_appears_for_ema_runs(tmp_path, capsys):

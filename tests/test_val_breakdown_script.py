@@ -1,17 +1,12 @@
 """scripts/val_breakdown.py: the binning and grouping behind its tables."""
 
-import importlib.util
 import math
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from script_helpers import load_script
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("val_breakdown", REPO / "scripts" / "val_breakdown.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("val_breakdown")
 
 
 def test_median_by_bins_uses_open_outer_bins_and_half_open_inner_bins():
