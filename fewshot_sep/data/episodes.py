@@ -90,8 +90,6 @@ class MemoryStore:
         memory-map it instead of decoding FLAC (seconds instead of minutes;
         forked worker processes then share the pages).
         """
-        import hashlib
-
         import soundfile as sf
         from tqdm import tqdm
 
@@ -100,8 +98,7 @@ class MemoryStore:
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         cache_file = None
         if cache:
-            key = hashlib.sha256(repr([(r["path"], r["num_samples"], w) for r, w in zip(rows, wanted)]).encode()).hexdigest()[:20]
-            cache_file = Path(root) / "memstore" / f"{key}.npy"
+            cache_file = cls.cache_path(root, rows, wanted)
             if cache_file.is_file():
                 audio = np.load(cache_file, mmap_mode="r", allow_pickle=False)
                 if audio.shape == (int(lengths.sum()),) and audio.dtype == np.int16:
@@ -118,6 +115,17 @@ class MemoryStore:
             with atomic_path(cache_file) as tmp:
                 np.save(tmp, audio, allow_pickle=False)
         return cls(audio, offsets, lengths)
+
+    @staticmethod
+    def cache_path(root: str | os.PathLike, rows: Sequence[dict], wanted: Sequence[bool]) -> Path:
+        """``<root>/memstore/<key>.npy``: where `load(..., cache=True)` keeps the int16 array of
+        these rows and `wanted` flags (key = hash of the rows' paths and lengths and `wanted`).
+        The array holds the wanted stems back to back, in row order, each ``num_samples`` long."""
+        import hashlib
+
+        key = hashlib.sha256(repr([(r["path"], r["num_samples"], bool(w))
+                                   for r, w in zip(rows, wanted)]).encode()).hexdigest()[:20]
+        return Path(root) / "memstore" / f"{key}.npy"
 
     def read_into(self, stem: int, start: int, out: np.ndarray) -> None:
         n = int(max(0, min(len(out), self.lengths[stem] - start)))

@@ -31,10 +31,11 @@ DEFAULTS: dict[str, Any] = {
         "negatives_range": [1, 5],
         "synthetic_instruments": 8,
         "workers": 1,
+        "memstore_cache": False,    # in_memory: reuse/keep <root>/memstore/<key>.npy (memory-mapped)
         "augment": {"enabled": True, "eq_db": 4.0, "tilt_db": 1.5, "reverb_prob": 0.3},
     },
     "val": {
-        "episodes": 64,
+        "episodes": 64,             # 0: no validation (e.g. a remote run without the val split)
         "k": 5,
         "n_interferers": [2, 4],
         "clip_seconds": 3.0,
@@ -84,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
         "init_from": None,          # checkpoint (.pt or run folder) whose matching weights start a new run
         "prototype_weight": 0.0,    # few-shot: weight of the auxiliary prototype loss on support embeddings
         "ema_decay": 0.0,           # > 0: validate and keep the moving average of the weights (e.g. 0.998)
+        "schedule_minutes": None,   # fresh run: after warm-up, set total_steps to what fits in this many minutes
+        "snapshot_minutes": None,   # > 0: also keep the validated weights as snapshot-<step>.pt this often
+        "max_snapshots": 5,         # the oldest snapshots beyond this many are deleted
     },
 }
 
@@ -117,6 +121,12 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
     if not (ema_decay == 0.0 or 0.0 < ema_decay < 1.0):
         raise UserError(f"train.ema_decay {config['train']['ema_decay']} is invalid: use 0 (off) "
                         f"or a value in (0, 1) such as 0.998")
+    for key in ("schedule_minutes", "snapshot_minutes"):
+        value = config["train"][key]
+        if value is not None and not float(value) > 0:
+            raise UserError(f"train.{key} {value} is invalid: use a number of minutes > 0, or leave it unset")
+    if int(config["val"]["episodes"]) < 0:
+        raise UserError(f"val.episodes {config['val']['episodes']} is invalid: use 0 (no validation) or more")
     return config
 
 

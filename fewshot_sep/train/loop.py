@@ -43,15 +43,30 @@ from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 
 LOG_COLUMNS = ["step", "elapsed_s", "episodes", "lr", "train_loss", "train_sisdr", "episodes_per_s",
-               "val_sisdri_median", "val_sisdri_mean", "val_episodes", "val_raw_sisdri_median"]
+               "val_sisdri_median", "val_sisdri_mean", "val_episodes", "val_raw_sisdri_median", "data_wait_share"]
+SNAPSHOT_PREFIX = "snapshot-"
 LATENCY = S.LATENCY_SAMPLES
 
 
 # ----------------------------------------------------------------------------- data sources
 
 
+def train_episode_config(config: dict[str, Any]) -> Any:
+    """The training sampler's :class:`~fewshot_sep.data.episodes.EpisodeConfig` of a run config."""
+    from fewshot_sep.data.episodes import EpisodeConfig
+
+    data = config["data"]
+    return EpisodeConfig(
+        splits=("train",), clip_seconds=float(data["clip_seconds"]), support_seconds=float(data["support_seconds"]),
+        k_range=tuple(int(v) for v in data["k_range"]), n_interferers=tuple(int(v) for v in data["n_interferers"]),
+        coherent_prob=float(data["coherent_prob"]), negative_prob=float(data["negative_prob"]),
+        negatives_range=tuple(int(v) for v in data["negatives_range"]))
+
+
 def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, Any]:
-    """``(train episode source, validation episode source)`` from the ``data``/``val`` sections."""
+    """``(train episode source, validation episode source)`` from the ``data``/``val`` sections.
+
+    The validation source is ``None`` when ``val.episodes`` is 0 (no validation split needed)."""
     data, val = config["data"], config["val"]
     if data["source"] == "synthetic":
         from fewshot_sep.train.synthetic import SyntheticSampler
@@ -73,14 +88,11 @@ def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, A
     if not (root / "manifest.csv").is_file():
         raise UserError(f"data.root {root} has no manifest.csv: render the dataset first "
                         f"(see docs/data.md) or set data.root / data.source: synthetic")
-    train_cfg = EpisodeConfig(
-        splits=("train",), clip_seconds=float(data["clip_seconds"]), support_seconds=float(data["support_seconds"]),
-        k_range=tuple(int(v) for v in data["k_range"]), n_interferers=tuple(int(v) for v in data["n_interferers"]),
-        coherent_prob=float(data["coherent_prob"]), negative_prob=float(data["negative_prob"]),
-        negatives_range=tuple(int(v) for v in data["negatives_range"]))
-    train_src = EpisodeSampler(root, train_cfg, seed=int(config["seed"]))
+    train_src = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
     if data["in_memory"]:
-        train_src.load_into_memory(progress=progress)
+        train_src.load_into_memory(progress=progress, cache=bool(data.get("memstore_cache")))
+    if int(val["episodes"]) == 0:
+        return train_src, None
     val_cfg = EpisodeConfig(
         splits=("val",), clip_seconds=float(val["clip_seconds"]), support_seconds=3.0,
         k_range=(int(val["k"]), int(val["k"])), n_interferers=tuple(int(v) for v in val["n_interferers"]),
@@ -161,8 +173,10 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
     return loss, sdr
 
 
-def to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
+def to_tensors(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    """A batch (numpy arrays or CPU tensors, pinned ones too) as tensors on ``device``."""
+    return {k: (v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v))
+                ).to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def evaluate(model: FewShotModel, val_batches: list[dict[str, torch.Tensor]],
@@ -244,6 +258,10 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     max_minutes = max_minutes if max_minutes is not None else train_cfg.get("max_minutes")
     torch.set_num_threads(int(train_cfg["threads"]))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        # TF32 matrix products: ~1e-3 relative error, far below the gradient noise of a batch.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     run_dir.mkdir(parents=True, exist_ok=True)
 
     train_src, val_src = build_sources(config, progress=progress)
@@ -289,15 +307,28 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     make = functools.partial(make_batch, train_src, batch_size=batch_size, seed=int(config["seed"]), augment_cfg=aug)
     total_steps = int(train_cfg["total_steps"])
     stop_step = total_steps if max_steps is None else min(total_steps, step + int(max_steps))
-    stream = BatchStream(make, start_step=step, workers=int(config["data"]["workers"]), max_steps=stop_step)
+    # A fresh run with train.schedule_minutes fits total_steps to its time budget once the
+    # step rate is known (after warm-up); until then the batch stream must not stop early.
+    workers = int(config["data"]["workers"])
+    prefetch = 4 if device.type == "cuda" else 3  # batches each worker makes ahead (the two streams)
+    schedule_fit = (_ScheduleFit(train_cfg, step, prefetched=workers * prefetch)
+                    if train_cfg.get("schedule_minutes") and step == 0 else None)
+    stream_stop = 10 ** 9 if schedule_fit is not None else stop_step
+    if device.type == "cuda" and workers >= 1:
+        from fewshot_sep.train.loader import TensorBatchStream
+
+        stream: Any = TensorBatchStream(make, start_step=step, workers=workers, max_steps=stream_stop,
+                                        prefetch=prefetch, pin_memory=True)
+    else:
+        stream = BatchStream(make, start_step=step, workers=workers, prefetch=prefetch, max_steps=stream_stop)
 
     def on_term(signum: int, frame: Any) -> None:
         raise _Stop()
 
     old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
     session_start = time.monotonic()
-    last_ckpt = last_val = time.monotonic()
-    acc_loss, acc_sdr, acc_n, acc_t0, acc_eps = 0.0, 0.0, 0, time.monotonic(), 0
+    last_ckpt = last_val = last_snapshot = time.monotonic()
+    acc_loss, acc_sdr, acc_n, acc_t0, acc_eps, acc_wait = 0.0, 0.0, 0, time.monotonic(), 0, 0.0
     first_loss: float | None = None
     last_loss: float | None = None
     bar = tqdm(total=total_steps, initial=step, unit="step", desc=f"train {config['name']}", disable=not progress,
@@ -315,8 +346,18 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             payload["ema"] = ema.state_dict()
         save_checkpoint(path, payload)
 
+    def snapshot() -> None:
+        """Keep the validated weights (the average in an EMA run) as ``snapshot-<step>.pt``."""
+        save_checkpoint(run_dir / f"{SNAPSHOT_PREFIX}{step:07d}.pt", {
+            "model": (ema.model if ema is not None else model).state_dict(), "step": step, "episodes": episodes,
+            "elapsed_s": elapsed + (time.monotonic() - session_start), "format_version": 1})
+        for old in sorted(run_dir.glob(f"{SNAPSHOT_PREFIX}*.pt"))[:-int(train_cfg["max_snapshots"])]:
+            old.unlink()
+
     def validate() -> float:
         nonlocal best_val
+        if not val_batches:  # val.episodes: 0
+            return float("nan")
         scores = evaluate(ema.model if ema is not None else model, val_batches, class_index)
         median = float(np.median(scores)) if len(scores) else float("nan")
         row = {"step": step, "elapsed_s": round(elapsed + time.monotonic() - session_start, 1),
@@ -338,7 +379,9 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
         while step < stop_step:
             if max_minutes is not None and time.monotonic() - session_start > 60.0 * float(max_minutes):
                 break
+            wait_start = time.monotonic()
             batch = to_tensors(next(stream), device)
+            acc_wait += time.monotonic() - wait_start
             lr = learning_rate(step, train_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -364,10 +407,19 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                 log_rows.append({"step": step, "elapsed_s": round(elapsed + now - session_start, 1),
                                  "episodes": episodes, "lr": f"{lr:.3g}", "train_loss": round(last_loss, 4),
                                  "train_sisdr": round(acc_sdr / acc_n, 3),
-                                 "episodes_per_s": round(acc_eps / max(now - acc_t0, 1e-9), 2)})
+                                 "episodes_per_s": round(acc_eps / max(now - acc_t0, 1e-9), 2),
+                                 "data_wait_share": round(acc_wait / max(now - acc_t0, 1e-9), 3)})
                 _write_log(run_dir / "log.csv", log_rows)
                 bar.set_postfix(loss=f"{last_loss:.3f}", sisdr=f"{acc_sdr / acc_n:.2f}", best=f"{best_val:.2f}")
-                acc_loss, acc_sdr, acc_n, acc_t0, acc_eps = 0.0, 0.0, 0, now, 0
+                acc_loss, acc_sdr, acc_n, acc_t0, acc_eps, acc_wait = 0.0, 0.0, 0, now, 0, 0.0
+            if schedule_fit is not None and schedule_fit.ready(step):
+                total_steps = schedule_fit.fit(step, time.monotonic() - session_start)
+                stop_step = total_steps if max_steps is None else min(total_steps, stop_step)
+                bar.total = total_steps
+                save_config(run_dir, config)
+                print(f"train.schedule_minutes {train_cfg['schedule_minutes']}: {schedule_fit.rate:.2f} steps/s, "
+                      f"total_steps set to {total_steps}")
+                schedule_fit = None
             every_steps = int(val_cfg["every_steps"])
             if (every_steps and step % every_steps == 0) or (
                     not every_steps and time.monotonic() - last_val > 60.0 * float(val_cfg["every_minutes"])):
@@ -376,6 +428,10 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             if time.monotonic() - last_ckpt > 60.0 * float(train_cfg["checkpoint_minutes"]):
                 checkpoint(ckpt_path)
                 last_ckpt = time.monotonic()
+            if train_cfg.get("snapshot_minutes") and (
+                    time.monotonic() - last_snapshot > 60.0 * float(train_cfg["snapshot_minutes"])):
+                snapshot()
+                last_snapshot = time.monotonic()
     except (KeyboardInterrupt, _Stop):
         interrupted = True
     finally:
@@ -387,6 +443,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                                 and log_rows[-1].get("val_sisdri_median") not in (None, "")):
         validate()
     checkpoint(ckpt_path)
+    if train_cfg.get("snapshot_minutes"):
+        snapshot()
     if acc_n:
         last_loss = acc_loss / acc_n
     return {"step": step, "episodes": episodes, "best_val_sisdri": best_val, "first_loss": first_loss,
@@ -424,6 +482,37 @@ def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
         diff = output_difference(narrow, model)
         verdict = "function-preserving" if diff < 1e-4 else "NOT function-preserving (a warm start only)"
         print(f"widened model vs {source_config.parent}: max output difference {diff:.2e}, {verdict}")
+
+
+class _ScheduleFit:
+    """``train.schedule_minutes``: measure the step rate after warm-up, then set
+    ``train_cfg["total_steps"]`` so the cosine schedule ends when the budget does.
+
+    The rate is taken from the 10th step after the batches made ahead during start-up
+    (worker processes, CUDA kernels) to the end of warm-up, over 50 steps at least;
+    the budget counts from the start of the training loop. Validations in between count
+    against the budget but not the rate, so keep them rare in such a run."""
+
+    def __init__(self, train_cfg: dict[str, Any], step: int, prefetched: int = 0) -> None:
+        self.train_cfg = train_cfg
+        # Batches made ahead while the run started would inflate the rate: skip past them.
+        self.t0_step = step + 10 + prefetched
+        self.fit_step = max(step + int(train_cfg["warmup_steps"]), self.t0_step + 50)
+        self.t0: float | None = None
+        self.rate = 0.0
+
+    def ready(self, step: int) -> bool:
+        if step == self.t0_step:
+            self.t0 = time.monotonic()
+        return step >= self.fit_step and self.t0 is not None
+
+    def fit(self, step: int, elapsed_s: float) -> int:
+        assert self.t0 is not None
+        self.rate = (step - self.t0_step) / max(time.monotonic() - self.t0, 1e-9)
+        remaining = 60.0 * float(self.train_cfg["schedule_minutes"]) - elapsed_s
+        total = step + max(1, int(self.rate * remaining))
+        self.train_cfg["total_steps"] = total
+        return total
 
 
 class OffsetSource:
