@@ -21,7 +21,7 @@ original paths) and writes the int16 stem array where
 with ``data.memstore_cache: true`` and ``data.root: <out>`` memory-maps it
 instead of reading FLAC files (which are not there).
 
-Vorbis at ``--quality 0.7`` (libsndfile compression level; about 24 MB per hour
+Vorbis at ``--quality 0.7`` (libsndfile compression level; about 21 MB per hour
 of mono stems here) decodes to a median SI-SDR of about 25 dB against the FLAC
 stems. Mixtures and targets are built from the decoded stems, so the training
 task stays consistent; the coding noise is a mild timbre change, like the EQ
@@ -31,12 +31,13 @@ augmentation. Evaluation always uses the FLAC stems.
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import multiprocessing
 import os
+import shutil
 import sys
 from collections import Counter
-import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from fewshot_sep.data.episodes import EpisodeSampler, MemoryStore  # noqa: E402
 from fewshot_sep.data.manifest import SAMPLE_RATE, read_manifest, write_manifest  # noqa: E402
+from fewshot_sep.data.stem_codec import decode_int16, encode_vorbis  # noqa: E402
 from fewshot_sep.train.config import load_config  # noqa: E402
 from fewshot_sep.train.loop import train_episode_config  # noqa: E402
 from fewshot_sep.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
@@ -80,22 +82,6 @@ def order_works(rows: list[dict], needed: np.ndarray, root: Path) -> list[tuple[
     return order
 
 
-def encode_stem(args: tuple[str, float]) -> bytes:
-    """One FLAC stem as Ogg Vorbis bytes (44.1 kHz mono)."""
-    import soundfile as sf
-
-    path, quality = args
-    audio, rate = sf.read(path, dtype="float32", always_2d=False)
-    if rate != SAMPLE_RATE:
-        raise ValueError(f"{path}: sample rate {rate}, expected {SAMPLE_RATE}")
-    buf = io.BytesIO()
-    # In blocks: libsndfile 1.2's Vorbis encoder crashes on one write of a few million samples.
-    with sf.SoundFile(buf, "w", SAMPLE_RATE, 1, format="OGG", subtype="VORBIS", compression_level=quality) as fh:
-        for start in range(0, len(audio), 32768):
-            fh.write(audio[start: start + 32768])
-    return buf.getvalue()
-
-
 def pack(args: argparse.Namespace) -> int:
     root = Path(args.data)
     config = load_config(args.config)
@@ -107,22 +93,25 @@ def pack(args: argparse.Namespace) -> int:
     parts: list[dict] = [{"size": 0, "rows": []} for _ in range(args.parts)]
     out = Path(args.out)
     dirs = [out / f"part-{chr(ord('a') + p)}" for p in range(args.parts)]
+    for old in out.glob("part-*"):  # also parts of an earlier run with more --parts
+        shutil.rmtree(old)
     for d in dirs:
-        d.mkdir(parents=True, exist_ok=True)
-        for old in d.glob("*"):
-            old.unlink()
-    skipped = 0
-    # spawn, not fork: this process has imported torch, whose threads can deadlock forked children
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+        d.mkdir(parents=True)
+    misses = 0
+    # spawn, not fork: this process has imported torch, whose threads can deadlock forked children;
+    # an executor (not Pool) fails at once when a worker dies instead of waiting for it forever.
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for work, idx, _ in order:
-            blobs = pool.map(encode_stem, [(str(root / rows[i]["path"]), args.quality) for i in idx])
+            paths = [str(root / rows[i]["path"]) for i in idx]
+            blobs = list(pool.map(encode_vorbis, paths, [args.quality] * len(paths)))
             size = sum(len(b) for b in blobs)
             target = min(range(args.parts), key=lambda p: parts[p]["size"])
             if parts[target]["size"] + size > budget:
-                skipped += 1
-                if skipped >= 20:  # every part is (nearly) full
+                misses += 1
+                if misses >= 20:  # 20 works in a row did not fit: every part is (nearly) full
                     break
                 continue
+            misses = 0
             for i, blob in zip(idx, blobs):
                 (dirs[target] / f"{i}.ogg").write_bytes(blob)
             parts[target]["size"] += size
@@ -144,18 +133,6 @@ def pack(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- unpack
-
-
-def decode_stem(args: tuple[str, int]) -> np.ndarray:
-    """An Ogg stem as int16 ``[num_samples]`` (zero-padded or cut to the manifest length)."""
-    import soundfile as sf
-
-    path, num_samples = args
-    audio, _ = sf.read(path, dtype="float32", always_2d=False)
-    out = np.zeros(num_samples, np.int16)
-    n = min(num_samples, len(audio))
-    out[:n] = np.round(np.clip(audio[:n], -1.0, 1.0) * 32767.0).astype(np.int16)
-    return out
 
 
 def unpack(args: argparse.Namespace) -> int:
@@ -181,8 +158,8 @@ def unpack(args: argparse.Namespace) -> int:
     sampler = EpisodeSampler(out, train_episode_config(config), seed=int(config["seed"]))
     wanted = sampler.needed_stems()
     jobs = [(str(merged[k][1]), int(r["num_samples"])) for k, r, w in zip(keys, rows, wanted) if w]
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        stems = pool.map(decode_stem, jobs, chunksize=4)
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        stems = list(pool.map(decode_int16, [j[0] for j in jobs], [j[1] for j in jobs], chunksize=4))
     audio = np.concatenate(stems) if stems else np.zeros(0, np.int16)
     cache = MemoryStore.cache_path(out, rows, wanted)
     cache.parent.mkdir(parents=True, exist_ok=True)

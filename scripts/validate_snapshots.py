@@ -8,8 +8,8 @@ The episodes are those of the config's ``val`` section (default: configs/release
 128 episodes of the val split, 3 s mixtures, 2-4 interferers, k = 5) on ``--data`` (default
 data/render), so the figures compare with the ``val_sisdri_median`` column of earlier runs'
 logs. Each checkpoint needs the config.json of its run beside it. Prints a Markdown table;
-``--best-to DIR`` also publishes the best one there (weights + config + a log of this table)
-like ``fewshot-sep train --publish``.
+``--best-to DIR`` also publishes the best one there (weights without optimiser state, its
+median as ``best_val``, and the run's config.json) like ``fewshot-sep train --publish``.
 """
 
 from __future__ import annotations

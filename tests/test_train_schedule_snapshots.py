@@ -11,8 +11,27 @@ torch = pytest.importorskip("torch")
 from train_test_helpers import smoke_config  # noqa: E402
 
 
+def test_schedule_fit_measures_after_the_prefetched_batches_and_fills_the_budget(monkeypatch):
+    from fewshot_sep.train import loop
+
+    clock = {"now": 100.0}
+    monkeypatch.setattr(loop.time, "monotonic", lambda: clock["now"])
+    train_cfg = {"warmup_steps": 20, "schedule_minutes": 10.0, "total_steps": 10 ** 6}
+    fit = loop._ScheduleFit(train_cfg, step=0, prefetched=12)
+    assert (fit.t0_step, fit.fit_step) == (22, 72)  # 10 start-up steps after the 12 made ahead; >= 50 steps
+    for step in range(1, 72):
+        clock["now"] += 0.01 if step <= 22 else 0.5   # prefetched batches come fast, then 2 steps/s
+        assert not fit.ready(step)
+    clock["now"] += 0.5
+    assert fit.ready(72)
+    total = fit.fit(72, elapsed_s=60.0)               # 1 of the 10 minutes spent
+    assert fit.rate == pytest.approx(2.0)
+    assert total == 72 + int(2.0 * 540.0)
+    assert train_cfg["total_steps"] == total and train_cfg["schedule_fitted_at"] == 72
+
+
 @pytest.mark.slow
-def test_schedule_minutes_fits_total_steps_to_the_budget(tmp_path):
+def test_schedule_minutes_fits_total_steps_in_a_run_and_resume_keeps_it(tmp_path):
     from fewshot_sep.train.loop import read_log, train
 
     config = smoke_config(total_steps=100000, warmup_steps=5, schedule_minutes=0.4, max_minutes=1.0,
@@ -20,11 +39,25 @@ def test_schedule_minutes_fits_total_steps_to_the_budget(tmp_path):
     summary = train(config, tmp_path / "run", progress=False)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     fitted = int(saved["train"]["total_steps"])
-    assert 60 < fitted < 100000            # set from the measured rate, after step 60
-    assert summary["step"] == fitted and not summary["interrupted"]  # the run ends with its schedule
+    assert saved["train"]["schedule_fitted_at"] == 60 and 60 < fitted < 100000
+    assert summary["step"] <= fitted
     rows = [r for r in read_log(tmp_path / "run" / "log.csv") if r["lr"]]
-    assert float(rows[-1]["lr"]) < 0.2 * float(config["train"]["lr"])  # cosine annealed by the end
     assert all(0.0 <= float(r["data_wait_share"]) <= 1.0 for r in rows)
+    # A resumed run keeps the fitted schedule instead of fitting again.
+    train(config, tmp_path / "run", resume=True, max_steps=5, progress=False)
+    again = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert again["train"]["total_steps"] == fitted and again["train"]["schedule_fitted_at"] == 60
+
+
+def test_a_run_stopped_before_its_fit_fits_on_resume(tmp_path):
+    from fewshot_sep.train.loop import train
+
+    config = smoke_config(total_steps=100000, warmup_steps=5, schedule_minutes=5.0)
+    train(config, tmp_path / "run", max_steps=3, progress=False)  # stops long before step 60
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["total_steps"] == 100000
+    train(config, tmp_path / "run", resume=True, max_steps=60, progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    assert saved["schedule_fitted_at"] == 3 + 60 and saved["total_steps"] < 100000
 
 
 def test_snapshots_keep_the_newest_ema_weights_and_load(tmp_path):
@@ -35,6 +68,8 @@ def test_snapshots_keep_the_newest_ema_weights_and_load(tmp_path):
     train(config, tmp_path / "run", progress=False)
     snaps = sorted((tmp_path / "run").glob("snapshot-*.pt"))
     assert len(snaps) == 3 and snaps[-1].name == "snapshot-0000030.pt"
+    steps = [int(p.stem.split("-")[1]) for p in snaps]
+    assert steps == sorted(steps) and steps[0] >= 28  # the newest three (one per step here) are kept
     payload = read_checkpoint(snaps[-1])
     assert payload["step"] == 30 and "optimizer" not in payload
     final = read_checkpoint(tmp_path / "run" / "checkpoint.pt")
@@ -91,3 +126,5 @@ def test_bad_schedule_values_are_refused():
         resolve_config({"train": {"schedule_minutes": 0}})
     with pytest.raises(UserError, match="val.episodes"):
         resolve_config({"val": {"episodes": -1}})
+    with pytest.raises(UserError, match="max_snapshots"):
+        resolve_config({"train": {"max_snapshots": 0}})

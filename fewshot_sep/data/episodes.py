@@ -103,6 +103,12 @@ class MemoryStore:
                 audio = np.load(cache_file, mmap_mode="r", allow_pickle=False)
                 if audio.shape == (int(lengths.sum()),) and audio.dtype == np.int16:
                     return cls(audio, offsets, lengths)
+        missing = next((r["path"] for r, w in zip(rows, wanted) if w and not (Path(root) / r["path"]).is_file()), None)
+        if missing is not None:
+            hint = (f" and there is no stem cache {cache_file} for these rows (scripts/device_data.py unpack "
+                    f"writes it; give it the run's config)") if cache_file is not None else ""
+            raise UserError(f"stem {Path(root) / missing} does not exist{hint}: render the dataset "
+                            f"(fewshot-sep data render) or point data.root at it")
         audio = np.zeros(int(lengths.sum()), np.int16)
         for i in tqdm(range(len(rows)), desc="loading stems", unit="stem", disable=not progress):
             if lengths[i]:

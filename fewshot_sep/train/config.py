@@ -88,6 +88,7 @@ DEFAULTS: dict[str, Any] = {
         "schedule_minutes": None,   # fresh run: after warm-up, set total_steps to what fits in this many minutes
         "snapshot_minutes": None,   # > 0: also keep the validated weights as snapshot-<step>.pt this often
         "max_snapshots": 5,         # the oldest snapshots beyond this many are deleted
+        "schedule_fitted_at": None, # set by the run: the step at which schedule_minutes fixed total_steps
     },
 }
 
@@ -125,6 +126,8 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
         value = config["train"][key]
         if value is not None and not float(value) > 0:
             raise UserError(f"train.{key} {value} is invalid: use a number of minutes > 0, or leave it unset")
+    if int(config["train"]["max_snapshots"]) < 1:
+        raise UserError(f"train.max_snapshots {config['train']['max_snapshots']} is invalid: use 1 or more")
     if int(config["val"]["episodes"]) < 0:
         raise UserError(f"val.episodes {config['val']['episodes']} is invalid: use 0 (no validation) or more")
     return config

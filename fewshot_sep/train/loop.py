@@ -66,7 +66,8 @@ def train_episode_config(config: dict[str, Any]) -> Any:
 def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, Any]:
     """``(train episode source, validation episode source)`` from the ``data``/``val`` sections.
 
-    The validation source is ``None`` when ``val.episodes`` is 0 (no validation split needed)."""
+    For rendered data the validation source is ``None`` when ``val.episodes`` is 0 (no
+    validation split needed); the synthetic source always has one."""
     data, val = config["data"], config["val"]
     if data["source"] == "synthetic":
         from fewshot_sep.train.synthetic import SyntheticSampler
@@ -311,8 +312,9 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     # step rate is known (after warm-up); until then the batch stream must not stop early.
     workers = int(config["data"]["workers"])
     prefetch = 4 if device.type == "cuda" else 3  # batches each worker makes ahead (the two streams)
+    # Fitted once per run: a run resumed before its fit fits on resume, with the budget left.
     schedule_fit = (_ScheduleFit(train_cfg, step, prefetched=workers * prefetch)
-                    if train_cfg.get("schedule_minutes") and step == 0 else None)
+                    if train_cfg.get("schedule_minutes") and train_cfg.get("schedule_fitted_at") is None else None)
     stream_stop = 10 ** 9 if schedule_fit is not None else stop_step
     if device.type == "cuda" and workers >= 1:
         from fewshot_sep.train.loader import TensorBatchStream
@@ -413,7 +415,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                 bar.set_postfix(loss=f"{last_loss:.3f}", sisdr=f"{acc_sdr / acc_n:.2f}", best=f"{best_val:.2f}")
                 acc_loss, acc_sdr, acc_n, acc_t0, acc_eps, acc_wait = 0.0, 0.0, 0, now, 0, 0.0
             if schedule_fit is not None and schedule_fit.ready(step):
-                total_steps = schedule_fit.fit(step, time.monotonic() - session_start)
+                total_steps = schedule_fit.fit(step, elapsed + time.monotonic() - session_start)
                 stop_step = total_steps if max_steps is None else min(total_steps, stop_step)
                 bar.total = total_steps
                 save_config(run_dir, config)
@@ -445,6 +447,10 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     checkpoint(ckpt_path)
     if train_cfg.get("snapshot_minutes"):
         snapshot()
+    if not val_batches and progress:
+        print(f"no validation (val.episodes: 0), so no {BEST_NAME}: {CHECKPOINT_NAME} holds the raw weights"
+              + (" and their average; the snapshots hold the average" if ema is not None else "")
+              + " (scripts/validate_snapshots.py picks and publishes one)")
     if acc_n:
         last_loss = acc_loss / acc_n
     return {"step": step, "episodes": episodes, "best_val_sisdri": best_val, "first_loss": first_loss,
@@ -507,11 +513,14 @@ class _ScheduleFit:
         return step >= self.fit_step and self.t0 is not None
 
     def fit(self, step: int, elapsed_s: float) -> int:
+        """Set and return ``total_steps``; ``elapsed_s``: the run's training time so far
+        (earlier sessions of a resumed run included)."""
         assert self.t0 is not None
         self.rate = (step - self.t0_step) / max(time.monotonic() - self.t0, 1e-9)
         remaining = 60.0 * float(self.train_cfg["schedule_minutes"]) - elapsed_s
         total = step + max(1, int(self.rate * remaining))
         self.train_cfg["total_steps"] = total
+        self.train_cfg["schedule_fitted_at"] = step
         return total
 
 
