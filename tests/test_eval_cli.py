@@ -65,3 +65,19 @@ def test_missing_manifest_is_a_user_error(tmp_path, capsys):
 def test_command_module_imports_no_torch():
     code = "import sys, fewshot_sep.commands.evaluate; assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_command_modules_import_without_the_eval_layer():
+    """The standalone app leaves fewshot_sep.eval out and imports every command module at start."""
+    code = ("import sys, pkgutil, importlib, fewshot_sep.commands as c\n"
+            "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('fewshot_sep.commands.' + m.name)\n"
+            "assert not any(n == 'fewshot_sep.eval' or n.startswith('fewshot_sep.eval.') for n in sys.modules), "
+            "sorted(n for n in sys.modules if n.startswith('fewshot_sep.eval'))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_evaluate_default_interferers_match_the_harness():
+    from fewshot_sep.commands.evaluate import DEFAULT_INTERFERERS
+    from fewshot_sep.eval.harness import DEFAULT_INTERFERERS as HARNESS_DEFAULT
+
+    assert tuple(DEFAULT_INTERFERERS) == tuple(HARNESS_DEFAULT)
