@@ -57,8 +57,10 @@ def late_events(server_log: str) -> tuple[int, int]:
 def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int, overruns: int) -> bool:
     """True when the audio path kept its deadline and every xrun is jackd's own late cycle.
 
-    ``overruns``: callbacks that took longer than their block period (the host counts
-    them); any overrun, or any client jackd reports late, is the audio path's fault.
+    ``overruns``: callbacks that took longer than their block period while computing
+    (the host counts all overruns and, apart, those whose thread ran under half the
+    period: waiting, descheduled by the VM's host, not computing; callers pass the
+    difference); any such overrun, or any client jackd reports late, is the audio path's fault.
     Otherwise each callback with an xrun (one xrun raises input overflow + output
     underflow in the same callback, so callbacks are compared, not PortAudio flags)
     must match a late cycle of the dummy driver: on this shared VM its timer thread

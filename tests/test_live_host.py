@@ -120,3 +120,28 @@ def test_summary_text(host):
     _run_blocks(host, noise(0.1, 44100, 2))
     text = host.stop().text()
     assert "callbacks" in text and "xruns: 0" in text and "errors in the audio callback: 0" in text
+
+
+@pytest.mark.parametrize("kind", ["sleeping", "computing"])
+def test_overruns_are_split_into_waiting_and_computing(host, kind):
+    import time
+
+    period = 256 / 44100
+
+    class Slow:
+        latency_samples = 0
+
+        def process_block(self, block, out=None):
+            end = time.perf_counter() + 1.5 * period
+            if kind == "sleeping":  # the thread is off the CPU, as when the VM's host preempts it
+                time.sleep(1.5 * period)
+            else:
+                while time.perf_counter() < end:  # the thread burns the CPU itself
+                    pass
+            out[:] = block
+
+    host.engine = Slow()
+    block = noise(0.01, 44100, 2).T[:256].copy()
+    host._callback(block, np.zeros_like(block), 256, None, _status())
+    assert host.overruns == 1
+    assert host.waiting_overruns == (1 if kind == "sleeping" else 0)

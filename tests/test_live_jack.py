@@ -165,10 +165,14 @@ def test_thirty_seconds_without_xruns(jack_server, gain_model):
     attempts = []
     for _ in range(THIRTY_SECOND_ATTEMPTS):
         summary, server_late, client_late = _thirty_second_run(jack_server, gain_model)
-        attempts.append((summary.xrun_callbacks, server_late, client_late, summary.overruns))
+        # Overruns whose thread got under half a period of CPU were waiting (the VM's host
+        # descheduled it), not computing: the audio path's own overruns are the others.
+        attempts.append((summary.xrun_callbacks, server_late, client_late,
+                         summary.overruns - summary.waiting_overruns))
         if xruns_explained(*attempts[-1]):
             break
-    print("per 30 s attempt (callbacks with an xrun, late driver cycles, late clients, overrun callbacks): "
+    print("per 30 s attempt (callbacks with an xrun, late driver cycles, late clients, overrun callbacks "
+          "that were computing, not waiting): "
           f"{attempts}")
     realtime = "realtime" if jack_server.realtime else "NON-realtime (no permission for -R)"
     assert xruns_explained(*attempts[-1]), (

@@ -85,6 +85,9 @@ class LiveSummary:
     max_interval_s: float
     xrun_callbacks: int = 0
     overruns: int = 0  # callbacks that took longer than their block period
+    # ... of which the callback thread ran on a CPU for under half the period: it was
+    # waiting (descheduled by the OS or a virtual machine's host, or blocked), not computing
+    waiting_overruns: int = 0
 
     def text(self) -> str:
         """A short human-readable summary."""
@@ -96,7 +99,7 @@ class LiveSummary:
             f"{self.output_underflows}) in {self.xrun_callbacks} callback(s)"
             + (f" at {', '.join(f'{t:.2f}' for t in self.xrun_times_s[:8])} s" if self.xrun_times_s else ""),
             f"callback load: mean {100 * self.mean_load:.1f} %, max {100 * self.max_load:.1f} % of the block period "
-            f"({self.overruns} callback(s) over it); "
+            f"({self.overruns} callback(s) over it, {self.waiting_overruns} of them waiting, not computing); "
             f"longest gap between callbacks {1000 * self.max_interval_s:.1f} ms"
             + (f" (block period {1000 * self.blocksize / self.sample_rate:.1f} ms)" if self.blocksize and self.sample_rate else ""),
             f"latency: {1000 * (self.latency_algorithmic_s + self.latency_device_s):.1f} ms "
@@ -266,8 +269,10 @@ class LiveHost:
         # the stream positions (frames) of the first 32, preallocated for the callback.
         self.xrun_callbacks = 0
         self._xrun_frames = np.zeros(32, dtype=np.int64)
-        # Callbacks that took longer than their block period (the audio path's own fault).
+        # Callbacks that took longer than their block period, and those of them whose thread
+        # had under half the period of CPU time (waiting: preempted or blocked, not computing).
         self.overruns = 0
+        self.waiting_overruns = 0
 
     @property
     def xrun_times_s(self) -> list[float]:
@@ -281,6 +286,7 @@ class LiveHost:
 
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         started = time.perf_counter()
+        started_cpu = time.thread_time()
         if self._last_start:
             gap = started - self._last_start
             if gap > self.max_interval_s:
@@ -317,6 +323,8 @@ class LiveHost:
                     self.max_load = load
                 if load >= 1.0:
                     self.overruns += 1
+                    if (time.thread_time() - started_cpu) * self.sample_rate / frames < 0.5:
+                        self.waiting_overruns += 1
 
     # ------------------------------------------------------------------- stream
     def _resolve_samplerate(self) -> int:
@@ -419,6 +427,7 @@ class LiveHost:
             xrun_times_s=self.xrun_times_s,
             xrun_callbacks=self.xrun_callbacks,
             overruns=self.overruns,
+            waiting_overruns=self.waiting_overruns,
             max_interval_s=self.max_interval_s,
             sample_rate=self.sample_rate,
             blocksize=self.blocksize,
