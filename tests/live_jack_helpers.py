@@ -54,19 +54,23 @@ def late_events(server_log: str) -> tuple[int, int]:
     return server_log.count(SERVER_LATE), server_log.count(CLIENT_LATE)
 
 
-def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int, overruns: int) -> bool:
+def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int, overruns: int,
+                    allowed_overruns: int = 0) -> bool:
     """True when the audio path kept its deadline and every xrun is jackd's own late cycle.
 
     ``overruns``: callbacks that took longer than their block period while computing
     (the host counts all overruns and, apart, those whose thread ran under half the
-    period: waiting, descheduled by the VM's host, not computing; callers pass the
+    period: waiting, descheduled by the guest OS or blocked, not computing; callers pass the
     difference); any such overrun, or any client jackd reports late, is the audio path's fault.
     Otherwise each callback with an xrun (one xrun raises input overflow + output
     underflow in the same callback, so callbacks are compared, not PortAudio flags)
     must match a late cycle of the dummy driver: on this shared VM its timer thread
     is itself sometimes woken 2-7 ms late, which no client can cause or prevent.
+    ``allowed_overruns``: how many computing overruns a long run may have. The guest's
+    thread CPU clock keeps running while the VM's host steals the virtual CPU, so a stolen
+    stretch looks like computing; a long run on a busy host gets a small allowance.
     """
-    return client_late == 0 and overruns == 0 and xrun_callbacks <= server_late
+    return client_late == 0 and overruns <= allowed_overruns and xrun_callbacks <= server_late
 
 
 def start_jack_server(log_dir: Path, sample_rate: int = SAMPLE_RATE, period: int = PERIOD) -> JackServer:

@@ -86,7 +86,8 @@ class LiveSummary:
     xrun_callbacks: int = 0
     overruns: int = 0  # callbacks that took longer than their block period
     # ... of which the callback thread ran on a CPU for under half the period: it was
-    # waiting (descheduled by the OS or a virtual machine's host, or blocked), not computing
+    # waiting (descheduled by the OS, or blocked), not computing. Time a VM's host steals from
+    # the virtual CPU still counts as the thread's CPU time, so it shows as computing.
     waiting_overruns: int = 0
 
     def text(self) -> str:
@@ -270,7 +271,7 @@ class LiveHost:
         self.xrun_callbacks = 0
         self._xrun_frames = np.zeros(32, dtype=np.int64)
         # Callbacks that took longer than their block period, and those of them whose thread
-        # had under half the period of CPU time (waiting: preempted or blocked, not computing).
+        # had under half the period of CPU time (waiting: descheduled or blocked, not computing).
         self.overruns = 0
         self.waiting_overruns = 0
 
