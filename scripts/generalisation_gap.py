@@ -40,9 +40,8 @@ from fewshot_sep.data.episodes import EpisodeConfig, EpisodeSampler
 from fewshot_sep.data.manifest import read_manifest
 from fewshot_sep.eval.metrics import bootstrap_median_ci
 from fewshot_sep.model import build_model
-from fewshot_sep.train.batches import make_batch
 from fewshot_sep.train.config import load_config
-from fewshot_sep.train.loop import OffsetSource, evaluate, initialise_from, to_tensors
+from fewshot_sep.train.loop import evaluate, initialise_from, validation_batches
 
 RECIPES = ((1.0, 1.0, (1, 4)), (3.0, 3.0, (2, 4)))  # (crop s, support clip s, interferers)
 
@@ -87,8 +86,7 @@ def main() -> None:
                                    k_range=(args.k, args.k), n_interferers=interferers, coherent_prob=0.7,
                                    negative_prob=0.0)
             sampler = EpisodeSampler(set_rows, recipe, seed=args.seed, root=args.data)
-            batches = [to_tensors(make_batch(OffsetSource(sampler, start), 0, min(16, args.episodes - start), 0),
-                                  torch.device("cpu")) for start in range(0, args.episodes, 16)]
+            batches = validation_batches(sampler, args.episodes, 16, torch.device("cpu"))
             reference = None
             for path, model in zip(args.checkpoints, models):
                 values = evaluate(model, batches)

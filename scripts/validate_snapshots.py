@@ -39,10 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from fewshot_sep.train.batches import make_batch
     from fewshot_sep.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_config
     from fewshot_sep.train.config import load_config
-    from fewshot_sep.train.loop import OffsetSource, build_sources, evaluate, to_tensors
+    from fewshot_sep.train.loop import build_sources, evaluate, validation_batches
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
@@ -56,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"val.episodes is {n_val}: give --episodes N (N >= 1)")
     _, val_src = build_sources(config, progress=False)
     start = time.monotonic()
-    batches = [to_tensors(make_batch(OffsetSource(val_src, s), 0, min(vb, n_val - s), 0), torch.device("cpu"))
-               for s in range(0, n_val, vb)]
+    batches = validation_batches(val_src, n_val, vb, torch.device("cpu"))
     print(f"{n_val} validation episodes of {args.data} ({args.config.name}) in {time.monotonic() - start:.0f} s",
           file=sys.stderr)
     results = []

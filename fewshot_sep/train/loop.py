@@ -180,6 +180,14 @@ def to_tensors(batch: dict[str, Any], device: torch.device) -> dict[str, torch.T
                 ).to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def validation_batches(source: Any, episodes: int, batch_size: int, device: torch.device
+                       ) -> list[dict[str, torch.Tensor]]:
+    """Episodes ``0 .. episodes - 1`` of ``source`` as un-augmented batches of ``batch_size`` on
+    ``device``: the fixed validation set (empty for 0 episodes)."""
+    return [to_tensors(make_batch(OffsetSource(source, start), 0, min(batch_size, episodes - start), 0), device)
+            for start in range(0, episodes, batch_size)]
+
+
 def evaluate(model: FewShotModel, val_batches: list[dict[str, torch.Tensor]],
              class_index: dict[int, int] | None = None) -> np.ndarray:
     """SI-SDR improvement (dB) of every validation episode, ``[n_episodes]``."""
@@ -298,21 +306,17 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
 
     batch_size = int(train_cfg["batch_size"])
     val_cfg = config["val"]
-    val_batches = []
-    n_val = int(val_cfg["episodes"])
-    vb = int(val_cfg["batch_size"])
-    for start in range(0, n_val, vb):
-        val_batches.append(to_tensors(make_batch(OffsetSource(val_src, start), 0, min(vb, n_val - start), 0), device))
+    val_batches = validation_batches(val_src, int(val_cfg["episodes"]), int(val_cfg["batch_size"]), device)
 
     aug = AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["data"]["augment"].items()})
     make = functools.partial(make_batch, train_src, batch_size=batch_size, seed=int(config["seed"]), augment_cfg=aug)
     total_steps = int(train_cfg["total_steps"])
     stop_step = total_steps if max_steps is None else min(total_steps, step + int(max_steps))
-    # A fresh run with train.schedule_minutes fits total_steps to its time budget once the
-    # step rate is known (after warm-up); until then the batch stream must not stop early.
     workers = int(config["data"]["workers"])
     prefetch = 4 if device.type == "cuda" else 3  # batches each worker makes ahead (the two streams)
-    # Fitted once per run: a run resumed before its fit fits on resume, with the budget left.
+    # train.schedule_minutes fits total_steps to the time budget once the step rate is known
+    # (after warm-up), once per run (a run resumed before its fit fits on resume, with the budget
+    # left); until then the batch stream must not stop early.
     schedule_fit = (_ScheduleFit(train_cfg, step, prefetched=workers * prefetch)
                     if train_cfg.get("schedule_minutes") and train_cfg.get("schedule_fitted_at") is None else None)
     stream_stop = 10 ** 9 if schedule_fit is not None else stop_step
