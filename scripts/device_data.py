@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from fewshot_sep.data.episodes import EpisodeSampler, MemoryStore  # noqa: E402
 from fewshot_sep.data.manifest import SAMPLE_RATE, read_manifest, write_manifest  # noqa: E402
-from fewshot_sep.data.stem_codec import decode_int16, encode_vorbis  # noqa: E402
+from fewshot_sep.data.stem_codec import decode_cached, decode_to_cache, encode_vorbis  # noqa: E402
 from fewshot_sep.train.config import load_config  # noqa: E402
 from fewshot_sep.train.loop import train_episode_config  # noqa: E402
 from fewshot_sep.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
@@ -58,14 +58,15 @@ ROWS_NAME = "rows.json"
 # ----------------------------------------------------------------------------- pack
 
 
-def order_works(rows: list[dict], needed: np.ndarray, root: Path) -> list[tuple[str, list[int], int]]:
+def order_works(rows: list[dict], needed: np.ndarray) -> list[tuple[str, list[int], int]]:
     """Works holding needed stems as ``(work_id, needed row indices, FLAC bytes)``, in greedy
     coverage order: each next work maximises the sum over its stems of ``1 / (1 + works so far
-    with that stem's (instrument, soundfont))`` per MB (ties: work id)."""
+    with that stem's (instrument, soundfont))`` per MB (ties: work id). Each row has its
+    FLAC file's path under ``"file"``."""
     by_work: dict[str, list[int]] = {}
     for i in np.flatnonzero(needed):
         by_work.setdefault(rows[int(i)]["work_id"], []).append(int(i))
-    sizes = {w: sum(os.path.getsize(root / rows[i]["path"]) for i in idx) for w, idx in by_work.items()}
+    sizes = {w: sum(os.path.getsize(rows[i]["file"]) for i in idx) for w, idx in by_work.items()}
     pair_works: Counter = Counter()
     order = []
     remaining = sorted(by_work)
@@ -82,13 +83,44 @@ def order_works(rows: list[dict], needed: np.ndarray, root: Path) -> list[tuple[
     return order
 
 
+def row_key(dataset: int, index: int) -> str:
+    """A carried stem's name: ``<dataset>-<manifest row>`` (dataset = position of its --data)."""
+    return f"{dataset}-{index}"
+
+
+def _key_order(key: str | int) -> tuple[int, int]:
+    """Sort key of a row key; a bare integer (parts packed from one dataset before keys had a
+    dataset prefix) is dataset 0."""
+    if isinstance(key, int):
+        return 0, key
+    dataset, index = key.split("-")
+    return int(dataset), int(index)
+
+
+def gather_rows(roots: list[Path], config: dict) -> tuple[list[dict], np.ndarray]:
+    """The manifest rows of every dataset in ``roots`` (each with ``"key"`` and ``"file"``) and
+    the mask of the stems the run config's train sampler reads. Work ids must not repeat
+    across datasets (two renders of one corpus work would mix in "coherent" mixtures)."""
+    rows: list[dict] = []
+    needed: list[np.ndarray] = []
+    owner: dict[str, Path] = {}
+    for d, root in enumerate(roots):
+        manifest = read_manifest(root)
+        for work in sorted({r["work_id"] for r in manifest}):
+            if owner.setdefault(work, root) != root:
+                raise SystemExit(f"work id {work!r} is in both {owner[work]} and {root}: datasets packed "
+                                 "together need distinct works (render the extra ones with another --seed "
+                                 "and --no-corpus)")
+        sampler = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
+        needed.append(sampler.needed_stems())
+        rows += [{**r, "key": row_key(d, i), "file": str(root / r["path"])} for i, r in enumerate(manifest)]
+    return rows, np.concatenate(needed)
+
+
 def pack(args: argparse.Namespace) -> int:
-    root = Path(args.data)
     config = load_config(args.config)
-    rows = read_manifest(root)
-    sampler = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
-    needed = sampler.needed_stems()
-    order = order_works(rows, needed, root)
+    rows, needed = gather_rows([Path(d) for d in args.data or ["data/render"]], config)
+    order = order_works(rows, needed)
     budget = int(args.part_mib * 2 ** 20)
     parts: list[dict] = [{"size": 0, "rows": []} for _ in range(args.parts)]
     out = Path(args.out)
@@ -102,7 +134,7 @@ def pack(args: argparse.Namespace) -> int:
     # an executor (not Pool) fails at once when a worker dies instead of waiting for it forever.
     with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for work, idx, _ in order:
-            paths = [str(root / rows[i]["path"]) for i in idx]
+            paths = [rows[i]["file"] for i in idx]
             blobs = list(pool.map(encode_vorbis, paths, [args.quality] * len(paths)))
             size = sum(len(b) for b in blobs)
             target = min(range(args.parts), key=lambda p: parts[p]["size"])
@@ -113,14 +145,15 @@ def pack(args: argparse.Namespace) -> int:
                 continue
             misses = 0
             for i, blob in zip(idx, blobs):
-                (dirs[target] / f"{i}.ogg").write_bytes(blob)
+                (dirs[target] / f"{rows[i]['key']}.ogg").write_bytes(blob)
             parts[target]["size"] += size
             parts[target]["rows"] += idx
             print(f"part {target}: + {work} ({len(idx)} stems, {size / 1e6:.1f} MB) -> "
                   f"{parts[target]['size'] / 2 ** 20:.1f} MiB", flush=True)
     total_s = 0.0
     for d, part in zip(dirs, parts):
-        part_rows = [{**rows[i], "row": i} for i in sorted(part["rows"])]
+        part_rows = [{**{k: v for k, v in rows[i].items() if k not in ("key", "file")}, "row": rows[i]["key"]}
+                     for i in sorted(part["rows"])]
         write_text_atomic(d / ROWS_NAME, json.dumps(part_rows))
         seconds = sum(r["num_samples"] for r in part_rows) / SAMPLE_RATE
         total_s += seconds
@@ -137,29 +170,35 @@ def pack(args: argparse.Namespace) -> int:
 
 def unpack(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    merged: dict[int, tuple[dict, Path]] = {}
+    merged: dict[str | int, tuple[dict, Path]] = {}
     for part in args.parts:
         part = Path(part)
         if not (part / ROWS_NAME).is_file():
             print(f"{part}: no {ROWS_NAME}, skipped", file=sys.stderr)
             continue
         for row in json.loads((part / ROWS_NAME).read_text(encoding="utf-8")):
-            index = int(row.pop("row"))  # the row's index in the full manifest = its file name
-            merged[index] = (row, part / f"{index}.ogg")
+            key = row.pop("row")  # the file name: "<dataset>-<row in its manifest>"
+            merged[key] = (row, part / f"{key}.ogg")
     if not merged:
         print("no parts to unpack", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    keys = sorted(merged)
+    decoded = out / "decoded"
+    decoded.mkdir(parents=True, exist_ok=True)
+    keys = sorted(merged, key=_key_order)
     rows = [merged[k][0] for k in keys]
     write_manifest(out / "manifest.csv", rows)
     rows = read_manifest(out)  # typed as the trainer reads them (the cache key depends on it)
     sampler = EpisodeSampler(out, train_episode_config(config), seed=int(config["seed"]))
     wanted = sampler.needed_stems()
-    jobs = [(str(merged[k][1]), int(r["num_samples"])) for k, r, w in zip(keys, rows, wanted) if w]
+    jobs = [(str(merged[k][1]), int(r["num_samples"]), str(decoded / f"{k}.npy"))
+            for k, r, w in zip(keys, rows, wanted) if w]
     with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        stems = list(pool.map(decode_int16, [j[0] for j in jobs], [j[1] for j in jobs], chunksize=4))
+        if args.decode_only:  # only fill the cache (nothing sent back); a later unpack assembles
+            done = sum(pool.map(decode_to_cache, *zip(*jobs), chunksize=4)) if jobs else 0
+            print(f"{decoded}: {done} of {len(jobs)} stems decoded now, the rest were there")
+            return 0
+        stems = list(pool.map(decode_cached, *zip(*jobs), chunksize=4)) if jobs else []
     audio = np.concatenate(stems) if stems else np.zeros(0, np.int16)
     cache = MemoryStore.cache_path(out, rows, wanted)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="encode a subset of the train split's works into parts")
-    p.add_argument("--data", default="data/render", help="rendered dataset folder (default data/render)")
+    p.add_argument("--data", action="append",
+                   help="rendered dataset folder; repeat to pack several (their works must differ; "
+                        "default data/render)")
     p.add_argument("--config", required=True, help="the run config the parts are for (its train sampler)")
     p.add_argument("--out", default=".devdata", help="folder for the parts (default .devdata)")
     p.add_argument("--parts", type=int, default=2, help="number of parts (default 2)")
@@ -189,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--config", required=True, help="the run config (its train sampler decides the stems used)")
     u.add_argument("--out", default="data/device", help="dataset folder to write (default data/device)")
     u.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoder processes")
+    u.add_argument("--decode-only", action="store_true",
+                   help="decode the parts present into <out>/decoded and stop (a call that only carries "
+                        "a part does this; the training call's unpack then decodes only its own part)")
     u.set_defaults(func=unpack)
     args = parser.parse_args(argv)
     for name in ("parts", "workers"):

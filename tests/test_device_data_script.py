@@ -43,8 +43,10 @@ def test_pack_then_unpack_gives_the_trainer_the_decoded_train_stems(tmp_path):
     assert [p.name for p in parts] == ["part-a", "part-b"]
     full = read_manifest(data)
     packed = [json.loads((p / "rows.json").read_text())for p in parts]
-    carried = [r["row"] for rows in packed for r in rows]
-    assert len(carried) == len(set(carried)) > 0            # no stem in two parts
+    keys = [r["row"] for rows in packed for r in rows]
+    assert len(keys) == len(set(keys)) > 0                  # no stem in two parts
+    assert all(k.startswith("0-") for k in keys)            # "<dataset>-<manifest row>"
+    carried = [int(k.split("-")[1]) for k in keys]
     assert all(full[i]["split"] == "train" for i in carried)  # only what the train sampler reads
     works = [{r["work_id"] for r in rows} for rows in packed]
     assert not works[0] & works[1]                           # whole works per part
@@ -97,3 +99,67 @@ def test_pack_respects_the_part_size(tmp_path):
     # fewer works fit than the dataset has
     carried = sum(len(json.loads((p / "rows.json").read_text())) for p in (tmp_path / "dev").glob("part-*"))
     assert carried < 9 * 4
+
+
+def _renamed_works(folder, prefix):
+    """Give a synthetic dataset's works other ids (as a render with another seed would)."""
+    from fewshot_sep.data.manifest import read_manifest, write_manifest
+
+    rows = read_manifest(folder)
+    write_manifest(folder / "manifest.csv", [{**r, "work_id": prefix + r["work_id"]} for r in rows])
+    return folder
+
+
+def test_pack_merges_several_datasets_and_refuses_shared_works(tmp_path):
+    from fewshot_sep.data.manifest import read_manifest
+
+    script = load_script("device_data")
+    first = synthetic_dataset(tmp_path / "one", n_works=12, seconds=4.0, seed=0)
+    second = _renamed_works(synthetic_dataset(tmp_path / "two", n_works=12, seconds=4.0, seed=1), "other-")
+    config_path = _config(tmp_path, tmp_path / "device")
+    assert script.main(["pack", "--data", str(first), "--data", str(second), "--config", str(config_path),
+                        "--out", str(tmp_path / "dev"), "--parts", "2", "--part-mib", "1", "--workers", "1"]) == 0
+    keys = [r["row"] for p in (tmp_path / "dev").glob("part-*")
+            for r in json.loads((p / "rows.json").read_text())]
+    assert {k.split("-")[0] for k in keys} == {"0", "1"}
+    assert script.main(["unpack", *map(str, sorted((tmp_path / "dev").glob("part-*"))), "--config",
+                        str(config_path), "--out", str(tmp_path / "device"), "--workers", "1"]) == 0
+    rows = read_manifest(tmp_path / "device")
+    expected = [r for d in (first, second) for r in read_manifest(d) if r["split"] == "train"]
+    assert sorted((r["work_id"], r["path"]) for r in rows) == sorted((r["work_id"], r["path"]) for r in expected)
+
+    # the same works in two datasets would mix two renders of a piece: refused, naming the work
+    with pytest.raises(SystemExit, match="work id .synthwork-00. is in both"):
+        script.main(["pack", "--data", str(first), "--data", str(synthetic_dataset(tmp_path / "three", seconds=4.0)),
+                     "--config", str(config_path), "--out", str(tmp_path / "dev2"), "--workers", "1"])
+
+
+def test_decode_only_calls_fill_a_cache_that_the_final_unpack_reuses(tmp_path):
+    from fewshot_sep.data.episodes import EpisodeSampler, MemoryStore
+    from fewshot_sep.data.manifest import read_manifest
+    from fewshot_sep.train.config import load_config
+    from fewshot_sep.train.loop import train_episode_config
+
+    script = load_script("device_data")
+    data = synthetic_dataset(tmp_path / "data", n_works=12, seconds=4.0)
+    config_path = _config(tmp_path, tmp_path / "device")
+    script.main(["pack", "--data", str(data), "--config", str(config_path), "--out", str(tmp_path / "dev"),
+                 "--parts", "2", "--part-mib", "1", "--workers", "1"])
+    part_a, part_b = sorted((tmp_path / "dev").glob("part-*"))
+    # call 1 carried part a only: decode it into the cache, write no stem array
+    assert script.main(["unpack", str(part_a), "--config", str(config_path), "--out", str(tmp_path / "device"),
+                        "--workers", "1", "--decode-only"]) == 0
+    cached = {p.stem for p in (tmp_path / "device" / "decoded").glob("*.npy")}
+    assert cached == {r["row"] for r in json.loads((part_a / "rows.json").read_text())}
+    assert not (tmp_path / "device" / "memstore").exists()
+    # a cached stem is read back, not decoded again: mark one and find the mark in the array
+    marked = sorted(cached)[0]
+    np.save(tmp_path / "device" / "decoded" / f"{marked}.npy",
+            np.full(np.load(tmp_path / "device" / "decoded" / f"{marked}.npy").shape, 30000, np.int16))
+    assert script.main(["unpack", str(part_a), str(part_b), "--config", str(config_path),
+                        "--out", str(tmp_path / "device"), "--workers", "1"]) == 0
+    rows = read_manifest(tmp_path / "device")
+    wanted = EpisodeSampler(tmp_path / "device", train_episode_config(load_config(config_path)), 0).needed_stems()
+    audio = np.load(MemoryStore.cache_path(tmp_path / "device", rows, wanted))
+    assert np.count_nonzero(audio == 30000) == rows[0]["num_samples"]  # exactly the marked stem
+    assert len({p.stem for p in (tmp_path / "device" / "decoded").glob("*.npy")}) == int(wanted.sum())

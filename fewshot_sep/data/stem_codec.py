@@ -4,10 +4,13 @@ rendered (``scripts/device_data.py``). Module-level functions so worker processe
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 
 from fewshot_sep.data.manifest import SAMPLE_RATE
+from fewshot_sep.utils.atomic import atomic_path
 
 _BLOCK = 32768
 
@@ -38,3 +41,22 @@ def decode_int16(path: str, num_samples: int) -> np.ndarray:
     n = min(num_samples, len(audio))
     out[:n] = np.clip(np.round(audio[:n] * 32768.0), -32768, 32767).astype(np.int16)
     return out
+
+
+def decode_cached(ogg: str, num_samples: int, cache: str) -> np.ndarray:
+    """:func:`decode_int16`, kept as ``cache`` (``.npy``) so that a later unpack (a later call
+    that carried more parts) reads it instead of decoding it again."""
+    if os.path.isfile(cache):
+        return np.load(cache)
+    audio = decode_int16(ogg, num_samples)
+    with atomic_path(Path(cache)) as tmp:
+        np.save(tmp, audio, allow_pickle=False)
+    return audio
+
+
+def decode_to_cache(ogg: str, num_samples: int, cache: str) -> int:
+    """Decode into ``cache`` unless it is there; 1 if it decoded."""
+    if os.path.isfile(cache):
+        return 0
+    decode_cached(ogg, num_samples, cache)
+    return 1

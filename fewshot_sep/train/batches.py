@@ -53,29 +53,50 @@ class AugmentConfig:
     reverb_wet: tuple[float, float] = (0.05, 0.3)
 
 
-def _eq_curve(rng: np.random.Generator, freqs: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
-    """Random smooth magnitude response (linear gain) at ``freqs`` Hz."""
-    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
-    knots = np.linspace(-5.7, 4.5, 8)  # ~20 Hz .. ~22 kHz in octaves around 1 kHz
-    db = rng.uniform(-cfg.eq_db, cfg.eq_db, len(knots))
-    curve_db = np.interp(octaves, knots, db) + rng.uniform(-cfg.tilt_db, cfg.tilt_db) * octaves
-    return (10.0 ** (curve_db / 20.0)).astype(np.float32)
+def _octaves(n_fft: int) -> np.ndarray:
+    """Octaves around 1 kHz of the rfft bins of size ``n_fft`` (floored at 20 Hz), cached."""
+    grid = _OCTAVES.get(n_fft)
+    if grid is None:
+        freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
+        grid = _OCTAVES[n_fft] = np.log2(np.maximum(freqs, 20.0) / 1000.0)
+    return grid
+
+
+_OCTAVES: dict[int, np.ndarray] = {}
+_EQ_KNOTS = np.linspace(-5.7, 4.5, 8)  # ~20 Hz .. ~22 kHz in octaves around 1 kHz
+_DB_TO_LOG_GAIN = np.float32(np.log(10.0) / 20.0)
+# Zero padding for a row with EQ only: a smooth 8-knot curve has a short impulse response
+# (tens of ms), far shorter than a reverb tail, so those rows take a ~1.5x shorter FFT.
+_EQ_PAD = 4096
+
+
+def _eq_curve(octaves: np.ndarray, knots_db: np.ndarray, tilt_db: float) -> np.ndarray:
+    """Smooth magnitude response (linear gain, float32) at the bins ``octaves``."""
+    curve_db = np.interp(octaves, _EQ_KNOTS, knots_db) + tilt_db * octaves
+    return np.exp(curve_db.astype(np.float32) * _DB_TO_LOG_GAIN)
+
+
+def _fft_size(n: int) -> int:
+    return int(np.ceil(n / 4096.0)) * 4096
 
 
 def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Apply an independent random EQ (and sometimes reverb) to each row of ``signals [N, n]``.
 
-    The output keeps each row's RMS (the sampler's gains stay meaningful).
+    The output keeps each row's RMS (the sampler's gains stay meaningful). Filtering is a
+    linear (not circular) convolution through zero-padded FFTs: rows with reverb are padded
+    by the longest possible tail, rows with EQ only by ``_EQ_PAD``.
     """
     if not cfg.enabled or signals.size == 0:
         return signals
     n = signals.shape[-1]
-    max_ir = int(cfg.reverb_rt60[1] * SAMPLE_RATE)
-    n_fft = int(np.ceil((n + max_ir) / 4096.0)) * 4096  # linear (not circular) convolution
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
-    spectra = np.fft.rfft(signals, n_fft, axis=-1)
-    for row in range(signals.shape[0]):
-        response = _eq_curve(rng, freqs, cfg).astype(np.complex64)
+    # Draw every row's parameters first, in a fixed order (EQ knots, tilt, reverb?, RT60, IR,
+    # wet level), so the batch is a pure function of the RNG state.
+    rows = []
+    for _ in range(signals.shape[0]):
+        knots_db = rng.uniform(-cfg.eq_db, cfg.eq_db, len(_EQ_KNOTS))
+        tilt_db = rng.uniform(-cfg.tilt_db, cfg.tilt_db)
+        ir = None
         if rng.random() < cfg.reverb_prob:
             rt60 = rng.uniform(*cfg.reverb_rt60)
             length = int(rt60 * SAMPLE_RATE)
@@ -83,9 +104,22 @@ def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
             ir = rng.standard_normal(length) * np.exp(-6.9 * t / rt60)
             ir *= rng.uniform(*cfg.reverb_wet) / (np.sqrt(np.sum(ir ** 2)) + 1e-9)
             ir[0] += 1.0
-            response = response * np.fft.rfft(ir, n_fft)
-        spectra[row] *= response
-    out = np.fft.irfft(spectra, n_fft, axis=-1)[:, :n].astype(np.float32)
+        rows.append((knots_db, tilt_db, ir))
+    out = np.empty(signals.shape, np.float32)
+    long_fft = _fft_size(n + int(cfg.reverb_rt60[1] * SAMPLE_RATE))
+    short_fft = _fft_size(n + _EQ_PAD)
+    for reverb, n_fft in ((False, short_fft), (True, long_fft)):
+        group = [i for i, row in enumerate(rows) if (row[2] is not None) == reverb]
+        if not group:
+            continue
+        octaves = _octaves(n_fft)
+        spectra = np.fft.rfft(signals[group], n_fft, axis=-1)
+        for j, i in enumerate(group):
+            knots_db, tilt_db, ir = rows[i]
+            spectra[j] *= _eq_curve(octaves, knots_db, tilt_db)
+            if ir is not None:
+                spectra[j] *= np.fft.rfft(ir, n_fft)
+        out[group] = np.fft.irfft(spectra, n_fft, axis=-1)[:, :n]
     rms_in = np.sqrt(np.mean(signals ** 2, axis=-1, keepdims=True)) + 1e-8
     rms_out = np.sqrt(np.mean(out ** 2, axis=-1, keepdims=True)) + 1e-8
     return out * (rms_in / rms_out)

@@ -1,0 +1,65 @@
+"""Cost of making training batches on the CPU (episode sampling, timbre augmentation, collation).
+
+On the lent GPU machine the batch workers, not the GPU, set the pace (docs/gpu-training.md):
+this measures one process making the batches of a run config from its dataset, with and
+without the timbre augmentation.
+
+Prints a table: seconds per batch and episodes per second per process (median over the steps,
+after one warm-up batch), single-threaded.
+
+    python benchmarks/bench_batches.py [--config configs/release-stage8.yaml] [--data-root data/device]
+        [--steps 6] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from fewshot_sep.data.episodes import EpisodeSampler  # noqa: E402
+from fewshot_sep.train.batches import AugmentConfig, make_batch  # noqa: E402
+from fewshot_sep.train.config import load_config  # noqa: E402
+from fewshot_sep.train.loop import train_episode_config  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/release-stage8.yaml")
+    parser.add_argument("--data-root", help="dataset folder (default: the config's data.root)")
+    parser.add_argument("--steps", type=int, default=6, help="batches timed per row (default 6)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    root = Path(args.data_root or config["data"]["root"])
+    sampler = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
+    sampler.load_into_memory(cache=bool(config["data"].get("memstore_cache", False)))
+    augment_cfg = AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                                   for k, v in config["data"]["augment"].items()})
+    print(f"config {args.config}, data {root}, batch {args.batch_size}, 1 thread, "
+          f"median of {args.steps} batches")
+    print("| augmentation | s per batch | episodes/s per process |")
+    print("|---|---:|---:|")
+    for name, aug in (("off", None), ("on (the config's)", augment_cfg)):
+        make_batch(sampler, 0, args.batch_size, int(config["seed"]), aug)  # warm-up: caches, page-in
+        times = []
+        for step in range(1, args.steps + 1):
+            start = time.perf_counter()
+            make_batch(sampler, step, args.batch_size, int(config["seed"]), aug)
+            times.append(time.perf_counter() - start)
+        seconds = float(np.median(times))
+        print(f"| {name} | {seconds:.3f} | {args.batch_size / seconds:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
