@@ -34,7 +34,11 @@ if [ "$MODE" = decode ]; then
     exit 0
 fi
 if [ "$MODE" != train ] || [ "${UNPACK:-1}" = 1 ]; then
-    "$PY" scripts/device_data.py unpack .devdata/part-* --config "$CONFIG" --out data/device
+    # the parts carried by earlier calls are gone there (each call's carry replaces .devdata), but
+    # their stems are in the decode cache: decode this call's part, then assemble from the rows
+    # of every part (ROWS: a folder of part-*/rows.json, carried whole, default .devdata)
+    "$PY" scripts/device_data.py unpack .devdata/part-* --config "$CONFIG" --out data/device --decode-only
+    "$PY" scripts/device_data.py unpack "${ROWS:-.devdata}"/part-* --config "$CONFIG" --out data/device
     echo "unpacked in $(( $(date +%s) - start )) s"
 fi
 case "$MODE" in

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(libportaudio2 jackd2 libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont libsndfile1)
+SYSTEM_PACKAGES=(libportaudio2 jackd2 libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont csound-soundfont libsndfile1)
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 

@@ -63,3 +63,22 @@ def test_input_gain_makes_quiet_bins_visible_and_is_checked():
     assert (outputs[0] - outputs[1]).abs().max() > 1e-3
     with pytest.raises(ValueError, match="input_gain 0.0"):
         build_model({"model": {**SMALL_MODEL, "input_gain": 0.0}})
+
+
+def test_fine_head_convolutions_keep_the_meaning_of_their_weights():
+    """The head runs its frequency convolutions on [B, C, T, F] (fast in onnxruntime); the result
+    must be that of its Conv2d modules on [B, C, F, T] (kernels (5, 1), (3, 1)), so checkpoints
+    trained with either layout load unchanged."""
+    from fewshot_sep.model.layers import FineHead
+
+    torch.manual_seed(0)
+    head = FineHead(channels=24, band_width=8, hidden=16)
+    torch.nn.init.normal_(head.conv2.weight)  # the last layer starts at zero
+    h, x, x_prev = torch.randn(2, 24, 16, 5), torch.randn(2, 1, 128, 5), torch.randn(2, 1, 128, 5)
+    with torch.no_grad():
+        per_bin = head.band_proj(h.permute(0, 3, 2, 1)).reshape(2, 5, 128, 4).permute(0, 3, 2, 1)
+        reference = head.conv2(head.act(head.conv1(torch.cat([per_bin, x, x_prev], dim=1))))
+        out = head(h, x, x_prev)
+    assert out.shape == (2, 1, 128, 5)
+    assert float((out - reference).abs().max()) < 1e-5
+    assert float(reference.abs().max()) > 0.1
