@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fewshot_sep.data.episodes import EpisodeSampler  # noqa: E402
-from fewshot_sep.train.batches import AugmentConfig, make_batch  # noqa: E402
+from fewshot_sep.train.batches import make_batch  # noqa: E402
 from fewshot_sep.train.config import load_config  # noqa: E402
-from fewshot_sep.train.loop import train_episode_config  # noqa: E402
+from fewshot_sep.train.loop import train_augment_config, train_episode_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.data_root or config["data"]["root"])
     sampler = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
     sampler.load_into_memory(cache=bool(config["data"].get("memstore_cache", False)))
-    augment_cfg = AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v)
-                                   for k, v in config["data"]["augment"].items()})
+    augment_cfg = train_augment_config(config)
     print(f"config {args.config}, data {root}, batch {args.batch_size}, 1 thread, "
           f"median of {args.steps} batches")
     print("| augmentation | s per batch | episodes/s per process |")

@@ -186,18 +186,23 @@ def unpack(args: argparse.Namespace) -> int:
     decoded = out / "decoded"
     decoded.mkdir(parents=True, exist_ok=True)
     keys = sorted(merged, key=_key_order)
-    rows = [merged[k][0] for k in keys]
-    write_manifest(out / "manifest.csv", rows)
+
+    def job(key: str | int) -> tuple[str, int, str]:
+        return str(merged[key][1]), int(merged[key][0]["num_samples"]), str(decoded / f"{key}.npy")
+
+    spawn = multiprocessing.get_context("spawn")
+    if args.decode_only:  # fill the cache with every carried stem; no manifest, no array yet
+        jobs = [job(k) for k in keys]
+        with ProcessPoolExecutor(args.workers, mp_context=spawn) as pool:
+            done = sum(pool.map(decode_to_cache, *zip(*jobs), chunksize=4))
+        print(f"{decoded}: {done} of {len(jobs)} stems decoded now, the rest were there")
+        return 0
+    write_manifest(out / "manifest.csv", [merged[k][0] for k in keys])
     rows = read_manifest(out)  # typed as the trainer reads them (the cache key depends on it)
     sampler = EpisodeSampler(out, train_episode_config(config), seed=int(config["seed"]))
     wanted = sampler.needed_stems()
-    jobs = [(str(merged[k][1]), int(r["num_samples"]), str(decoded / f"{k}.npy"))
-            for k, r, w in zip(keys, rows, wanted) if w]
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        if args.decode_only:  # only fill the cache (nothing sent back); a later unpack assembles
-            done = sum(pool.map(decode_to_cache, *zip(*jobs), chunksize=4)) if jobs else 0
-            print(f"{decoded}: {done} of {len(jobs)} stems decoded now, the rest were there")
-            return 0
+    jobs = [job(k) for k, w in zip(keys, wanted) if w]
+    with ProcessPoolExecutor(args.workers, mp_context=spawn) as pool:
         stems = list(pool.map(decode_cached, *zip(*jobs), chunksize=4)) if jobs else []
     audio = np.concatenate(stems) if stems else np.zeros(0, np.int16)
     cache = MemoryStore.cache_path(out, rows, wanted)
@@ -231,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--out", default="data/device", help="dataset folder to write (default data/device)")
     u.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoder processes")
     u.add_argument("--decode-only", action="store_true",
-                   help="decode the parts present into <out>/decoded and stop (a call that only carries "
-                        "a part does this; the training call's unpack then decodes only its own part)")
+                   help="decode every stem of the parts present into <out>/decoded and stop, writing no "
+                        "manifest or stem array (a call that only carries a part does this; the last "
+                        "unpack then reads those stems from the cache)")
     u.set_defaults(func=unpack)
     args = parser.parse_args(argv)
     for name in ("parts", "workers"):

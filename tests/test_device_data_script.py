@@ -22,6 +22,17 @@ def _config(tmp_path, root):
     return path
 
 
+def _packed(tmp_path):
+    """The script, a synthetic dataset, a stage-7 config writing to tmp_path/device, and the
+    dataset packed into tmp_path/dev/part-a, part-b (1 MiB each)."""
+    script = load_script("device_data")
+    data = synthetic_dataset(tmp_path / "data", n_works=12, seconds=4.0)
+    config_path = _config(tmp_path, tmp_path / "device")
+    assert script.main(["pack", "--data", str(data), "--config", str(config_path), "--out", str(tmp_path / "dev"),
+                        "--parts", "2", "--part-mib", "1", "--workers", "1"]) == 0
+    return script, data, config_path
+
+
 def _sisdr(est, ref):
     scale = float(est @ ref) / float(ref @ ref)
     err = est - scale * ref
@@ -34,11 +45,7 @@ def test_pack_then_unpack_gives_the_trainer_the_decoded_train_stems(tmp_path):
     from fewshot_sep.train.config import load_config
     from fewshot_sep.train.loop import build_sources, train_episode_config
 
-    script = load_script("device_data")
-    data = synthetic_dataset(tmp_path / "data", n_works=12, seconds=4.0)
-    config_path = _config(tmp_path, tmp_path / "device")
-    assert script.main(["pack", "--data", str(data), "--config", str(config_path), "--out", str(tmp_path / "dev"),
-                        "--parts", "2", "--part-mib", "1", "--workers", "1"]) == 0
+    script, data, config_path = _packed(tmp_path)
     parts = sorted((tmp_path / "dev").glob("part-*"))
     assert [p.name for p in parts] == ["part-a", "part-b"]
     full = read_manifest(data)
@@ -72,11 +79,7 @@ def test_pack_then_unpack_gives_the_trainer_the_decoded_train_stems(tmp_path):
 
 
 def test_unpack_uses_a_single_part_on_its_own(tmp_path):
-    script = load_script("device_data")
-    data = synthetic_dataset(tmp_path / "data", n_works=12, seconds=4.0)
-    config_path = _config(tmp_path, tmp_path / "device")
-    script.main(["pack", "--data", str(data), "--config", str(config_path), "--out", str(tmp_path / "dev"),
-                 "--parts", "2", "--part-mib", "1", "--workers", "1"])
+    script, _, config_path = _packed(tmp_path)
     assert script.main(["unpack", str(tmp_path / "dev" / "part-b"), "--config", str(config_path),
                         "--out", str(tmp_path / "device"), "--workers", "1"]) == 0
     from fewshot_sep.data.manifest import read_manifest
@@ -140,11 +143,7 @@ def test_decode_only_calls_fill_a_cache_that_the_final_unpack_reuses(tmp_path):
     from fewshot_sep.train.config import load_config
     from fewshot_sep.train.loop import train_episode_config
 
-    script = load_script("device_data")
-    data = synthetic_dataset(tmp_path / "data", n_works=12, seconds=4.0)
-    config_path = _config(tmp_path, tmp_path / "device")
-    script.main(["pack", "--data", str(data), "--config", str(config_path), "--out", str(tmp_path / "dev"),
-                 "--parts", "2", "--part-mib", "1", "--workers", "1"])
+    script, _, config_path = _packed(tmp_path)
     part_a, part_b = sorted((tmp_path / "dev").glob("part-*"))
     # call 1 carried part a only: decode it into the cache, write no stem array
     assert script.main(["unpack", str(part_a), "--config", str(config_path), "--out", str(tmp_path / "device"),
@@ -152,6 +151,7 @@ def test_decode_only_calls_fill_a_cache_that_the_final_unpack_reuses(tmp_path):
     cached = {p.stem for p in (tmp_path / "device" / "decoded").glob("*.npy")}
     assert cached == {r["row"] for r in json.loads((part_a / "rows.json").read_text())}
     assert not (tmp_path / "device" / "memstore").exists()
+    assert not (tmp_path / "device" / "manifest.csv").exists()
     # a cached stem is read back, not decoded again: mark one and find the mark in the array
     marked = sorted(cached)[0]
     np.save(tmp_path / "device" / "decoded" / f"{marked}.npy",

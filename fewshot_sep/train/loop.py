@@ -63,6 +63,11 @@ def train_episode_config(config: dict[str, Any]) -> Any:
         negatives_range=tuple(int(v) for v in data["negatives_range"]))
 
 
+def train_augment_config(config: dict[str, Any]) -> AugmentConfig:
+    """The timbre augmentation of a run config's ``data.augment`` section (YAML lists as tuples)."""
+    return AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["data"]["augment"].items()})
+
+
 def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, Any]:
     """``(train episode source, validation episode source)`` from the ``data``/``val`` sections.
 
@@ -308,8 +313,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     val_cfg = config["val"]
     val_batches = validation_batches(val_src, int(val_cfg["episodes"]), int(val_cfg["batch_size"]), device)
 
-    aug = AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["data"]["augment"].items()})
-    make = functools.partial(make_batch, train_src, batch_size=batch_size, seed=int(config["seed"]), augment_cfg=aug)
+    make = functools.partial(make_batch, train_src, batch_size=batch_size, seed=int(config["seed"]),
+                             augment_cfg=train_augment_config(config))
     total_steps = int(train_cfg["total_steps"])
     stop_step = total_steps if max_steps is None else min(total_steps, step + int(max_steps))
     workers = int(config["data"]["workers"])
