@@ -14,6 +14,7 @@ Batch (numpy, float32 audio at 44.1 kHz):
 | ``negatives`` | ``[J, m]`` | all negative clips (J may be 0) |
 | ``negative_episode`` | ``[J]`` int64 | episode of each negative clip |
 | ``has_negatives`` | ``[B]`` float32 | 1 where the episode has negatives |
+| ``negative_source`` | ``[B, n]`` | the negative instrument's stem in the mixture (zeros without negatives) |
 | ``target_instrument`` | ``[B]`` int64 | instrument label (one-hot baseline) |
 """
 
@@ -131,6 +132,7 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
     rng = np.random.default_rng([int(seed), 7, int(step)])
     aug = augment_cfg or AugmentConfig(enabled=False)
     mixtures, targets, supports, sup_idx, negatives, neg_idx, has_neg, labels = [], [], [], [], [], [], [], []
+    negative_sources = []
     for b in range(batch_size):
         ep = source.episode(step * batch_size + b)
         target = ep.target[None, :]
@@ -143,6 +145,10 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         scale = np.float32(peak_limit / peak) if peak > peak_limit else np.float32(1.0)
         mixtures.append(mixture * scale)
         targets.append(target[0] * scale)
+        negative_source = np.zeros_like(target[0])
+        if len(ep.negatives) and ep.negative_instrument in ep.interferer_instruments:
+            negative_source = interferers[ep.interferer_instruments.index(ep.negative_instrument)] * scale
+        negative_sources.append(negative_source)
         support = augment(ep.support, rng, aug) if aug.enabled else ep.support
         supports.append(support)
         sup_idx += [b] * len(support)
@@ -162,6 +168,7 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         "negatives": (np.concatenate(negatives) if negatives else np.zeros((0, clip_len))).astype(np.float32),
         "negative_episode": np.array(neg_idx, np.int64),
         "has_negatives": np.array(has_neg, np.float32),
+        "negative_source": np.stack(negative_sources).astype(np.float32),
         "target_instrument": np.array(labels, np.int64),
     }
 

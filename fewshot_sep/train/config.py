@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
         "max_minutes": None,
         "init_from": None,          # checkpoint (.pt or run folder) whose matching weights start a new run
         "prototype_weight": 0.0,    # few-shot: weight of the auxiliary prototype loss on support embeddings
+        "trainable": None,          # list of parameter-name prefixes to train (None = all; the rest frozen)
+        "negative_leak_weight": 0.0,  # few-shot: weight of the negative-leakage loss (losses.negative_leakage_db)
+        "negative_leak_floor_db": -30.0,  # leakage below this (dB re the target) is not penalised further
         "ema_decay": 0.0,           # > 0: validate and keep the moving average of the weights (e.g. 0.998)
         "schedule_minutes": None,   # fresh run: after warm-up, set total_steps to what fits in this many minutes
         "snapshot_minutes": None,   # > 0: also keep the validated weights as snapshot-<step>.pt this often
@@ -126,6 +129,13 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
         value = config["train"][key]
         if value is not None and not float(value) > 0:
             raise UserError(f"train.{key} {value} is invalid: use a number of minutes > 0, or leave it unset")
+    if not float(config["train"]["negative_leak_weight"]) >= 0:
+        raise UserError(f"train.negative_leak_weight {config['train']['negative_leak_weight']} is invalid: "
+                        f"use 0 (off) or a positive weight such as 0.3")
+    trainable = config["train"]["trainable"]
+    if trainable is not None and (not isinstance(trainable, list) or not all(isinstance(t, str) and t for t in trainable)):
+        raise UserError(f"train.trainable {trainable!r} is invalid: give a list of parameter-name prefixes "
+                        f"(e.g. [separator.context, separator.dec_films]) or leave it unset to train everything")
     if int(config["train"]["max_snapshots"]) < 1:
         raise UserError(f"train.max_snapshots {config['train']['max_snapshots']} is invalid: use 1 or more")
     if int(config["val"]["episodes"]) < 0:

@@ -38,7 +38,7 @@ from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
 from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, read_checkpoint,
                                           save_checkpoint, save_config)
 from fewshot_sep.train.ema import WeightAverage
-from fewshot_sep.train.losses import prototype_loss, separation_loss, si_sdr
+from fewshot_sep.train.losses import negative_leakage_db, prototype_loss, separation_loss, si_sdr
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 
@@ -150,10 +150,17 @@ def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
 def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Masked mixture: ``(estimate [B, n] delayed by n_fft - 1, estimate spectrum [B, 513, T])``."""
+    estimate, est_spec, _ = separate_batch_with_mask(model, batch, conditioning)
+    return estimate, est_spec
+
+
+def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied."""
     spec = S.stft(batch["mixture"])
     mask = model.separator(spec.abs().unsqueeze(1), conditioning)[0][:, 0]
     est_spec = mask * spec
-    return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec
+    return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec, mask
 
 
 def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: dict[str, Any],
@@ -162,17 +169,28 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
     """The training objective on one batch: ``(loss scalar, SI-SDR per episode [B] detached)``.
 
     Separation loss (weights from ``train_cfg``) plus, for the few-shot model with
-    ``prototype_weight > 0``, the prototype loss on the support embeddings.
+    ``prototype_weight > 0``, the prototype loss on the support embeddings, and with
+    ``negative_leak_weight > 0``, the negative-leakage term
+    (:func:`~fewshot_sep.train.losses.negative_leakage_db`) averaged over the episodes
+    that have negatives.
     """
     support_emb = None
     if prototype_weight and model.conditioning_mode == "fewshot":
         support_emb = support_embeddings(model, batch)
     conditioning = batch_conditioning(model, batch, class_index, support_emb)
-    estimate, est_spec = separate_batch(model, batch, conditioning)
+    estimate, est_spec, mask = separate_batch_with_mask(model, batch, conditioning)
+    target_spec = S.stft(batch["target"])
     # est is delayed by n_fft - 1 samples; compare with the equally delayed target.
     loss, sdr = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec,
-                                S.stft(batch["target"]), float(train_cfg["sisdr_weight"]),
+                                target_spec, float(train_cfg["sisdr_weight"]),
                                 float(train_cfg["magnitude_weight"]))
+    leak_weight = float(train_cfg.get("negative_leak_weight") or 0.0)
+    if leak_weight and model.conditioning_mode == "fewshot" and "negative_source" in batch:
+        flag = batch["has_negatives"]
+        if float(flag.sum()) > 0:
+            leak = negative_leakage_db(mask, S.stft(batch["negative_source"]), target_spec,
+                                       float(train_cfg.get("negative_leak_floor_db", -30.0)))
+            loss = loss + leak_weight * (leak * flag).sum() / flag.sum()
     if support_emb is not None:
         labels = batch["target_instrument"][batch["support_episode"]]
         loss = loss + prototype_weight * prototype_loss(support_emb, labels)
@@ -289,7 +307,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     torch.manual_seed(int(config["seed"]))  # reproducible initialisation
     model = build_model(config).to(device)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(train_cfg["lr"]),
+    optimizer = torch.optim.AdamW(trainable_parameters(model, train_cfg.get("trainable")), lr=float(train_cfg["lr"]),
                                   weight_decay=float(train_cfg["weight_decay"]))
     step, episodes, elapsed, best_val = 0, 0, 0.0, -math.inf
     prototype_weight = float(train_cfg.get("prototype_weight") or 0.0)
@@ -464,6 +482,32 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
         last_loss = acc_loss / acc_n
     return {"step": step, "episodes": episodes, "best_val_sisdri": best_val, "first_loss": first_loss,
             "last_loss": last_loss, "interrupted": interrupted, "run_dir": str(run_dir)}
+
+
+def trainable_parameters(model: FewShotModel, prefixes: list[str] | None) -> list[torch.nn.Parameter]:
+    """The parameters a run trains: all of them, or (``train.trainable``) those whose names
+    start with one of ``prefixes``; the others are frozen (``requires_grad = False``), and
+    so are the running statistics of every batch norm whose weights are frozen (momentum
+    0), so a run that trains only the conditioning path leaves the rest of the separator
+    exactly as it started. Raises :class:`UserError` for a prefix that names no parameter."""
+    if not prefixes:
+        return list(model.parameters())
+    named = dict(model.named_parameters())
+    for prefix in prefixes:
+        if not any(name.startswith(prefix) for name in named):
+            groups = sorted({".".join(name.split(".")[:2]) for name in named})
+            raise UserError(f"train.trainable {prefix!r} names no parameter of this model: use prefixes of "
+                            f"parameter names such as {', '.join(groups[:8])} ...")
+    chosen = []
+    for name, param in named.items():
+        param.requires_grad_(any(name.startswith(prefix) for prefix in prefixes))
+        if param.requires_grad:
+            chosen.append(param)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.weight is not None \
+                and not module.weight.requires_grad:
+            module.momentum = 0.0
+    return chosen
 
 
 def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:

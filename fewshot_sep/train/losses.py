@@ -41,6 +41,22 @@ def separation_loss(estimate: torch.Tensor, target: torch.Tensor, estimate_spec:
     return loss, sdr.detach()
 
 
+def negative_leakage_db(mask: torch.Tensor, negative_spec: torch.Tensor, target_spec: torch.Tensor,
+                        floor_db: float = -30.0, eps: float = 1e-10) -> torch.Tensor:
+    """How much of the negative instrument the mask lets through, in dB re the target, per item.
+
+    ``mask [B, F, T]`` (real, in [0, 1]), ``negative_spec`` / ``target_spec [B, F, T]`` complex
+    spectra of the negative instrument's stem in the mixture and of the target -> ``[B]``:
+    ``10 log10(|mask * N|^2 / |T|^2)``, clamped below at ``floor_db`` (an item whose leakage
+    is already that small gives no gradient). Minimising it where the model was given
+    negative clips teaches the conditioning to suppress exactly that instrument; the
+    separation loss on the same item keeps the target from being suppressed with it.
+    """
+    leak = (mask * negative_spec.abs()).pow(2).sum(dim=(-2, -1))
+    reference = target_spec.abs().pow(2).sum(dim=(-2, -1))
+    return (10 * torch.log10((leak + eps) / (reference + eps))).clamp(min=floor_db)
+
+
 def prototype_loss(embeddings: torch.Tensor, labels: torch.Tensor, scale: float = 10.0) -> torch.Tensor:
     """Auxiliary loss that makes clip embeddings discriminate instruments (scalar).
 
