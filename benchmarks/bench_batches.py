@@ -1,20 +1,23 @@
 """Cost of making training batches on the CPU (episode sampling, timbre augmentation, collation).
 
 On the lent GPU machine the batch workers, not the GPU, set the pace (docs/gpu-training.md):
-this measures one process making the batches of a run config from its dataset, with and
-without the timbre augmentation.
+this measures one process making the batches of a run config from its dataset: without the
+timbre augmentation, with it in the worker, and with it deferred to the training device
+(``data.augment.on_device``: the worker only draws the parameters; ``--finish`` also times
+the device's share, ``fewshot_sep.train.device_augment.finish_batch``, in torch on this CPU).
 
 Prints a table: seconds per batch and episodes per second per process (median over the steps,
 after one warm-up batch), single-threaded.
 
     python benchmarks/bench_batches.py [--config configs/release-stage8.yaml] [--data-root data/device]
-        [--steps 6] [--batch-size 32]
+        [--steps 6] [--batch-size 32] [--finish]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", help="dataset folder (default: the config's data.root)")
     parser.add_argument("--steps", type=int, default=6, help="batches timed per row (default 6)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--finish", action="store_true",
+                        help="also time finish_batch (the device's share) in torch on this CPU")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     root = Path(args.data_root or config["data"]["root"])
@@ -48,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {args.steps} batches")
     print("| augmentation | s per batch | episodes/s per process |")
     print("|---|---:|---:|")
-    for name, aug in (("off", None), ("on (the config's)", augment_cfg)):
+    deferred_cfg = replace(augment_cfg, enabled=True, on_device=True)
+    rows = (("off", None), ("on, in the worker (augment_on_device false)", replace(augment_cfg, on_device=False)),
+            ("on, deferred: the worker's share (augment_on_device true)", deferred_cfg))
+    for name, aug in rows:
         make_batch(sampler, 0, args.batch_size, int(config["seed"]), aug)  # warm-up: caches, page-in
         times = []
         for step in range(1, args.steps + 1):
@@ -57,6 +65,25 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - start)
         seconds = float(np.median(times))
         print(f"| {name} | {seconds:.3f} | {args.batch_size / seconds:.0f} |")
+    if args.finish:
+        # The device's share, here in torch on this CPU (1 thread): an upper bound for a GPU.
+        import torch
+
+        from fewshot_sep.train.device_augment import finish_batch
+        from fewshot_sep.train.loop import to_tensors
+
+        torch.set_num_threads(1)
+        batches = [to_tensors(make_batch(sampler, step, args.batch_size, int(config["seed"]), deferred_cfg),
+                              torch.device("cpu")) for step in range(1, args.steps + 1)]
+        finish_batch(batches[0], deferred_cfg)
+        times = []
+        for batch in batches:
+            start = time.perf_counter()
+            finish_batch(batch, deferred_cfg)
+            times.append(time.perf_counter() - start)
+        seconds = float(np.median(times))
+        print(f"| deferred: finish_batch in torch on this CPU (the device's share) | {seconds:.3f} | "
+              f"{args.batch_size / seconds:.0f} |")
     return 0
 
 

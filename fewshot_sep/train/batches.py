@@ -53,6 +53,10 @@ class AugmentConfig:
     reverb_prob: float = 0.3
     reverb_rt60: tuple[float, float] = (0.15, 0.6)
     reverb_wet: tuple[float, float] = (0.05, 0.3)
+    # True: the batch workers only draw the parameters (and reverb impulse responses); the
+    # filtering, mixing and peak limiting run in torch on the training device
+    # (fewshot_sep.train.device_augment.finish_batch). Same draws, same batches.
+    on_device: bool = False
 
 
 class _EqGrid:
@@ -97,6 +101,44 @@ def _fft_size(n: int) -> int:
     return int(np.ceil(n / 4096.0)) * 4096
 
 
+AugmentRow = tuple[np.ndarray, float, "np.ndarray | None"]
+"""One row's augmentation: EQ knots ``[8]`` (dB), tilt (dB per octave), reverb impulse
+response ``[length]`` (float64, direct path included) or None."""
+
+
+def draw_augment_params(n_rows: int, rng: np.random.Generator, cfg: AugmentConfig) -> list[AugmentRow]:
+    """Draw ``n_rows`` rows' parameters in a fixed order (EQ knots, tilt, reverb?, RT60, IR,
+    wet level), so a batch is a pure function of the RNG state wherever it is filtered."""
+    rows = []
+    for _ in range(n_rows):
+        knots_db = rng.uniform(-cfg.eq_db, cfg.eq_db, len(_EQ_KNOTS))
+        tilt_db = float(rng.uniform(-cfg.tilt_db, cfg.tilt_db))
+        ir = None
+        if rng.random() < cfg.reverb_prob:
+            rt60 = rng.uniform(*cfg.reverb_rt60)
+            length = int(rt60 * SAMPLE_RATE)
+            t = np.arange(length) / SAMPLE_RATE
+            ir = rng.standard_normal(length) * np.exp(-6.9 * t / rt60)
+            ir *= rng.uniform(*cfg.reverb_wet) / (np.sqrt(np.sum(ir ** 2)) + 1e-9)
+            ir[0] += 1.0
+        rows.append((knots_db, tilt_db, ir))
+    return rows
+
+
+def pack_augment_params(rows: list[AugmentRow], prefix: str) -> dict[str, np.ndarray]:
+    """Rows' parameters as arrays for a deferred batch: ``<prefix>_knots [R, 8]`` and
+    ``<prefix>_tilt [R]`` (float32), ``<prefix>_reverb_row [Q]`` (int64, the rows with
+    reverb) and ``<prefix>_ir [Q, L]`` (float32, zero-padded to the longest response)."""
+    reverb = [i for i, row in enumerate(rows) if row[2] is not None]
+    length = max([len(rows[i][2]) for i in reverb], default=1)
+    irs = np.zeros((len(reverb), length), np.float32)
+    for j, i in enumerate(reverb):
+        irs[j, : len(rows[i][2])] = rows[i][2]
+    return {f"{prefix}_knots": np.array([row[0] for row in rows], np.float32).reshape(len(rows), len(_EQ_KNOTS)),
+            f"{prefix}_tilt": np.array([row[1] for row in rows], np.float32),
+            f"{prefix}_reverb_row": np.array(reverb, np.int64), f"{prefix}_ir": irs}
+
+
 def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Apply an independent random EQ (and sometimes reverb) to each row of ``signals [N, n]``.
 
@@ -107,21 +149,7 @@ def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
     if not cfg.enabled or signals.size == 0:
         return signals
     n = signals.shape[-1]
-    # Draw every row's parameters first, in a fixed order (EQ knots, tilt, reverb?, RT60, IR,
-    # wet level), so the batch is a pure function of the RNG state.
-    rows = []
-    for _ in range(signals.shape[0]):
-        knots_db = rng.uniform(-cfg.eq_db, cfg.eq_db, len(_EQ_KNOTS))
-        tilt_db = rng.uniform(-cfg.tilt_db, cfg.tilt_db)
-        ir = None
-        if rng.random() < cfg.reverb_prob:
-            rt60 = rng.uniform(*cfg.reverb_rt60)
-            length = int(rt60 * SAMPLE_RATE)
-            t = np.arange(length) / SAMPLE_RATE
-            ir = rng.standard_normal(length) * np.exp(-6.9 * t / rt60)
-            ir *= rng.uniform(*cfg.reverb_wet) / (np.sqrt(np.sum(ir ** 2)) + 1e-9)
-            ir[0] += 1.0
-        rows.append((knots_db, tilt_db, ir))
+    rows = draw_augment_params(signals.shape[0], rng, cfg)
     out = np.empty(signals.shape, np.float32)
     long_fft = _fft_size(n + int(cfg.reverb_rt60[1] * SAMPLE_RATE))
     short_fft = _fft_size(n + _EQ_PAD)
@@ -146,9 +174,15 @@ def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
 
 def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
                augment_cfg: AugmentConfig | None = None, peak_limit: float = 0.99) -> dict[str, np.ndarray]:
-    """Collate (and augment) the episodes of training step ``step`` into a batch dict."""
-    rng = np.random.default_rng([int(seed), 7, int(step)])
+    """Collate (and augment) the episodes of training step ``step`` into a batch dict.
+
+    With ``augment_cfg.on_device`` (and augmentation enabled) the batch is *deferred*: see
+    :func:`make_deferred_batch`; ``fewshot_sep.train.device_augment.finish_batch`` turns it
+    into this function's batch on the training device."""
     aug = augment_cfg or AugmentConfig(enabled=False)
+    if aug.enabled and aug.on_device:
+        return make_deferred_batch(source, step, batch_size, seed, aug)
+    rng = np.random.default_rng([int(seed), 7, int(step)])
     mixtures, targets, supports, sup_idx, negatives, neg_idx, has_neg, labels = [], [], [], [], [], [], [], []
     negative_sources = []
     for b in range(batch_size):
@@ -188,6 +222,60 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         "has_negatives": np.array(has_neg, np.float32),
         "negative_source": np.stack(negative_sources).astype(np.float32),
         "target_instrument": np.array(labels, np.int64),
+    }
+
+
+def make_deferred_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
+                        aug: AugmentConfig) -> dict[str, np.ndarray]:
+    """The batch of :func:`make_batch` before augmentation: the same episodes and the same
+    parameter draws (same RNG, same order), with the sources kept apart.
+
+    Keys: ``source_rows [Rs, n]`` (each episode's target, then its interferers),
+    ``source_episode [Rs]`` (int64), ``source_is_target`` / ``source_is_negative [Rs]``
+    (float32: the target row; the interferer of the negative instrument, when the episode
+    has negatives), raw ``support [S, m]`` and ``negatives [J, m]`` with their episode
+    indices, ``has_negatives``, ``target_instrument``, and the augmentation parameters of
+    the three groups (:func:`pack_augment_params`, prefixes ``source``, ``support``,
+    ``negatives``)."""
+    rng = np.random.default_rng([int(seed), 7, int(step)])
+    sources, src_idx, is_target, is_negative, src_params = [], [], [], [], []
+    supports, sup_idx, sup_params, negatives, neg_idx, neg_params = [], [], [], [], [], []
+    has_neg, labels = [], []
+    for b in range(batch_size):
+        ep = source.episode(step * batch_size + b)
+        n_inter = len(ep.interferers)
+        # make_batch's draw order: the target, its interferers, the support, the negatives
+        src_params += draw_augment_params(1, rng, aug) + draw_augment_params(n_inter, rng, aug)
+        sources += [ep.target] + list(ep.interferers)
+        src_idx += [b] * (1 + n_inter)
+        negative_row = (ep.interferer_instruments.index(ep.negative_instrument)
+                        if len(ep.negatives) and ep.negative_instrument in ep.interferer_instruments else -1)
+        is_target += [1.0] + [0.0] * n_inter
+        is_negative += [0.0] + [1.0 if i == negative_row else 0.0 for i in range(n_inter)]
+        sup_params += draw_augment_params(len(ep.support), rng, aug)
+        supports.append(ep.support)
+        sup_idx += [b] * len(ep.support)
+        if len(ep.negatives):
+            neg_params += draw_augment_params(len(ep.negatives), rng, aug)
+            negatives.append(ep.negatives)
+            neg_idx += [b] * len(ep.negatives)
+        has_neg.append(1.0 if len(ep.negatives) else 0.0)
+        labels.append(int(ep.target_instrument))
+    clip_len = supports[0].shape[-1]
+    return {
+        "source_rows": np.stack(sources).astype(np.float32),
+        "source_episode": np.array(src_idx, np.int64),
+        "source_is_target": np.array(is_target, np.float32),
+        "source_is_negative": np.array(is_negative, np.float32),
+        "support": np.concatenate(supports).astype(np.float32),
+        "support_episode": np.array(sup_idx, np.int64),
+        "negatives": (np.concatenate(negatives) if negatives else np.zeros((0, clip_len))).astype(np.float32),
+        "negative_episode": np.array(neg_idx, np.int64),
+        "has_negatives": np.array(has_neg, np.float32),
+        "target_instrument": np.array(labels, np.int64),
+        **pack_augment_params(src_params, "source"),
+        **pack_augment_params(sup_params, "support"),
+        **pack_augment_params(neg_params, "negatives"),
     }
 
 

@@ -35,6 +35,7 @@ from fewshot_sep.model import FewShotModel, build_model
 from fewshot_sep.model import stft as S
 from fewshot_sep.model.widen import output_difference, widen_state_dict
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
+from fewshot_sep.train.device_augment import finish_batch
 from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, read_checkpoint,
                                           save_checkpoint, save_config)
 from fewshot_sep.train.ema import WeightAverage
@@ -331,8 +332,9 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     val_cfg = config["val"]
     val_batches = validation_batches(val_src, int(val_cfg["episodes"]), int(val_cfg["batch_size"]), device)
 
+    augment_cfg = train_augment_config(config)
     make = functools.partial(make_batch, train_src, batch_size=batch_size, seed=int(config["seed"]),
-                             augment_cfg=train_augment_config(config))
+                             augment_cfg=augment_cfg)
     total_steps = int(train_cfg["total_steps"])
     stop_step = total_steps if max_steps is None else min(total_steps, step + int(max_steps))
     workers = int(config["data"]["workers"])
@@ -411,6 +413,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             wait_start = time.monotonic()
             batch = to_tensors(next(stream), device)
             acc_wait += time.monotonic() - wait_start
+            if augment_cfg.enabled and augment_cfg.on_device:  # not counted as data wait: device work
+                batch = finish_batch(batch, augment_cfg)
             lr = learning_rate(step, train_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
