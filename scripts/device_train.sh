@@ -13,6 +13,7 @@
 #
 #   MODE=decode bash scripts/device_train.sh                          # calls that carry parts a..e
 #   MODE=unpack bash scripts/device_train.sh                          # the call that carries part f
+#   MODE=unpack ROWS=.devrows bash scripts/device_train.sh            # or a call with no part, after all
 #   UNPACK=0 CONFIG=configs/release-stage8.yaml bash scripts/device_train.sh   # the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,10 @@ if [ "$MODE" != train ] || [ "${UNPACK:-1}" = 1 ]; then
     # the parts carried by earlier calls are gone there (each call's carry replaces .devdata), but
     # their stems are in the decode cache: decode this call's part, then assemble from the rows
     # of every part (ROWS: a folder of part-*/rows.json, carried whole, default .devdata)
-    "$PY" scripts/device_data.py unpack .devdata/part-* --config "$CONFIG" --out data/device --decode-only
+    # (a call may carry no part at all: then everything comes from the cache)
+    if ls -d .devdata/part-* >/dev/null 2>&1; then
+        "$PY" scripts/device_data.py unpack .devdata/part-* --config "$CONFIG" --out data/device --decode-only
+    fi
     "$PY" scripts/device_data.py unpack "${ROWS:-.devdata}"/part-* --config "$CONFIG" --out data/device
     echo "unpacked in $(( $(date +%s) - start )) s"
 fi
