@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| augmentation | s per batch | episodes/s per process |")
     print("|---|---:|---:|")
     deferred_cfg = replace(augment_cfg, enabled=True, on_device=True)
-    rows = (("off", None), ("on, in the worker (augment_on_device false)", replace(augment_cfg, on_device=False)),
-            ("on, deferred: the worker's share (augment_on_device true)", deferred_cfg))
+    rows = (("off", None), ("on, in the worker (on_device: false)", replace(augment_cfg, on_device=False)),
+            ("on, deferred: the worker's share (on_device: true)", deferred_cfg))
     for name, aug in rows:
         make_batch(sampler, 0, args.batch_size, int(config["seed"]), aug)  # warm-up: caches, page-in
         times = []

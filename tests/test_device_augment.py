@@ -26,9 +26,10 @@ def test_finished_deferred_batch_matches_the_cpu_batch(reverb_prob, peak_limit):
     cpu_cfg = AugmentConfig(reverb_prob=reverb_prob)
     source = _sampler()
     want = make_batch(source, step=2, batch_size=6, seed=1, augment_cfg=cpu_cfg, peak_limit=peak_limit)
-    deferred = make_batch(source, step=2, batch_size=6, seed=1, augment_cfg=replace(cpu_cfg, on_device=True))
+    deferred = make_batch(source, step=2, batch_size=6, seed=1, augment_cfg=replace(cpu_cfg, on_device=True),
+                          peak_limit=peak_limit)
     assert "mixture" not in deferred and "source_rows" in deferred
-    got = finish_batch(to_tensors(deferred, torch.device("cpu")), cpu_cfg, peak_limit=peak_limit)
+    got = finish_batch(to_tensors(deferred, torch.device("cpu")), cpu_cfg)
     if peak_limit < 0.1:  # the limiter acted: every mixture's peak is at the limit
         np.testing.assert_allclose(np.abs(want["mixture"]).max(axis=-1), peak_limit, rtol=1e-5)
     assert set(got) == set(want)

@@ -46,6 +46,7 @@ def test_an_all_pass_mask_gains_exactly_what_removing_the_negative_stem_gains(tm
         negative = ep.interferers[ep.interferer_instruments.index(ep.negative_instrument)]
         expected = si_sdr(ep.target, ep.mixture - negative) - si_sdr(ep.target, ep.mixture)
         assert row["with"] == pytest.approx(0.0, abs=1e-3)  # the mask passes the mixture through
+        assert row["without"] == pytest.approx(0.0, abs=1e-3)
         assert row["ceiling"] == pytest.approx(expected, abs=1e-2)
         checked += 1
     assert checked >= 1

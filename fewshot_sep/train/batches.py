@@ -55,7 +55,8 @@ class AugmentConfig:
     reverb_wet: tuple[float, float] = (0.05, 0.3)
     # True: the batch workers only draw the parameters (and reverb impulse responses); the
     # filtering, mixing and peak limiting run in torch on the training device
-    # (fewshot_sep.train.device_augment.finish_batch). Same draws, same batches.
+    # (fewshot_sep.train.device_augment.finish_batch). Same draws; the batch equals the
+    # CPU one within -60 dB (every row takes the long FFT; CUDA sums are not bit-exact).
     on_device: bool = False
 
 
@@ -181,7 +182,7 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
     into this function's batch on the training device."""
     aug = augment_cfg or AugmentConfig(enabled=False)
     if aug.enabled and aug.on_device:
-        return make_deferred_batch(source, step, batch_size, seed, aug)
+        return make_deferred_batch(source, step, batch_size, seed, aug, peak_limit)
     rng = np.random.default_rng([int(seed), 7, int(step)])
     mixtures, targets, supports, sup_idx, negatives, neg_idx, has_neg, labels = [], [], [], [], [], [], [], []
     negative_sources = []
@@ -226,7 +227,7 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
 
 
 def make_deferred_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
-                        aug: AugmentConfig) -> dict[str, np.ndarray]:
+                        aug: AugmentConfig, peak_limit: float = 0.99) -> dict[str, np.ndarray]:
     """The batch of :func:`make_batch` before augmentation: the same episodes and the same
     parameter draws (same RNG, same order), with the sources kept apart.
 
@@ -234,9 +235,9 @@ def make_deferred_batch(source: EpisodeSource, step: int, batch_size: int, seed:
     ``source_episode [Rs]`` (int64), ``source_is_target`` / ``source_is_negative [Rs]``
     (float32: the target row; the interferer of the negative instrument, when the episode
     has negatives), raw ``support [S, m]`` and ``negatives [J, m]`` with their episode
-    indices, ``has_negatives``, ``target_instrument``, and the augmentation parameters of
-    the three groups (:func:`pack_augment_params`, prefixes ``source``, ``support``,
-    ``negatives``)."""
+    indices, ``has_negatives``, ``target_instrument``, ``source_peak_limit [1]``, and the
+    augmentation parameters of the three groups (:func:`pack_augment_params`, prefixes
+    ``source``, ``support``, ``negatives``)."""
     rng = np.random.default_rng([int(seed), 7, int(step)])
     sources, src_idx, is_target, is_negative, src_params = [], [], [], [], []
     supports, sup_idx, sup_params, negatives, neg_idx, neg_params = [], [], [], [], [], []
@@ -267,6 +268,7 @@ def make_deferred_batch(source: EpisodeSource, step: int, batch_size: int, seed:
         "source_episode": np.array(src_idx, np.int64),
         "source_is_target": np.array(is_target, np.float32),
         "source_is_negative": np.array(is_negative, np.float32),
+        "source_peak_limit": np.array([peak_limit], np.float32),
         "support": np.concatenate(supports).astype(np.float32),
         "support_episode": np.array(sup_idx, np.int64),
         "negatives": (np.concatenate(negatives) if negatives else np.zeros((0, clip_len))).astype(np.float32),

@@ -133,7 +133,8 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
         raise UserError(f"train.negative_leak_weight {config['train']['negative_leak_weight']} is invalid: "
                         f"use 0 (off) or a positive weight such as 0.3")
     trainable = config["train"]["trainable"]
-    if trainable is not None and (not isinstance(trainable, list) or not all(isinstance(t, str) and t for t in trainable)):
+    if trainable is not None and (not isinstance(trainable, list) or not trainable
+                                  or not all(isinstance(t, str) and t for t in trainable)):
         raise UserError(f"train.trainable {trainable!r} is invalid: give a list of parameter-name prefixes "
                         f"(e.g. [separator.context, separator.dec_films]) or leave it unset to train everything")
     if int(config["train"]["max_snapshots"]) < 1:

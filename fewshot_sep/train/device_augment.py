@@ -11,9 +11,24 @@ definition that ``augment`` approximates for EQ-only rows to within -85 dB).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from fewshot_sep.train.batches import SAMPLE_RATE, AugmentConfig, _EqGrid, _fft_size
+
+
+_DB_TO_LOG_GAIN = math.log(10.0) / 20.0
+_GRIDS: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def _grid_on(n_fft: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The EQ knot grid of ``n_fft`` (``_EqGrid``) as tensors on `device`, copied there once."""
+    key = (n_fft, str(device))
+    if key not in _GRIDS:
+        grid = _EqGrid.of(n_fft)
+        _GRIDS[key] = tuple(torch.from_numpy(a).to(device) for a in (grid.left, grid.frac, grid.octaves))
+    return _GRIDS[key]
 
 
 def augment_rows(rows: torch.Tensor, knots_db: torch.Tensor, tilt_db: torch.Tensor, reverb_row: torch.Tensor,
@@ -25,13 +40,9 @@ def augment_rows(rows: torch.Tensor, knots_db: torch.Tensor, tilt_db: torch.Tens
         return rows
     n = rows.shape[-1]
     n_fft = _fft_size(n + int(cfg.reverb_rt60[1] * SAMPLE_RATE))
-    grid = _EqGrid.of(n_fft)
-    device = rows.device
-    left = torch.from_numpy(grid.left).to(device)
-    frac = torch.from_numpy(grid.frac).to(device)
-    octaves = torch.from_numpy(grid.octaves).to(device)
+    left, frac, octaves = _grid_on(n_fft, rows.device)
     curve_db = knots_db[:, left] * (1.0 - frac) + knots_db[:, left + 1] * frac + tilt_db[:, None] * octaves
-    response = torch.exp(curve_db * (torch.log(torch.tensor(10.0, device=device)) / 20.0)).to(torch.complex64)
+    response = torch.exp(curve_db * _DB_TO_LOG_GAIN).to(torch.complex64)
     if reverb_row.numel():
         response[reverb_row] = response[reverb_row] * torch.fft.rfft(irs, n_fft)
     out = torch.fft.irfft(torch.fft.rfft(rows, n_fft) * response, n_fft)[:, :n]
@@ -45,12 +56,12 @@ def _group(batch: dict[str, torch.Tensor], rows_key: str, prefix: str, cfg: Augm
                         batch[f"{prefix}_reverb_row"], batch[f"{prefix}_ir"], cfg)
 
 
-def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig, peak_limit: float = 0.99
-                 ) -> dict[str, torch.Tensor]:
+def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig) -> dict[str, torch.Tensor]:
     """A deferred batch (tensors on the training device) -> the batch ``make_batch`` gives
     with the augmentation on the CPU: augmented sources mixed per episode, the mixture,
-    target and negative stem scaled together so the mixture's peak is at most `peak_limit`,
-    augmented support and negative clips. Other keys pass through."""
+    target and negative stem scaled together so the mixture's peak is at most the batch's
+    ``source_peak_limit``, augmented support and negative clips. Other keys pass through."""
+    peak_limit = batch["source_peak_limit"].reshape(1, 1)
     sources = _group(batch, "source_rows", "source", cfg)               # [Rs, n]
     episode = batch["source_episode"]
     n_episodes = batch["has_negatives"].shape[0]

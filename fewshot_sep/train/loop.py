@@ -187,11 +187,10 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
                                 float(train_cfg["magnitude_weight"]))
     leak_weight = float(train_cfg.get("negative_leak_weight") or 0.0)
     if leak_weight and model.conditioning_mode == "fewshot" and "negative_source" in batch:
-        flag = batch["has_negatives"]
-        if float(flag.sum()) > 0:
-            leak = negative_leakage_db(mask, S.stft(batch["negative_source"]), target_spec,
-                                       float(train_cfg.get("negative_leak_floor_db", -30.0)))
-            loss = loss + leak_weight * (leak * flag).sum() / flag.sum()
+        flag = batch["has_negatives"]  # no host sync on the flag: a batch without negatives adds 0
+        leak = negative_leakage_db(mask, S.stft(batch["negative_source"]), target_spec,
+                                   float(train_cfg.get("negative_leak_floor_db", -30.0)))
+        loss = loss + leak_weight * (leak * flag).sum() / flag.sum().clamp_min(1.0)
     if support_emb is not None:
         labels = batch["target_instrument"][batch["support_episode"]]
         loss = loss + prototype_weight * prototype_loss(support_emb, labels)
