@@ -135,9 +135,9 @@ def pack_augment_params(rows: list[AugmentRow], prefix: str) -> dict[str, np.nda
     irs = np.zeros((len(reverb), length), np.float32)
     for j, i in enumerate(reverb):
         irs[j, : len(rows[i][2])] = rows[i][2]
-    return {f"{prefix}_knots": np.array([row[0] for row in rows], np.float32).reshape(len(rows), len(_EQ_KNOTS)),
-            f"{prefix}_tilt": np.array([row[1] for row in rows], np.float32),
-            f"{prefix}_reverb_row": np.array(reverb, np.int64), f"{prefix}_ir": irs}
+    values = (np.array([row[0] for row in rows], np.float32).reshape(len(rows), len(_EQ_KNOTS)),
+              np.array([row[1] for row in rows], np.float32), np.array(reverb, np.int64), irs)
+    return {f"{prefix}_{field}": value for field, value in zip(AUGMENT_PARAM_FIELDS, values)}
 
 
 def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -173,6 +173,18 @@ def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
     return out * (rms_in / rms_out)
 
 
+def _negative_row(ep: Any) -> int:
+    """Row in ``ep.interferers`` of the negative instrument's stem, or -1 (no negatives, or
+    their instrument is not in the mixture)."""
+    if len(ep.negatives) and ep.negative_instrument in ep.interferer_instruments:
+        return ep.interferer_instruments.index(ep.negative_instrument)
+    return -1
+
+
+AUGMENT_PARAM_FIELDS = ("knots", "tilt", "reverb_row", "ir")
+"""Suffixes of the keys :func:`pack_augment_params` writes per group (``<group>_<field>``)."""
+
+
 def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
                augment_cfg: AugmentConfig | None = None, peak_limit: float = 0.99) -> dict[str, np.ndarray]:
     """Collate (and augment) the episodes of training step ``step`` into a batch dict.
@@ -198,10 +210,8 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         scale = np.float32(peak_limit / peak) if peak > peak_limit else np.float32(1.0)
         mixtures.append(mixture * scale)
         targets.append(target[0] * scale)
-        negative_source = np.zeros_like(target[0])
-        if len(ep.negatives) and ep.negative_instrument in ep.interferer_instruments:
-            negative_source = interferers[ep.interferer_instruments.index(ep.negative_instrument)] * scale
-        negative_sources.append(negative_source)
+        negative_row = _negative_row(ep)
+        negative_sources.append(interferers[negative_row] * scale if negative_row >= 0 else np.zeros_like(target[0]))
         support = augment(ep.support, rng, aug) if aug.enabled else ep.support
         supports.append(support)
         sup_idx += [b] * len(support)
@@ -249,8 +259,7 @@ def make_deferred_batch(source: EpisodeSource, step: int, batch_size: int, seed:
         src_params += draw_augment_params(1, rng, aug) + draw_augment_params(n_inter, rng, aug)
         sources += [ep.target] + list(ep.interferers)
         src_idx += [b] * (1 + n_inter)
-        negative_row = (ep.interferer_instruments.index(ep.negative_instrument)
-                        if len(ep.negatives) and ep.negative_instrument in ep.interferer_instruments else -1)
+        negative_row = _negative_row(ep)
         is_target += [1.0] + [0.0] * n_inter
         is_negative += [0.0] + [1.0 if i == negative_row else 0.0 for i in range(n_inter)]
         sup_params += draw_augment_params(len(ep.support), rng, aug)

@@ -11,14 +11,12 @@ definition that ``augment`` approximates for EQ-only rows to within -85 dB).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from fewshot_sep.train.batches import SAMPLE_RATE, AugmentConfig, _EqGrid, _fft_size
+from fewshot_sep.train.batches import (_DB_TO_LOG_GAIN, AUGMENT_PARAM_FIELDS, SAMPLE_RATE, AugmentConfig, _EqGrid,
+                                       _fft_size)
 
 
-_DB_TO_LOG_GAIN = math.log(10.0) / 20.0
 _GRIDS: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
 
@@ -42,7 +40,7 @@ def augment_rows(rows: torch.Tensor, knots_db: torch.Tensor, tilt_db: torch.Tens
     n_fft = _fft_size(n + int(cfg.reverb_rt60[1] * SAMPLE_RATE))
     left, frac, octaves = _grid_on(n_fft, rows.device)
     curve_db = knots_db[:, left] * (1.0 - frac) + knots_db[:, left + 1] * frac + tilt_db[:, None] * octaves
-    response = torch.exp(curve_db * _DB_TO_LOG_GAIN).to(torch.complex64)
+    response = torch.exp(curve_db * float(_DB_TO_LOG_GAIN)).to(torch.complex64)
     if reverb_row.numel():
         response[reverb_row] = response[reverb_row] * torch.fft.rfft(irs, n_fft)
     out = torch.fft.irfft(torch.fft.rfft(rows, n_fft) * response, n_fft)[:, :n]
@@ -51,9 +49,11 @@ def augment_rows(rows: torch.Tensor, knots_db: torch.Tensor, tilt_db: torch.Tens
     return out * (rms_in / rms_out)
 
 
-def _group(batch: dict[str, torch.Tensor], rows_key: str, prefix: str, cfg: AugmentConfig) -> torch.Tensor:
-    return augment_rows(batch[rows_key], batch[f"{prefix}_knots"], batch[f"{prefix}_tilt"],
-                        batch[f"{prefix}_reverb_row"], batch[f"{prefix}_ir"], cfg)
+_GROUPS = {"source": "source_rows", "support": "support", "negatives": "negatives"}  # prefix -> rows key
+
+
+def _group(batch: dict[str, torch.Tensor], prefix: str, cfg: AugmentConfig) -> torch.Tensor:
+    return augment_rows(batch[_GROUPS[prefix]], *(batch[f"{prefix}_{f}"] for f in AUGMENT_PARAM_FIELDS), cfg)
 
 
 def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig) -> dict[str, torch.Tensor]:
@@ -62,7 +62,7 @@ def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig) -> dict[str
     target and negative stem scaled together so the mixture's peak is at most the batch's
     ``source_peak_limit``, augmented support and negative clips. Other keys pass through."""
     peak_limit = batch["source_peak_limit"].reshape(1, 1)
-    sources = _group(batch, "source_rows", "source", cfg)               # [Rs, n]
+    sources = _group(batch, "source", cfg)                              # [Rs, n]
     episode = batch["source_episode"]
     n_episodes = batch["has_negatives"].shape[0]
     mixture = torch.zeros(n_episodes, sources.shape[-1], dtype=sources.dtype, device=sources.device)
@@ -71,10 +71,9 @@ def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig) -> dict[str
     negative = torch.zeros_like(mixture).index_add_(0, episode, sources * batch["source_is_negative"][:, None])
     peak = mixture.abs().amax(dim=-1, keepdim=True)
     scale = torch.where(peak > peak_limit, peak_limit / peak.clamp_min(1e-12), torch.ones_like(peak))
-    deferred = {k for k in batch if k.startswith(("source_", "support_knots", "support_tilt", "support_reverb",
-                                                  "support_ir", "negatives_"))}
+    deferred = {f"{prefix}_{f}" for prefix in _GROUPS for f in AUGMENT_PARAM_FIELDS}
+    deferred |= {k for k in batch if k.startswith("source_")}  # the sources and their bookkeeping
     out = {k: v for k, v in batch.items() if k not in deferred}
     out.update(mixture=mixture * scale, target=target * scale, negative_source=negative * scale,
-               support=_group(batch, "support", "support", cfg),
-               negatives=_group(batch, "negatives", "negatives", cfg))
+               support=_group(batch, "support", cfg), negatives=_group(batch, "negatives", cfg))
     return out
