@@ -46,11 +46,11 @@ def test_batch_holds_the_negative_instruments_stem_of_each_episode():
             assert not batch["negative_source"][b].any()
 
 
-def test_the_term_changes_the_loss_only_when_weighted_and_training_with_it_runs(tmp_path):
+def test_the_term_changes_the_loss_only_when_weighted_and_training_with_it_runs_and_logs_it(tmp_path):
     from fewshot_sep.train.batches import make_batch
-    from fewshot_sep.train.loop import batch_loss, build_model, build_sources, to_tensors, train
+    from fewshot_sep.train.loop import batch_loss, build_model, build_sources, read_log, to_tensors, train
 
-    config = smoke_config(total_steps=3, negative_leak_weight=0.5)
+    config = smoke_config(total_steps=3, negative_leak_weight=0.5, log_every=1)
     config["data"]["negative_prob"] = 1.0
     torch.manual_seed(0)
     model = build_model(config)
@@ -58,10 +58,16 @@ def test_the_term_changes_the_loss_only_when_weighted_and_training_with_it_runs(
     batch = to_tensors(make_batch(train_src, 0, 4, 0), torch.device("cpu"))
     with torch.no_grad():
         plain, _ = batch_loss(model, batch, {**config["train"], "negative_leak_weight": 0.0})
-        weighted, _ = batch_loss(model, batch, config["train"])
+        parts = {}
+        weighted, _ = batch_loss(model, batch, config["train"], parts=parts)
     assert float(weighted) != pytest.approx(float(plain))
+    # the unweighted term is reported: the weighted loss minus the plain one, over the weight
+    assert float(parts["leak_episodes"]) == 4
+    assert float(weighted) - float(plain) == pytest.approx(0.5 * float(parts["leak_db"]) / 4, abs=1e-4)
     summary = train(config, tmp_path / "run", progress=False)
     assert summary["step"] == 3 and np.isfinite(summary["last_loss"])
+    leaks = [row["train_leak_db"] for row in read_log(tmp_path / "run" / "log.csv") if row["train_loss"]]
+    assert len(leaks) == 3 and all(np.isfinite(float(v)) for v in leaks)
 
 
 def test_negative_leak_weight_must_not_be_negative():

@@ -44,7 +44,8 @@ from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 
 LOG_COLUMNS = ["step", "elapsed_s", "episodes", "lr", "train_loss", "train_sisdr", "episodes_per_s",
-               "val_sisdri_median", "val_sisdri_mean", "val_episodes", "val_raw_sisdri_median", "data_wait_share"]
+               "val_sisdri_median", "val_sisdri_mean", "val_episodes", "val_raw_sisdri_median", "data_wait_share",
+               "train_leak_db"]
 SNAPSHOT_PREFIX = "snapshot-"
 LATENCY = S.LATENCY_SAMPLES
 
@@ -165,8 +166,8 @@ def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor]
 
 
 def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: dict[str, Any],
-               class_index: dict[int, int] | None = None, prototype_weight: float = 0.0
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               class_index: dict[int, int] | None = None, prototype_weight: float = 0.0,
+               parts: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The training objective on one batch: ``(loss scalar, SI-SDR per episode [B] detached)``.
 
     Separation loss (weights from ``train_cfg``) plus, for the few-shot model with
@@ -174,6 +175,10 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
     ``negative_leak_weight > 0``, the negative-leakage term
     (:func:`~fewshot_sep.train.losses.negative_leakage_db`) averaged over the episodes
     that have negatives.
+
+    ``parts``, when given, receives the unweighted extra terms as detached tensors (no
+    host sync here): ``"leak_db"``, the leakage term's sum over the batch's episodes with
+    negatives, and ``"leak_episodes"``, how many there were (both 0-d).
     """
     support_emb = None
     if prototype_weight and model.conditioning_mode == "fewshot":
@@ -191,6 +196,9 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
         leak = negative_leakage_db(mask, S.stft(batch["negative_source"]), target_spec,
                                    float(train_cfg.get("negative_leak_floor_db", -30.0)))
         loss = loss + leak_weight * (leak * flag).sum() / flag.sum().clamp_min(1.0)
+        if parts is not None:
+            parts["leak_db"] = (leak * flag).sum().detach()
+            parts["leak_episodes"] = flag.sum().detach()
     if support_emb is not None:
         labels = batch["target_instrument"][batch["support_episode"]]
         loss = loss + prototype_weight * prototype_loss(support_emb, labels)
@@ -359,6 +367,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     session_start = time.monotonic()
     last_ckpt = last_val = last_snapshot = time.monotonic()
     acc_loss, acc_sdr, acc_n, acc_t0, acc_eps, acc_wait = 0.0, 0.0, 0, time.monotonic(), 0, 0.0
+    acc_leak, acc_leak_n = 0.0, 0.0  # the leakage term: sum (dB) and count of episodes with negatives
     first_loss: float | None = None
     last_loss: float | None = None
     bar = tqdm(total=total_steps, initial=step, unit="step", desc=f"train {config['name']}", disable=not progress,
@@ -417,7 +426,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             lr = learning_rate(step, train_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, sdr = batch_loss(model, batch, train_cfg, class_index, prototype_weight)
+            parts: dict[str, torch.Tensor] = {}
+            loss, sdr = batch_loss(model, batch, train_cfg, class_index, prototype_weight, parts)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(train_cfg["grad_clip"]))
@@ -433,6 +443,9 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             acc_sdr += float(sdr.mean())
             acc_n += 1
             acc_eps += batch_size
+            if parts:  # the leakage term, averaged over the window's episodes with negatives
+                acc_leak += float(parts["leak_db"])
+                acc_leak_n += float(parts["leak_episodes"])
             if step % int(train_cfg["log_every"]) == 0:
                 now = time.monotonic()
                 last_loss = acc_loss / acc_n
@@ -440,10 +453,12 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                                  "episodes": episodes, "lr": f"{lr:.3g}", "train_loss": round(last_loss, 4),
                                  "train_sisdr": round(acc_sdr / acc_n, 3),
                                  "episodes_per_s": round(acc_eps / max(now - acc_t0, 1e-9), 2),
-                                 "data_wait_share": round(acc_wait / max(now - acc_t0, 1e-9), 3)})
+                                 "data_wait_share": round(acc_wait / max(now - acc_t0, 1e-9), 3),
+                                 "train_leak_db": round(acc_leak / acc_leak_n, 3) if acc_leak_n else None})
                 _write_log(run_dir / "log.csv", log_rows)
                 bar.set_postfix(loss=f"{last_loss:.3f}", sisdr=f"{acc_sdr / acc_n:.2f}", best=f"{best_val:.2f}")
                 acc_loss, acc_sdr, acc_n, acc_t0, acc_eps, acc_wait = 0.0, 0.0, 0, now, 0, 0.0
+                acc_leak, acc_leak_n = 0.0, 0.0
             if schedule_fit is not None and schedule_fit.ready(step):
                 total_steps = schedule_fit.fit(step, elapsed + time.monotonic() - session_start)
                 stop_step = total_steps if max_steps is None else min(total_steps, stop_step)
