@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=128, help="episodes sampled (default 128)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k", type=int, default=5, help="support clips (default 5)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="mixture length (default 4, the evaluation's)")
     parser.add_argument("--support-seconds", type=float, default=3.0, help="support clip length")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     settings = EvalSettings(data=args.data, splits=[args.split], episodes=args.episodes, seed=args.seed,
                             ks=[args.k], systems=["fewshot-torch"], checkpoint=args.checkpoint,
-                            support_seconds=args.support_seconds, interferers=[2, 4])
+                            seconds=args.seconds, support_seconds=args.support_seconds, interferers=[2, 4])
     worker = _Worker(settings, None)
     started = time.monotonic()
     episodes = [r for r in (episode_seconds(worker, args.split, i, args.k) for i in range(args.episodes)) if r]

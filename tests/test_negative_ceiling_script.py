@@ -4,24 +4,9 @@ import numpy as np
 import pytest
 
 from eval_fixtures import make_synthetic_dataset
-from script_helpers import load_script
+from script_helpers import load_script, tiny_torch_run
 
 torch = pytest.importorskip("torch")
-
-TINY = {"embedding_dim": 16, "channels": [8, 8, 8], "gru_hidden": 16, "context_dim": 16,
-        "encoder_hidden": 16, "decoder_conv_levels": 1}
-
-
-def _tiny_run(folder):
-    from fewshot_sep.model import build_model
-    from fewshot_sep.train.checkpoint import save_checkpoint, save_config
-
-    torch.manual_seed(0)
-    config = {"model": dict(TINY)}
-    folder.mkdir(parents=True)
-    save_config(folder, config)
-    save_checkpoint(folder / "checkpoint.pt", {"model": build_model(config).state_dict(), "step": 0})
-    return folder
 
 
 def test_an_all_pass_mask_gains_exactly_what_removing_the_negative_stem_gains(tmp_path, capsys, monkeypatch):
@@ -30,7 +15,7 @@ def test_an_all_pass_mask_gains_exactly_what_removing_the_negative_stem_gains(tm
 
     script = load_script("negative_ceiling")
     data = make_synthetic_dataset(tmp_path / "data", n_works=4, seconds=4.0)
-    run = _tiny_run(tmp_path / "run")
+    run = tiny_torch_run(tmp_path / "run")
     settings = EvalSettings(data=str(data), splits=["test"], episodes=4, ks=[3], systems=["fewshot-torch"],
                             checkpoint=str(run), seconds=1.5, support_seconds=1.0)
     worker = _Worker(settings, None)
