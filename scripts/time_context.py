@@ -14,7 +14,8 @@ dB; seconds with a near-silent target are left out):
   (so every second is separated as if it were the start of a training crop);
 - ``primed``: the whole mixture once, then again from its start with the state
   the first pass ended in (a second pass that knows the whole mixture: only an
-  offline separation could do this).
+  offline separation could do this; the first pass ends on the n_fft - 1 samples
+  of zero padding that every pass gets for the delay compensation).
 
 If the state drifted out of its training range, ``fresh`` would beat
 ``continuous`` from the second second on; if the state's context paid,
@@ -23,8 +24,10 @@ second loses for lack of context.
 
     python scripts/time_context.py models/release --episodes 128
 
-Prints a Markdown table: per second, the medians and the paired median
-differences against ``continuous``.
+Prints a Markdown table: per second, the medians and the paired differences
+against ``continuous`` (median with a bootstrap 95 % interval, and mean: where
+the medians of two ways differ more than their paired median, a minority of
+episodes differs a lot).
 """
 
 from __future__ import annotations
@@ -107,19 +110,22 @@ def main(argv: list[str] | None = None) -> int:
     from fewshot_sep.eval.harness import EvalSettings, _Worker
     from fewshot_sep.eval.metrics import bootstrap_median_ci
 
-    torch.set_num_threads(args.threads)
     settings = EvalSettings(data=args.data, splits=[args.split], episodes=args.episodes, seed=args.seed,
                             ks=[args.k], systems=["fewshot-torch"], checkpoint=args.checkpoint,
                             seconds=args.seconds, support_seconds=args.support_seconds, interferers=[2, 4])
     worker = _Worker(settings, None)
+    torch.set_num_threads(args.threads)  # after the worker: loading the torch system sets 1 thread
     started = time.monotonic()
     episodes = [r for r in (episode_seconds(worker, args.split, i, args.k) for i in range(args.episodes)) if r]
+    if not episodes:
+        print(f"no scorable episodes in {args.episodes} of split {args.split!r} (all targets near-silent)")
+        return 1
     seconds = min(len(r["continuous"]) for r in episodes)
     table = {way: np.array([r[way][:seconds] for r in episodes]) for way in ("continuous", "fresh", "primed")}
     print(f"`python scripts/time_context.py {' '.join(sys.argv[1:] if argv is None else argv)}`, "
           f"{len(episodes)} episodes\n")
     print("| second | scored | continuous, median (dB) | fresh start, median (dB) | primed, median (dB) "
-          "| fresh − continuous: paired median [95 % CI] | primed − continuous: paired median [95 % CI] |")
+          "| fresh − continuous: paired median [95 % CI] / mean | primed − continuous: paired median [95 % CI] / mean |")
     print("|---:|---:|---:|---:|---:|---|---|")
     for s in range(seconds):
         ok = ~np.isnan(table["continuous"][:, s])
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for other in (f, p):
             median, low, high = bootstrap_median_ci(other - c)
-            cells.append(f"{median:+.2f} [{low:+.2f}, {high:+.2f}]")
+            cells.append(f"{median:+.2f} [{low:+.2f}, {high:+.2f}] / {np.mean(other - c):+.2f}")
         print(f"| {s + 1} | {ok.sum()} | {np.median(c):+.2f} | {np.median(f):+.2f} | {np.median(p):+.2f} "
               f"| {cells[0]} | {cells[1]} |")
     print(f"\n{time.monotonic() - started:.0f} s")

@@ -104,3 +104,30 @@ def test_a_trainable_prefix_that_names_nothing_is_refused(tmp_path):
         from fewshot_sep.train.config import resolve_config
 
         resolve_config({"train": {"trainable": "separator.context"}})
+
+
+def test_the_log_holds_each_windows_mean_leakage_and_nothing_without_the_term(tmp_path, monkeypatch):
+    from fewshot_sep.train import loop
+
+    real = loop.batch_loss
+    calls: list[int] = []
+
+    def known_parts(model, batch, train_cfg, class_index=None, prototype_weight=0.0, parts=None):
+        loss, sdr = real(model, batch, train_cfg, class_index, prototype_weight, parts)
+        if parts is not None:  # training steps: step n reports a sum of -10 (n + 1) dB over 2 episodes
+            calls.append(len(calls))
+            parts["leak_db"] = torch.tensor(-10.0 * len(calls))
+            parts["leak_episodes"] = torch.tensor(2.0)
+        return loss, sdr
+
+    config = smoke_config(total_steps=4, negative_leak_weight=0.5, log_every=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "batch_loss", known_parts)
+        loop.train(config, tmp_path / "with", progress=False)
+    rows = [row for row in loop.read_log(tmp_path / "with" / "log.csv") if row["train_loss"]]
+    # window 1: (-10 - 20) / 4 episodes; window 2: (-30 - 40) / 4 (the sums restart each window)
+    assert [float(row["train_leak_db"]) for row in rows] == [-7.5, -17.5]
+
+    loop.train(smoke_config(total_steps=2, log_every=1), tmp_path / "without", progress=False)
+    rows = [row for row in loop.read_log(tmp_path / "without" / "log.csv") if row["train_loss"]]
+    assert len(rows) == 2 and all(row["train_leak_db"] == "" for row in rows)
