@@ -45,23 +45,6 @@ sys.path.insert(0, str(REPO))
 SECOND = 44100  # samples
 
 
-def separate(system, mixture: np.ndarray, conditioning: np.ndarray, prime: bool = False) -> np.ndarray:
-    """The torch separator's estimate ``[n]`` of ``mixture [n]`` (mono, 44.1 kHz), delay-compensated.
-    With ``prime``, the pass starts from the state a first pass over the whole mixture ended in."""
-    from fewshot_sep.realtime.stft import istft, stft
-
-    torch = system.torch
-    latency, n = system.latency, mixture.size
-    spec = stft(np.pad(mixture, (0, latency)))
-    magnitude = torch.from_numpy(np.abs(spec)[None, None].astype(np.float32))
-    vector = torch.from_numpy(conditioning[None].astype(np.float32))
-    with torch.inference_mode():
-        outputs = system.model.separator(magnitude, vector)
-        if prime:
-            outputs = system.model.separator(magnitude, vector, *outputs[1:])
-    return istft(spec * outputs[0][0, 0].numpy(), n + latency)[latency:]
-
-
 def episode_seconds(worker, split: str, index: int, k: int) -> dict[str, list[float]] | None:
     """Per whole second of the episode's mixture: SI-SDRi (dB, NaN where the target is
     near-silent) of the three ways; None for an episode the harness skips (silent target)."""
@@ -75,8 +58,8 @@ def episode_seconds(worker, split: str, index: int, k: int) -> dict[str, list[fl
         return None
     system = worker.systems["fewshot-torch"]
     conditioning = build_conditioning(system.embed(list(ep.support))[:k].mean(axis=0), None)
-    continuous = separate(system, mixture, conditioning)
-    primed = separate(system, mixture, conditioning, prime=True)
+    continuous = system.separate(mixture, conditioning)
+    primed = system.separate(mixture, conditioning, system.final_states(mixture, conditioning))
     rows: dict[str, list[float]] = {"continuous": [], "fresh": [], "primed": []}
     for start in range(0, mixture.size - SECOND + 1, SECOND):
         part = slice(start, start + SECOND)
@@ -85,7 +68,7 @@ def episode_seconds(worker, split: str, index: int, k: int) -> dict[str, list[fl
                 values.append(np.nan)
             continue
         base = si_sdr(target[part], mixture[part])
-        fresh = separate(system, mixture[start:], conditioning)[:SECOND]
+        fresh = system.separate(mixture[start:], conditioning)[:SECOND]
         rows["continuous"].append(si_sdr(target[part], continuous[part]) - base)
         rows["fresh"].append(si_sdr(target[part], fresh) - base)
         rows["primed"].append(si_sdr(target[part], primed[part]) - base)

@@ -105,7 +105,12 @@ class _TorchCheckpoint:
         self.model.eval()
         self.latency = 1023 + int(getattr(self.model.separator, "lookahead_frames", 0)) * 256
 
-    def _separate(self, mixture: np.ndarray, conditioning) -> np.ndarray:
+    def _separate(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> np.ndarray:
+        return self._pass(mixture, conditioning, states)[0]
+
+    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> tuple[np.ndarray, tuple]:
+        """One pass over ``mixture [n]`` from ``states`` (the separator's initial states when
+        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in."""
         from fewshot_sep.realtime.stft import istft, stft
 
         torch = self.torch
@@ -114,9 +119,9 @@ class _TorchCheckpoint:
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
-            mask = self.model.separator(magnitude, conditioning)[0][0, 0].numpy()
-        out = istft(spec * mask, padded.size)
-        return _delay_compensate(out, self.latency, n)
+            mask, *final_states = self.model.separator(magnitude, conditioning, *states)
+        out = istft(spec * mask[0, 0].numpy(), padded.size)
+        return _delay_compensate(out, self.latency, n), tuple(final_states)
 
 
 class TorchFewShot(_TorchCheckpoint):
@@ -134,10 +139,18 @@ class TorchFewShot(_TorchCheckpoint):
                 out.append(self.model.encoder(magnitude)[0].numpy())
         return np.stack(out).astype(np.float32)
 
-    def separate(self, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
-        """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``."""
-        cond = self.torch.from_numpy(np.asarray(conditioning, np.float32)[None].copy())
-        return self._separate(mixture, cond)
+    def separate(self, mixture: np.ndarray, conditioning: np.ndarray, states: tuple = ()) -> np.ndarray:
+        """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``, from the
+        separator's initial states or from ``states`` (those :meth:`final_states` returns)."""
+        return self._separate(mixture, self._vector(conditioning), states)
+
+    def final_states(self, mixture: np.ndarray, conditioning: np.ndarray) -> tuple:
+        """The separator's states (torch tensors) after one pass over `mixture` ``[n]`` and the
+        latency's zero padding that every pass gets."""
+        return self._pass(mixture, self._vector(conditioning))[1]
+
+    def _vector(self, conditioning: np.ndarray):
+        return self.torch.from_numpy(np.asarray(conditioning, np.float32)[None].copy())
 
 
 class TorchOneHot(_TorchCheckpoint):
