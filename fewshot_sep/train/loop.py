@@ -195,10 +195,10 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
         flag = batch["has_negatives"]  # no host sync on the flag: a batch without negatives adds 0
         leak = negative_leakage_db(mask, S.stft(batch["negative_source"]), target_spec,
                                    float(train_cfg.get("negative_leak_floor_db", -30.0)))
-        loss = loss + leak_weight * (leak * flag).sum() / flag.sum().clamp_min(1.0)
+        leak_sum, leak_episodes = (leak * flag).sum(), flag.sum()
+        loss = loss + leak_weight * leak_sum / leak_episodes.clamp_min(1.0)
         if parts is not None:
-            parts["leak_db"] = (leak * flag).sum().detach()
-            parts["leak_episodes"] = flag.sum().detach()
+            parts["leak_db"], parts["leak_episodes"] = leak_sum.detach(), leak_episodes.detach()
     if support_emb is not None:
         labels = batch["target_instrument"][batch["support_episode"]]
         loss = loss + prototype_weight * prototype_loss(support_emb, labels)
