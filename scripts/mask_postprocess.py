@@ -5,6 +5,9 @@ negative clips of 3 s, the evaluation recipe) this separates each mixture with
 the torch checkpoint and scores variants of its mask ``m [F, T]``:
 
 - ``m^p`` for a few powers p (p < 1 keeps more, p > 1 removes more);
+- a cascade: a second pass of the separator over the masked mixture ``|m X|``
+  (same conditioning) gives ``m2``; scored as ``m m2``, ``m sqrt(m2)`` and ``m2``
+  (no added latency: frame t of ``m X`` is known when frame t of ``m`` is);
 - on episodes that have negatives: ``m_with`` (negatives folded into the
   conditioning, as the product does), and ``m_with`` combined with a second
   pass ``m_neg`` conditioned on the negatives as if they were the target
@@ -68,10 +71,12 @@ def main() -> None:
         spec = stft(padded)
         magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
 
-        def mask_for(vector: np.ndarray) -> np.ndarray:
+        def mask_for(vector: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+            """The separator's mask ``[F, T]`` for the mixture (or the mixture masked by `weights`)."""
+            source = magnitude if weights is None else magnitude * torch.from_numpy(weights)
             with torch.inference_mode():
                 cond = torch.from_numpy(np.asarray(vector, np.float32)[None].copy())
-                return system.model.separator(magnitude, cond)[0][0, 0].numpy()
+                return system.model.separator(source, cond)[0][0, 0].numpy()
 
         def score(name: str, mask: np.ndarray) -> None:
             estimate = _delay_compensate(istft(spec * mask, padded.size), system.latency, n)
@@ -82,6 +87,10 @@ def main() -> None:
         score("plain mask (p = 1, no negatives)", plain)
         for power in POWERS:
             score(f"m^{power:g}", plain ** power)
+        second = mask_for(build_conditioning(positive, None), plain)
+        score("cascade: m m2", plain * second)
+        score("cascade: m sqrt(m2)", plain * np.sqrt(second))
+        score("cascade: m2 alone", second)
         if episode.negatives.shape[0]:
             negative = system.embed(list(episode.negatives)).mean(axis=0)
             with_negatives = mask_for(build_conditioning(positive, negative))

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM,
-                                      FineHead)
+                                      FineHead, MaskRefiner)
 
 N_BINS = 513
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
@@ -48,7 +48,7 @@ class Separator(nn.Module):
                  film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
                  temporal: str = "gru", tcn_dilations: list[int] | None = None,
                  band_width: int = 8, fine_head: int = 0, band_gru: int = 0, band_gru_level: int = 1,
-                 input_gain: float = 1.0) -> None:
+                 input_gain: float = 1.0, refiner: int = 0, refiner_frames: int = 3) -> None:
         super().__init__()
         channels = list(channels or [32, 48, 64, 64])
         self.conditioning_dim = conditioning_dim
@@ -137,6 +137,10 @@ class Separator(nn.Module):
         self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         # Optional full-resolution refinement of the logits (``fine_head`` hidden channels).
         self.fine_head = FineHead(channels[0], band_width, fine_head) if fine_head > 0 else None
+        # Optional full-resolution refinement with its own short time context (``refiner`` hidden
+        # channels over ``refiner_frames`` frames; one more state, after the band GRU's).
+        self.refiner = (MaskRefiner(channels[0], band_width, MODEL_BINS, refiner, context_dim,
+                                    time_kernel=refiner_frames) if refiner > 0 else None)
 
     # -- streaming state -------------------------------------------------------------------
     @property
@@ -149,6 +153,8 @@ class Separator(nn.Module):
             shapes += [layer.state_shape for layer in self.tcn]
         if self.band_gru is not None:
             shapes.append(self.band_gru.state_shape)
+        if self.refiner is not None:
+            shapes.append(self.refiner.state_shape)
         return shapes
 
     def initial_states(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
@@ -174,6 +180,9 @@ class Separator(nn.Module):
         n_enc = len(self.enc_convs) + 1  # band split + strided levels
         if len(states) == 0:
             states = tuple(self.initial_states(magnitude.shape[0], magnitude.device))
+        # The optional states sit at the end: band GRU, then refiner.
+        refiner_index = len(states) - 1 if self.refiner is not None else None
+        band_gru_index = len(states) - 1 - (self.refiner is not None)
         context = self.context(conditioning)
         x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
 
@@ -189,7 +198,7 @@ class Separator(nn.Module):
                 h = self.act(self.enc_norms[i - 1](h))
                 new_states.append(s)
             if self.band_gru is not None and i == self.band_gru_level:
-                h, band_gru_state = self.band_gru(h, context, states[-1])
+                h, band_gru_state = self.band_gru(h, context, states[band_gru_index])
             skips.append(h)
 
         batch, chans, bins, frames = h.shape
@@ -223,10 +232,16 @@ class Separator(nn.Module):
             # The previous input frame of each frame: the band split's state, then this call's frames.
             x_prev = torch.cat([states[0], x_in[..., :-1]], dim=-1)
             logits = logits + self.fine_head(h, x_in, x_prev)
+        refiner_state: torch.Tensor | None = None
+        if self.refiner is not None:
+            residual, refiner_state = self.refiner(h, x_in, logits, context, states[refiner_index])
+            logits = logits + residual
         mask = torch.sigmoid(logits)
         mask = torch.cat([mask, mask[:, :, -1:, :]], dim=2)
         if band_gru_state is not None:
             new_states.append(band_gru_state)
+        if refiner_state is not None:
+            new_states.append(refiner_state)
         return (mask, *new_states)
 
 
@@ -249,4 +264,6 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         band_gru=int(model_cfg.get("band_gru") or 0),
         band_gru_level=int(model_cfg.get("band_gru_level", 1)),
         input_gain=float(model_cfg.get("input_gain", 1.0)),
+        refiner=int(model_cfg.get("refiner") or 0),
+        refiner_frames=int(model_cfg.get("refiner_frames", 3)),
     )

@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
         "band_gru": 0,              # > 0: hidden units of a per-band GRU on encoder level band_gru_level
         "band_gru_level": 1,
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
+        "refiner": 0,               # > 0: hidden channels of the full-resolution refiner with time context
+        "refiner_frames": 3,        # frames the refiner sees (current + past), its time kernel
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],

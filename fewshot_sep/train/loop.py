@@ -505,9 +505,11 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
 def trainable_parameters(model: FewShotModel, prefixes: list[str] | None) -> list[torch.nn.Parameter]:
     """The parameters a run trains: all of them, or (``train.trainable``) those whose names
     start with one of ``prefixes``; the others are frozen (``requires_grad = False``), and
-    so are the running statistics of every batch norm whose weights are frozen (momentum
-    0), so a run that trains only the conditioning path leaves the rest of the separator
-    exactly as it started. Raises :class:`UserError` for a prefix that names no parameter."""
+    so is every batch norm whose weights are frozen: it keeps its running statistics
+    (momentum 0) and normalises with them in training too (as at inference), so a run that
+    trains only part of the model (the conditioning path, a refiner) leaves the rest of the
+    separator exactly as it started and computing exactly what it computes at inference.
+    Raises :class:`UserError` for a prefix that names no parameter."""
     if not prefixes:
         return list(model.parameters())
     named = dict(model.named_parameters())
@@ -525,7 +527,14 @@ def trainable_parameters(model: FewShotModel, prefixes: list[str] | None) -> lis
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.weight is not None \
                 and not module.weight.requires_grad:
             module.momentum = 0.0
+            module.register_forward_pre_hook(_inference_normalisation)
     return chosen
+
+
+def _inference_normalisation(module: torch.nn.Module, _inputs: Any) -> None:
+    """Forward pre-hook of a frozen batch norm: normalise with the running statistics even
+    when the model is in training mode (``model.train()`` would switch it to batch statistics)."""
+    module.training = False
 
 
 def initialise_from(model: FewShotModel, source: str | os.PathLike) -> None:
