@@ -1,4 +1,4 @@
-"""Inference-time mask post-processing on validation episodes: mask powers and a second pass for the negatives.
+"""Inference-time mask post-processing on validation episodes: mask powers, a cascade and a second pass for the negatives.
 
 For validation episodes (4 s, 2-4 interferers, k = 5 support clips and 3
 negative clips of 3 s, the evaluation recipe) this separates each mixture with
@@ -37,6 +37,12 @@ def negative_variants(mask: np.ndarray, negative_mask: np.ndarray) -> dict[str, 
         "m (1 - m_neg / 2)": mask * (1.0 - 0.5 * negative_mask),
         "m / (m + m_neg) where > 1": np.where(total > 1.0, mask / np.maximum(total, 1e-6), mask),
     }
+
+
+def cascade_variants(mask: np.ndarray, second: np.ndarray) -> dict[str, np.ndarray]:
+    """Ways to combine the mask with ``second``, the separator's mask for the masked mixture (both ``[F, T]`` in 0..1)."""
+    return {"cascade: m m2": mask * second, "cascade: m sqrt(m2)": mask * np.sqrt(second),
+            "cascade: m2 alone": second}
 
 
 def main() -> None:
@@ -87,10 +93,8 @@ def main() -> None:
         score("plain mask (p = 1, no negatives)", plain)
         for power in POWERS:
             score(f"m^{power:g}", plain ** power)
-        second = mask_for(build_conditioning(positive, None), plain)
-        score("cascade: m m2", plain * second)
-        score("cascade: m sqrt(m2)", plain * np.sqrt(second))
-        score("cascade: m2 alone", second)
+        for name, mask in cascade_variants(plain, mask_for(build_conditioning(positive, None), plain)).items():
+            score(name, mask)
         if episode.negatives.shape[0]:
             negative = system.embed(list(episode.negatives)).mean(axis=0)
             with_negatives = mask_for(build_conditioning(positive, negative))

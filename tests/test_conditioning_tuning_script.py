@@ -16,7 +16,7 @@ def _row(output: str) -> list[str]:
     return [cell.strip() for cell in lines[0].strip("|").split("|")]
 
 
-def test_no_tuning_scores_exactly_the_plain_vector_and_tuning_changes_it(tmp_path, capsys):
+def test_a_vanishing_step_scores_the_plain_vector(tmp_path, capsys):
     data = make_synthetic_dataset(tmp_path / "data", n_works=4, seconds=5.0)
     run = tiny_torch_run(tmp_path / "run")
     script = load_script("conditioning_tuning")
@@ -27,7 +27,6 @@ def test_no_tuning_scores_exactly_the_plain_vector_and_tuning_changes_it(tmp_pat
     assert script.main(common + ["--steps", "1", "--lr", "1e-12"]) == 0
     row = _row(capsys.readouterr().out)
     assert row[1] == row[2] and row[3].startswith("+0.00 [+0.00, +0.00]") and row[4] in ("+0.00", "-0.00")
-
 
 
 def test_tuning_lowers_the_tuning_loss_of_a_model_that_listens_to_its_conditioning():
@@ -49,6 +48,10 @@ def test_tuning_lowers_the_tuning_loss_of_a_model_that_listens_to_its_conditioni
     assert tuned.shape == start.shape and abs(tuned - start).max() > 1e-3
     same, before0, after0 = script.tune_vector(model.separator, latency, start, targets, mixtures, steps=2, lr=1e-12)
     assert abs(same - start).max() < 1e-9 and after0 == pytest.approx(before0, abs=1e-6)
+    half = (start.size - 1) // 2
+    positive, _, _ = script.tune_vector(model.separator, latency, start, targets, mixtures, steps=3, lr=0.05,
+                                        tuned_entries=half)
+    assert abs(positive[:half] - start[:half]).max() > 1e-3 and abs(positive[half:] - start[half:]).max() == 0
 
 
 def test_bad_arguments_are_refused():

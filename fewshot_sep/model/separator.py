@@ -178,11 +178,15 @@ class Separator(nn.Module):
             ``(mask [B, 1, 513, T] in [0, 1], *new_states)``.
         """
         n_enc = len(self.enc_convs) + 1  # band split + strided levels
+        n_states = len(self.state_shapes)
         if len(states) == 0:
             states = tuple(self.initial_states(magnitude.shape[0], magnitude.device))
+        elif len(states) != n_states:
+            raise ValueError(f"the separator takes {n_states} state tensors (state_shapes), got {len(states)}: "
+                             "pass initial_states(batch) or the states the previous call returned")
         # The optional states sit at the end: band GRU, then refiner.
-        refiner_index = len(states) - 1 if self.refiner is not None else None
-        band_gru_index = len(states) - 1 - (self.refiner is not None)
+        refiner_index = n_states - 1
+        band_gru_index = n_states - 1 - (self.refiner is not None)
         context = self.context(conditioning)
         x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
 

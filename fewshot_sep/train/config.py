@@ -87,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
         "init_from": None,          # checkpoint (.pt or run folder) whose matching weights start a new run
         "prototype_weight": 0.0,    # few-shot: weight of the auxiliary prototype loss on support embeddings
         "trainable": None,          # list of parameter-name prefixes to train (None = all; the rest frozen)
+        "frozen_norms": "running",  # frozen batch norms normalise with: running statistics, or "batch" (stage 9)
         "negative_leak_weight": 0.0,  # few-shot: weight of the negative-leakage loss (losses.negative_leakage_db)
         "negative_leak_floor_db": -30.0,  # leakage below this (dB re the target) is not penalised further
         "ema_decay": 0.0,           # > 0: validate and keep the moving average of the weights (e.g. 0.998)
@@ -134,6 +135,10 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
     if not float(config["train"]["negative_leak_weight"]) >= 0:
         raise UserError(f"train.negative_leak_weight {config['train']['negative_leak_weight']} is invalid: "
                         f"use 0 (off) or a positive weight such as 0.3")
+    frozen_norms = config["train"]["frozen_norms"]
+    if frozen_norms not in ("running", "batch"):
+        raise UserError(f"train.frozen_norms {frozen_norms!r} is invalid: use 'running' (frozen batch norms use "
+                        "their running statistics, as at inference) or 'batch' (batch statistics in training)")
     trainable = config["train"]["trainable"]
     if trainable is not None and (not isinstance(trainable, list) or not trainable
                                   or not all(isinstance(t, str) and t for t in trainable)):

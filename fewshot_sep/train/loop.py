@@ -315,7 +315,8 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     torch.manual_seed(int(config["seed"]))  # reproducible initialisation
     model = build_model(config).to(device)
     model.train()
-    optimizer = torch.optim.AdamW(trainable_parameters(model, train_cfg.get("trainable")), lr=float(train_cfg["lr"]),
+    optimizer = torch.optim.AdamW(trainable_parameters(model, train_cfg.get("trainable"),
+                                                       train_cfg.get("frozen_norms", "running")), lr=float(train_cfg["lr"]),
                                   weight_decay=float(train_cfg["weight_decay"]))
     step, episodes, elapsed, best_val = 0, 0, 0.0, -math.inf
     prototype_weight = float(train_cfg.get("prototype_weight") or 0.0)
@@ -502,13 +503,16 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
             "last_loss": last_loss, "interrupted": interrupted, "run_dir": str(run_dir)}
 
 
-def trainable_parameters(model: FewShotModel, prefixes: list[str] | None) -> list[torch.nn.Parameter]:
+def trainable_parameters(model: FewShotModel, prefixes: list[str] | None,
+                         frozen_norms: str = "running") -> list[torch.nn.Parameter]:
     """The parameters a run trains: all of them, or (``train.trainable``) those whose names
     start with one of ``prefixes``; the others are frozen (``requires_grad = False``), and
     so is every batch norm whose weights are frozen: it keeps its running statistics
-    (momentum 0) and normalises with them in training too (as at inference), so a run that
-    trains only part of the model (the conditioning path, a refiner) leaves the rest of the
-    separator exactly as it started and computing exactly what it computes at inference.
+    (momentum 0) and, with ``frozen_norms="running"`` (``train.frozen_norms``, the default),
+    normalises with them in training too, so a run that trains only part of the model (the
+    conditioning path, a refiner) leaves the rest of the separator exactly as it started and
+    computing exactly what it computes at inference. ``"batch"`` normalises with each batch's
+    statistics in training (how stage 9 ran, before the option existed).
     Raises :class:`UserError` for a prefix that names no parameter."""
     if not prefixes:
         return list(model.parameters())
@@ -527,13 +531,16 @@ def trainable_parameters(model: FewShotModel, prefixes: list[str] | None) -> lis
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.weight is not None \
                 and not module.weight.requires_grad:
             module.momentum = 0.0
-            module.register_forward_pre_hook(_inference_normalisation)
+            if frozen_norms == "running" and not getattr(module, "_inference_normalisation", False):
+                module.register_forward_pre_hook(_inference_normalisation)
+                module._inference_normalisation = True  # once per module, however often this runs
     return chosen
 
 
 def _inference_normalisation(module: torch.nn.Module, _inputs: Any) -> None:
     """Forward pre-hook of a frozen batch norm: normalise with the running statistics even
-    when the model is in training mode (``model.train()`` would switch it to batch statistics)."""
+    when the model is in training mode (``model.train()`` would switch it to batch statistics;
+    the hook switches it back before every forward, so ``module.training`` reads False after one)."""
     module.training = False
 
 
