@@ -37,22 +37,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def tuning_loss(separator, latency: int, vector, targets, mixtures):
-    """Mean negative SI-SDR (dB) of the separator's estimates of ``targets [N, n]`` from
+def tuning_loss(model, latency: int, vector, targets, mixtures):
+    """Mean negative SI-SDR (dB) of the model's estimates of ``targets [N, n]`` from
     ``mixtures [N, n]`` (both padded with `latency` zeros) under conditioning ``vector [1, D]``."""
-    import fewshot_sep.model.stft as S
+    from fewshot_sep.train.loop import separate_batch
     from fewshot_sep.train.losses import si_sdr
 
-    spec = S.stft(mixtures)
-    mask = separator(spec.abs().unsqueeze(1), vector.expand(mixtures.shape[0], -1))[0][:, 0]
-    estimate = S.istft(mask * spec, mixtures.shape[-1])
+    estimate, _ = separate_batch(model, {"mixture": mixtures}, vector.expand(mixtures.shape[0], -1))
     # the estimate is delayed by the latency; compare with the equally delayed target
     return -si_sdr(estimate[:, latency:], targets[:, :-latency]).mean()
 
 
-def tune_vector(separator, latency: int, start: np.ndarray, targets, mixtures, steps: int,
+def tune_vector(model, latency: int, start: np.ndarray, targets, mixtures, steps: int,
                 lr: float, tuned_entries: int | None = None) -> tuple[np.ndarray, float, float]:
-    """Adam on the conditioning vector ``start [D]`` through the frozen `separator`:
+    """Adam on the conditioning vector ``start [D]`` through the frozen `model`'s separator:
     returns ``(tuned [D], tuning loss before, after)`` (losses in dB, see :func:`tuning_loss`).
     ``tuned_entries``: tune only the first that many entries (e.g. E, the positive half), keep the rest."""
     import torch
@@ -62,15 +60,15 @@ def tune_vector(separator, latency: int, start: np.ndarray, targets, mixtures, s
     keep[:, :tuned_entries] = 1.0
     optimiser = torch.optim.Adam([vector], lr=lr)
     with torch.no_grad():
-        first = float(tuning_loss(separator, latency, vector, targets, mixtures))
+        first = float(tuning_loss(model, latency, vector, targets, mixtures))
     for _ in range(steps):
-        loss = tuning_loss(separator, latency, vector, targets, mixtures)
+        loss = tuning_loss(model, latency, vector, targets, mixtures)
         optimiser.zero_grad()
         loss.backward()
         vector.grad *= keep  # Adam leaves an entry whose gradient is always zero where it is
         optimiser.step()
     with torch.no_grad():
-        last = float(tuning_loss(separator, latency, vector, targets, mixtures))
+        last = float(tuning_loss(model, latency, vector, targets, mixtures))
     return vector.detach()[0].numpy(), first, last
 
 
@@ -151,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         plain = build_conditioning(system.embed(list(episode.support)).mean(axis=0), None)
         targets, mixtures = tuning_batch(episode)
         entries = (plain.size - 1) // 2 if args.tune == "positive" else None
-        tuned, first, last = tune_vector(model.separator, latency, plain, targets, mixtures, args.steps, args.lr,
+        tuned, first, last = tune_vector(model, latency, plain, targets, mixtures, args.steps, args.lr,
                                          entries)
         plain_scores.append(si_sdr_improvement(episode.target, system.separate(episode.mixture, plain),
                                                episode.mixture))

@@ -43,13 +43,13 @@ def test_tuning_lowers_the_tuning_loss_of_a_model_that_listens_to_its_conditioni
                                       (0, latency))
     mixtures = targets + 0.3 * torch.nn.functional.pad(torch.randn(2, 22050, generator=gen), (0, latency))
     start = torch.randn(model.conditioning_dim, generator=gen).numpy() * 0.1
-    tuned, before, after = script.tune_vector(model.separator, latency, start, targets, mixtures, steps=10, lr=0.05)
+    tuned, before, after = script.tune_vector(model, latency, start, targets, mixtures, steps=10, lr=0.05)
     assert after < before - 0.01, (before, after)
     assert tuned.shape == start.shape and abs(tuned - start).max() > 1e-3
-    same, before0, after0 = script.tune_vector(model.separator, latency, start, targets, mixtures, steps=2, lr=1e-12)
+    same, before0, after0 = script.tune_vector(model, latency, start, targets, mixtures, steps=2, lr=1e-12)
     assert abs(same - start).max() < 1e-9 and after0 == pytest.approx(before0, abs=1e-6)
     half = (start.size - 1) // 2
-    positive, _, _ = script.tune_vector(model.separator, latency, start, targets, mixtures, steps=3, lr=0.05,
+    positive, _, _ = script.tune_vector(model, latency, start, targets, mixtures, steps=3, lr=0.05,
                                         tuned_entries=half)
     assert abs(positive[:half] - start[:half]).max() > 1e-3 and abs(positive[half:] - start[half:]).max() == 0
 

@@ -144,6 +144,14 @@ class BandMerge(nn.Module):
         return out.reshape(batch, frames, n_bands * self.band_width).transpose(1, 2).unsqueeze(1)
 
 
+def band_to_bins(proj: nn.Linear, h: torch.Tensor, band_width: int, per_bin: int) -> torch.Tensor:
+    """Per-bin features from band features: ``proj`` maps each band's ``C`` features to
+    ``band_width * per_bin``; ``h [B, C, n_bands, T] -> [B, per_bin, n_bands * band_width, T]``."""
+    batch, _, n_bands, frames = h.shape
+    z = proj(h.permute(0, 3, 2, 1))                                # [B, T, n_bands, w * q]
+    return z.reshape(batch, frames, n_bands * band_width, per_bin).permute(0, 3, 2, 1)
+
+
 class FineHead(nn.Module):
     """Full-resolution mask-logit refinement: each bin sees its neighbours, not only its band.
 
@@ -171,10 +179,7 @@ class FineHead(nn.Module):
         nn.init.zeros_(self.conv2.bias)
 
     def forward(self, h: torch.Tensor, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
-        batch, _, n_bands, frames = h.shape
-        per_bin = self.band_proj(h.permute(0, 3, 2, 1))            # [B, T, n_bands, w * q]
-        per_bin = per_bin.reshape(batch, frames, n_bands * self.band_width, self.per_bin)
-        per_bin = per_bin.permute(0, 3, 1, 2)                      # [B, q, T, F]
+        per_bin = band_to_bins(self.band_proj, h, self.band_width, self.per_bin).transpose(2, 3)  # [B, q, T, F]
         # The convolutions run along the last axis ([B, C, T, F], kernels (1, k)): the same
         # weights as the (k, 1) kernels over [B, C, F, T], but onnxruntime's blocked convolution
         # is several times faster on long rows than on the F x 1 columns of a streamed frame.
@@ -264,10 +269,7 @@ class MaskRefiner(nn.Module):
 
     def forward(self, h: torch.Tensor, x: torch.Tensor, logits: torch.Tensor, context: torch.Tensor,
                 state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, _, n_bands, frames = h.shape
-        per_bin = self.band_proj(h.permute(0, 3, 2, 1))            # [B, T, n_bands, w * q]
-        per_bin = per_bin.reshape(batch, frames, n_bands * self.band_width, self.per_bin)
-        per_bin = per_bin.permute(0, 3, 2, 1)                      # [B, q, F, T]
+        per_bin = band_to_bins(self.band_proj, h, self.band_width, self.per_bin)   # [B, q, F, T]
         z = torch.cat([state, torch.cat([per_bin, x, logits], dim=1)], dim=3)   # [B, q + 2, F, kt - 1 + T]
         new_state = z[..., -(self.time_kernel - 1):]
         z = self.act(self.film(self.conv_in(z.transpose(2, 3)), context))        # [B, H, T, F]

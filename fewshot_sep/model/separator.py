@@ -141,6 +141,8 @@ class Separator(nn.Module):
         # channels over ``refiner_frames`` frames; one more state, after the band GRU's).
         self.refiner = (MaskRefiner(channels[0], band_width, MODEL_BINS, refiner, context_dim,
                                     time_kernel=refiner_frames) if refiner > 0 else None)
+        # How many state tensors a call takes and returns; counted once, not on every streamed frame.
+        self.n_states = len(self.state_shapes)
 
     # -- streaming state -------------------------------------------------------------------
     @property
@@ -178,7 +180,7 @@ class Separator(nn.Module):
             ``(mask [B, 1, 513, T] in [0, 1], *new_states)``.
         """
         n_enc = len(self.enc_convs) + 1  # band split + strided levels
-        n_states = len(self.state_shapes)
+        n_states = self.n_states
         if len(states) == 0:
             states = tuple(self.initial_states(magnitude.shape[0], magnitude.device))
         elif len(states) != n_states:
