@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from fewshot_sep.train.checkpoint import read_checkpoint, save_checkpoint, save_config
+    from fewshot_sep.train.checkpoint import CHECKPOINT_NAME, CONFIG_NAME, read_checkpoint, save_checkpoint, save_config
 
-    configs = {(path.parent / "config.json").resolve() for path in args.checkpoints}
+    configs = {(path.parent / CONFIG_NAME).resolve() for path in args.checkpoints}
     if len(configs) != 1:
         parser.error(f"the snapshots come from {len(configs)} run folders ({', '.join(map(str, sorted(configs)))}): "
                      "average snapshots of one run only")
@@ -64,14 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             averaged[name] = last.clone()
 
     args.out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(args.out / "checkpoint.pt", {
+    save_checkpoint(args.out / CHECKPOINT_NAME, {
         "model": averaged,
         "step": int(payloads[-1].get("step", 0)),
         "averaged_from": [payload["_path"].name for payload in payloads],
     })
     save_config(args.out, json.loads(config_path.read_text(encoding="utf-8")))
     steps = ", ".join(str(payload.get("step", "?")) for payload in payloads)
-    print(f"averaged {len(payloads)} snapshots (steps {steps}) -> {args.out / 'checkpoint.pt'}", file=sys.stderr)
+    print(f"averaged {len(payloads)} snapshots (steps {steps}) -> {args.out / CHECKPOINT_NAME}", file=sys.stderr)
     return 0
 
 
