@@ -1,4 +1,4 @@
-"""Validate checkpoints (e.g. the snapshots of a run trained elsewhere) on the fixed
+"""Validate checkpoints (few-shot or one-hot; e.g. the snapshots of a run trained elsewhere) on the fixed
 validation episodes of a run config, as the trainer would have: median SI-SDR improvement.
 
     python scripts/validate_snapshots.py runs/release7/snapshot-*.pt models/release-stage4/checkpoint.pt
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| checkpoint | step | val SI-SDRi median (dB) | mean (dB) |")
     print("|---|---:|---:|---:|")
     for path in args.checkpoints:
-        model, _ = load_checkpoint(path)
-        scores = evaluate(model, batches)
+        model, model_config = load_checkpoint(path)
+        classes = model_config["model"].get("classes") if model.conditioning_mode == "onehot" else None
+        scores = evaluate(model, batches, {int(c): i for i, c in enumerate(classes)} if classes else None)
         step = read_checkpoint(path).get("step", "")
         results.append((float(np.median(scores)), path))
         print(f"| {path} | {step} | {np.median(scores):+.3f} | {np.mean(scores):+.3f} |", flush=True)

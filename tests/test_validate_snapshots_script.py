@@ -1,0 +1,39 @@
+"""scripts/validate_snapshots.py scores one-hot checkpoints too, with their own class list."""
+
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from script_helpers import load_script
+from train_test_helpers import REPO, smoke_config
+
+torch = pytest.importorskip("torch")
+
+
+def test_a_onehot_checkpoint_is_validated_with_its_class_table_and_published(tmp_path, capsys):
+    from fewshot_sep.train.checkpoint import load_checkpoint
+    from fewshot_sep.train.loop import build_sources, evaluate, train, validation_batches
+
+    config = smoke_config(total_steps=2)
+    config["model"]["conditioning"] = "onehot"
+    train(config, tmp_path / "run", progress=False)
+    config_path = tmp_path / "onehot-smoke.yaml"
+    config_path.write_text(yaml.safe_dump(yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+                                          | {"model": {**config["model"], "classes": None}}))
+
+    script = load_script("validate_snapshots")
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    assert script.main([str(checkpoint), "--config", str(config_path), "--episodes", "4", "--threads", "1",
+                        "--best-to", str(tmp_path / "published")]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {checkpoint} ")]
+    printed = float(re.split(r"\s*\|\s*", row[0])[3])
+
+    model, saved = load_checkpoint(checkpoint)
+    _, val_src = build_sources(config, progress=False)
+    batches = validation_batches(val_src, 4, int(config["val"]["batch_size"]), torch.device("cpu"))
+    index = {int(c): i for i, c in enumerate(saved["model"]["classes"])}
+    assert printed == pytest.approx(float(np.median(evaluate(model, batches, index))), abs=1e-3)
+    published, _ = load_checkpoint(tmp_path / "published")
+    assert published.conditioning_mode == "onehot"
