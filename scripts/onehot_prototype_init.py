@@ -5,8 +5,9 @@ prototype, the mean embedding of many of its training clips under the few-shot c
     python scripts/onehot_prototype_init.py --fewshot models/release-stage8 \\
         --config configs/onehot-stage8.yaml --out runs/onehot8-init
 
-At its start such a one-hot model separates like the few-shot model given a support set of
-``--clips`` examples drawn from the whole train split; training it further (``train.init_from``
+At its start such a one-hot model separates almost like the few-shot model given ``--clips``
+examples drawn from the whole train split: the class table's rows are unit length, while the
+few-shot conditioning (a mean of unit embeddings) is a little shorter. Training it further (``train.init_from``
 pointing at ``OUT/checkpoint.pt``) gives the baseline the separator's whole training history,
 so the comparison between the two kinds of conditioning is not a comparison of training budgets.
 Writes ``OUT/checkpoint.pt`` (weights only) and ``OUT/config.json`` (the config with its class
@@ -19,6 +20,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +30,14 @@ sys.path.insert(0, str(REPO))
 from fewshot_sep.utils.errors import UserError  # noqa: E402
 
 
-def class_prototypes(model, sampler, clips_per_class: int, max_episodes: int
+def class_prototypes(model: Any, sampler: Any, clips_per_class: int, max_episodes: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean clip embedding per instrument: ``(instrument ids [C], prototypes [C, E], clips [C])``.
 
     Draws episodes of ``sampler`` (its support clips are the instrument's examples) until
-    every instrument has ``clips_per_class`` clips or ``max_episodes`` were drawn."""
+    every instrument has ``clips_per_class`` clips or ``max_episodes`` were drawn. ``model``: a
+    few-shot :class:`~fewshot_sep.model.FewShotModel`; ``sampler``: an episode source with
+    ``instrument_ids()`` and ``episode(i)`` (``support [k, n]``, ``target_instrument``)."""
     import torch
 
     from fewshot_sep.train.loop import support_embeddings
@@ -54,11 +58,11 @@ def class_prototypes(model, sampler, clips_per_class: int, max_episodes: int
             counts[label] += len(emb)
     short = [c for c in ids if counts[c] == 0]
     if short:
-        raise RuntimeError(f"no clips of instruments {short} in {max_episodes} episodes: raise --max-episodes")
+        raise UserError(f"no clips of instruments {short} in {max_episodes} episodes: raise --max-episodes")
     return np.array(ids), np.stack([sums[c] / counts[c] for c in ids]), np.array([counts[c] for c in ids])
 
 
-def prototype_sampler(config: dict, seed: int):
+def prototype_sampler(config: dict[str, Any], seed: int) -> Any:
     """Episodes of the train split of ``config["data"]["root"]`` with 5 support clips of the
     config's clip length: the source of the prototypes' clips."""
     from fewshot_sep.data.episodes import EpisodeConfig, EpisodeSampler
@@ -71,7 +75,7 @@ def prototype_sampler(config: dict, seed: int):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fewshot", type=Path, default=Path("models/release-stage8"),
+    parser.add_argument("--fewshot", type=Path, default=REPO / "models" / "release-stage8",
                         help="few-shot run folder or checkpoint (config.json beside it)")
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "onehot-stage8.yaml",
                         help="one-hot run config (model section and data.root)")

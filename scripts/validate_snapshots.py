@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.checkpoints:
         model, model_config = load_checkpoint(path)
         classes = model_config["model"].get("classes") if model.conditioning_mode == "onehot" else None
+        if model.conditioning_mode == "onehot" and not classes:
+            parser.error(f"{path}: a one-hot checkpoint needs model.classes in the config.json beside it")
         scores = evaluate(model, batches, {int(c): i for i, c in enumerate(classes)} if classes else None)
         step = read_checkpoint(path).get("step", "")
         results.append((float(np.median(scores)), path))

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 
 class _Episodes:
-    """A stand-in sampler: episode i has label ``labels[i]`` and support clips of value i."""
+    """A stand-in sampler: episode i has label ``labels[i]`` and two noise support clips seeded by i."""
 
     def __init__(self, labels: list[int]) -> None:
         self.labels = labels
@@ -31,6 +31,7 @@ class _Episodes:
 def test_prototypes_average_each_instruments_clip_embeddings_and_stop_when_every_class_is_full(tmp_path):
     from fewshot_sep.train.checkpoint import load_checkpoint
     from fewshot_sep.train.loop import support_embeddings
+    from fewshot_sep.utils.errors import UserError
 
     script = load_script("onehot_prototype_init")
     model, _ = load_checkpoint(tiny_torch_run(tmp_path / "run"))
@@ -38,7 +39,7 @@ def test_prototypes_average_each_instruments_clip_embeddings_and_stop_when_every
     ids, prototypes, counts = script.class_prototypes(model, sampler, clips_per_class=4, max_episodes=9)
 
     assert ids.tolist() == [5, 7, 9]
-    assert counts.tolist() == [4, 4, 4]  # 2 clips per episode; episode 8 (a third "5") is not needed
+    assert counts.tolist() == [4, 4, 4]  # 2 clips per episode; episode 8 (a fourth "5") is not needed
     with torch.no_grad():
         emb = [support_embeddings(model, {"support": torch.from_numpy(sampler.episode(i).support)}).numpy()
                for i in range(9)]
@@ -47,7 +48,7 @@ def test_prototypes_average_each_instruments_clip_embeddings_and_stop_when_every
     for row, label in enumerate(ids):
         np.testing.assert_allclose(prototypes[row], expected[int(label)], atol=1e-6)
 
-    with pytest.raises(RuntimeError, match="instruments \\[9\\]"):
+    with pytest.raises(UserError, match="instruments \\[9\\]"):
         script.class_prototypes(model, sampler, clips_per_class=4, max_episodes=5)
 
 

@@ -18,13 +18,21 @@ def test_a_onehot_checkpoint_is_validated_with_its_class_table_and_published(tmp
 
     config = smoke_config(total_steps=2)
     config["model"]["conditioning"] = "onehot"
+    # Rows in reverse label order, so a script that took the label as the row would score otherwise.
+    config["model"]["classes"] = list(range(config["data"]["synthetic_instruments"]))[::-1]
     train(config, tmp_path / "run", progress=False)
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    # Two steps leave the FiLM layers near zero: scale them up so the class rows change the output.
+    payload = torch.load(checkpoint, weights_only=True)
+    for name, value in payload["model"].items():
+        if ".film" in name or "dec_films" in name:
+            value.mul_(30.0)
+    torch.save(payload, checkpoint)
     config_path = tmp_path / "onehot-smoke.yaml"
     config_path.write_text(yaml.safe_dump(yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
                                           | {"model": {**config["model"], "classes": None}}))
 
     script = load_script("validate_snapshots")
-    checkpoint = tmp_path / "run" / "checkpoint.pt"
     assert script.main([str(checkpoint), "--config", str(config_path), "--episodes", "4", "--threads", "1",
                         "--best-to", str(tmp_path / "published")]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {checkpoint} ")]
@@ -33,7 +41,10 @@ def test_a_onehot_checkpoint_is_validated_with_its_class_table_and_published(tmp
     model, saved = load_checkpoint(checkpoint)
     _, val_src = build_sources(config, progress=False)
     batches = validation_batches(val_src, 4, int(config["val"]["batch_size"]), torch.device("cpu"))
+    assert saved["model"]["classes"] == config["model"]["classes"]
     index = {int(c): i for i, c in enumerate(saved["model"]["classes"])}
+    identity = {int(c): int(c) for c in saved["model"]["classes"]}
+    assert np.median(evaluate(model, batches, identity)) != pytest.approx(printed, abs=1e-3)
     assert printed == pytest.approx(float(np.median(evaluate(model, batches, index))), abs=1e-3)
     published, _ = load_checkpoint(tmp_path / "published")
     assert published.conditioning_mode == "onehot"
