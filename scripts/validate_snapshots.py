@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from fewshot_sep.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_config
     from fewshot_sep.train.config import load_config
-    from fewshot_sep.train.loop import build_sources, evaluate, validation_batches
+    from fewshot_sep.train.loop import build_sources, class_rows_of, evaluate, validation_batches
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|")
     for path in args.checkpoints:
         model, model_config = load_checkpoint(path)
-        classes = model_config["model"].get("classes") if model.conditioning_mode == "onehot" else None
-        if model.conditioning_mode == "onehot" and not classes:
+        class_index = class_rows_of(model_config["model"])
+        if model.conditioning_mode == "onehot" and class_index is None:
             parser.error(f"{path}: a one-hot checkpoint needs model.classes in the config.json beside it")
-        scores = evaluate(model, batches, {int(c): i for i, c in enumerate(classes)} if classes else None)
+        scores = evaluate(model, batches, class_index)
         step = read_checkpoint(path).get("step", "")
         results.append((float(np.median(scores)), path))
         print(f"| {path} | {step} | {np.median(scores):+.3f} | {np.mean(scores):+.3f} |", flush=True)

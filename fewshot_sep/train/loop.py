@@ -120,6 +120,13 @@ def _segment_mean(values: torch.Tensor, segment: torch.Tensor, n_segments: int) 
     return sums / counts[:, None]
 
 
+def class_rows_of(model_config: dict[str, Any]) -> dict[int, int] | None:
+    """One-hot model: instrument label -> row of its class table (the label's position in
+    ``model.classes``); ``None`` for a few-shot model or when no classes are listed."""
+    classes = model_config.get("classes") if model_config.get("conditioning") == "onehot" else None
+    return {int(c): i for i, c in enumerate(classes)} if classes else None
+
+
 def support_embeddings(model: FewShotModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Embeddings ``[S, E]`` of a batch's support clips (``batch["support"] [S, m]``)."""
     return model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
@@ -305,11 +312,9 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     run_dir.mkdir(parents=True, exist_ok=True)
 
     train_src, val_src = build_sources(config, progress=progress)
-    class_index = None
-    if config["model"]["conditioning"] == "onehot":
-        if not config["model"].get("classes"):
-            config["model"]["classes"] = [int(c) for c in train_src.instrument_ids()]
-        class_index = {int(c): i for i, c in enumerate(config["model"]["classes"])}
+    if config["model"]["conditioning"] == "onehot" and not config["model"].get("classes"):
+        config["model"]["classes"] = [int(c) for c in train_src.instrument_ids()]
+    class_index = class_rows_of(config["model"])
     save_config(run_dir, config)
 
     torch.manual_seed(int(config["seed"]))  # reproducible initialisation
