@@ -122,7 +122,9 @@ def build(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out / CHECKPOINT_NAME, {"model": model.state_dict()})
     save_config(args.out, config)
-    print(f"{len(ids)} class prototypes from {int(counts.sum())} clips ({counts.min()}-{counts.max()} per class) "
+    norms = np.linalg.norm(prototypes, axis=1)  # below 1: a mean of unit embeddings
+    print(f"{len(ids)} class prototypes from {int(counts.sum())} clips ({counts.min()}-{counts.max()} per class; "
+          f"norms {norms.min():.2f}-{norms.max():.2f}, median {np.median(norms):.2f}) "
           f"-> {args.out / CHECKPOINT_NAME} ({time.monotonic() - started:.0f} s)")
     return 0
 
