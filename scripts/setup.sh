@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(libportaudio2 jackd2 libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont csound-soundfont libsndfile1)
+# freepats, timidity and avldrums.lv2-soundfont: the robustness suite's held-out sound sources (tests, evaluation).
+SYSTEM_PACKAGES=(libportaudio2 jackd2 libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont csound-soundfont libsndfile1
+                 freepats timidity avldrums.lv2-soundfont)
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 

@@ -124,3 +124,66 @@ def make_positive_gain_model(tmp_path: Path) -> Path:
     card["name"] = "test-double-positive-gain"
     (folder / "model_card.json").write_text(json.dumps(card, indent=2))
     return folder
+
+
+# instrument -> fundamental range (Hz) of the robust-set double; 1 is a family mate of 0
+# (Piano) and 41 of 43 (Strings), so confusable episodes exist; 128 is a drum kit.
+ROBUST_TIMBRES = {0: (250.0, 350.0), 1: (420.0, 520.0), 32: (50.0, 90.0), 41: (1200.0, 1500.0),
+                  43: (2200.0, 2600.0), 110: (800.0, 1000.0), 128: (0.0, 0.0)}
+ROBUST_SOURCES = {"fluidr3": [1.0, 0.3], "freepats": [1.0, 0.6, 0.3]}  # harmonic amplitudes per source
+
+
+def _robust_stem(rng: np.random.Generator, instrument: int, harmonics: list[float], n: int) -> np.ndarray:
+    if instrument >= 128:  # noise bursts: a drum-kit stand-in
+        out = np.zeros(n)
+        for start in range(0, n, SR // 4):
+            burst = rng.standard_normal(min(2000, n - start)) * np.exp(-np.arange(min(2000, n - start)) / 300)
+            out[start:start + len(burst)] = burst
+        return (0.25 * out / np.abs(out).max()).astype(np.float32)
+    lo, hi = ROBUST_TIMBRES[instrument]
+    t = np.arange(int(0.5 * SR)) / SR
+    out = np.zeros(n)
+    for start in range(0, n, len(t)):
+        f0 = rng.uniform(lo, hi)
+        tone = np.minimum(1.0, t / 0.01) * np.exp(-1.5 * t) * sum(a * np.sin(2 * np.pi * f0 * (h + 1) * t)
+                                                                   for h, a in enumerate(harmonics))
+        out[start:start + len(t)] = tone[: n - start]
+    return (0.25 * out / np.abs(out).max()).astype(np.float32)
+
+
+def make_synthetic_robust_set(folder: Path, n_works: int = 6, seconds: float = 6.0, seed: int = 0) -> Path:
+    """A robust-set double in `fewshot_sep.data.robust_set`'s layout without FluidSynth or TiMidity:
+    every work rendered with a "training" (``fluidr3``) and a "held-out" (``freepats``; drums
+    ``avldrums-blackpearl``) timbre, even works in the ``generator`` stream, odd ones ``texture``."""
+    import soundfile as sf
+
+    from fewshot_sep.data.gm import family_of, instrument_name, slug
+    from fewshot_sep.data.manifest import encode_activity, n_activity_frames, write_manifest
+    from fewshot_sep.data.split import instrument_status
+
+    folder = Path(folder)
+    n = int(seconds * SR)
+    rows = []
+    for w in range(n_works):
+        work_id = f"robust-test-{w}"
+        stream = "generator:tests" if w % 2 == 0 else "texture:tests"
+        for part, instrument in enumerate(ROBUST_TIMBRES):
+            notes_rng = np.random.default_rng([seed, w, part])  # same notes in both sources
+            for source, harmonics in ROBUST_SOURCES.items():
+                name = "avldrums-blackpearl" if instrument >= 128 and source == "freepats" else source
+                audio = _robust_stem(np.random.default_rng(notes_rng.integers(1 << 30)), instrument, harmonics, n)
+                rel = f"stems/work{w}/{name}/{part:02d}_{slug(instrument)}.flac"
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(folder / rel), audio, SR, subtype="PCM_16")
+                drum = instrument >= 128
+                rows.append({
+                    "path": rel, "instrument": instrument, "instrument_name": instrument_name(instrument),
+                    "program": -1 if drum else instrument, "is_drum": int(drum), "kit": 0 if drum else -1,
+                    "family": family_of(instrument), "soundfont": name, "work_id": work_id, "source": stream,
+                    "role": "melody", "part_index": part, "transpose": 0,
+                    "split": "test_unseen" if instrument_status(instrument) == "unseen" else "test",
+                    "duration_s": round(n / SR, 4), "num_samples": n, "active_ratio": 1.0, "rms_db": -15.0,
+                    "peak_db": -12.0, "silent": 0, "activity": encode_activity(np.ones(n_activity_frames(n), bool)),
+                })
+    write_manifest(folder / "manifest.csv", rows)
+    return folder

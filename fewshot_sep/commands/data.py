@@ -1,4 +1,4 @@
-"""`fewshot-sep data`: render the multitrack training set, summarise and validate it."""
+"""`fewshot-sep data`: render the multitrack training set and the robust test set, summarise and validate them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fewshot_sep.utils.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `data render`, `data summary` and `data validate`."""
+    """Add `data render`, `data render-robust`, `data summary` and `data validate`."""
     parser = subparsers.add_parser("data", help="render and inspect the synthetic multitrack dataset")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
 
@@ -25,6 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "1 = an evaluation-only set)")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(func=run)
+
+    robust = sub.add_parser("render-robust",
+                            help="render the robustness suite's test set (test-only music, training and held-out sources)")
+    robust.add_argument("--out", default="data/robust", help="output folder (default data/robust; re-running resumes it)")
+    robust.add_argument("--seed", type=int, default=0, help="random seed: same seed, same bytes (default 0)")
+    robust.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    robust.add_argument("--works", type=int, nargs=3, metavar=("GEN", "TEXTURE", "CORPUS"), default=None,
+                        help="works per music stream: the training generator's style, the test-only texture "
+                             "generator, held-out composers of music21's corpus (default 20 24 16)")
+    robust.add_argument("--quiet", action="store_true", help="no progress bar")
+    robust.set_defaults(func=run)
 
     summary = sub.add_parser("summary", help="hours per split/family/soundfont and instrument coverage")
     summary.add_argument("dir", help="dataset folder (with manifest.csv)")
@@ -48,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
                                   unseen_share=args.unseen_share, progress=not args.quiet)
         print(summarize(read_manifest(manifest)))
         return 0
+    if args.data_command == "render-robust":
+        from fewshot_sep.data.manifest import read_manifest, summarize
+        from fewshot_sep.data.robust_set import MUSIC_STREAMS, render_robust_set
+
+        counts = dict(zip(MUSIC_STREAMS, args.works)) if args.works else None
+        manifest = render_robust_set(args.out, seed=args.seed, workers=args.workers, counts=counts,
+                                     progress=not args.quiet)
+        print(summarize(read_manifest(manifest)))
+        return 0
     if args.data_command == "summary":
         from fewshot_sep.data.manifest import read_manifest, summarize
 
@@ -63,4 +83,4 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.dir}: {len(problems)} problem(s) in the dataset (listed above)")
         print(f"{args.dir}: manifest and audio valid")
         return 0
-    raise UserError("missing action: use `fewshot-sep data render|summary|validate`")
+    raise UserError("missing action: use `fewshot-sep data render|render-robust|summary|validate`")

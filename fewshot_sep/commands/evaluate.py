@@ -18,7 +18,10 @@ from fewshot_sep.utils.errors import UserError
 # imported by every CLI start, also in the standalone app, which leaves the eval layer out.
 DEFAULT_INTERFERERS = (2, 4)
 
-_SYSTEMS = ("fewshot-onnx", "fewshot-stream", "fewshot-torch", "onehot", "mixture", "oracle")
+_SYSTEMS = ("fewshot-onnx", "fewshot-stream", "fewshot-torch", "onehot", "mixture", "oracle", "nmf", "fewshot-nmf")
+_DEFAULT_SYSTEMS = {"standard": ("fewshot-onnx", "fewshot-stream", "fewshot-torch", "onehot", "mixture", "oracle"),
+                    "robust": ("fewshot-onnx", "onehot", "mixture", "oracle", "nmf", "fewshot-nmf")}
+_DEFAULT_DATA = {"standard": "data/render", "robust": "data/robust"}
 _REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CHECKPOINTS = ("models/release", "runs/release")
 DEFAULT_ONEHOT_CHECKPOINTS = ("models/onehot", "runs/onehot")
@@ -34,8 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "streaming and torch; reference rows mixture, oracle ideal ratio mask and the one-hot baseline. "
         "Writes episodes.csv, summary.md, plots and a listening page into --out. See docs/evaluation.md.",
     )
+    p.add_argument("--suite", choices=("standard", "robust"), default="standard",
+                   help="standard: episodes of --data's splits (the paper's protocol); robust: the robustness "
+                   "suite's conditions on the robust set (held-out sources, effects, held-out music, density, "
+                   "confusable; docs/evaluation.md) (default: standard)")
+    p.add_argument("--conditions", nargs="+", default=None, metavar="CONDITION",
+                   help="robust suite: conditions to run (default: all of in-domain source effects music density "
+                   "confusable robust robust-generic robust-drums)")
     p.add_argument("--data", metavar="DIR", default=None,
-                   help="dataset folder with manifest.csv (default: data/render)")
+                   help="dataset folder with manifest.csv (default: data/render; data/robust with --suite robust, "
+                   "made by `fewshot-sep data render-robust`)")
     p.add_argument("--split", nargs="+", default=["test", "test_unseen"], metavar="SPLIT",
                    help="splits to draw targets from: test (seen instruments, held-out pieces), "
                    "test_unseen (unseen instruments), val (default: test test_unseen)")
@@ -46,8 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--negatives", choices=("both", "with", "without"), default="both",
                    help="conditions with/without 3 negative clips of an instrument in the mix (default: both)")
     p.add_argument("--systems", nargs="+", default=None, metavar="SYSTEM",
-                   help=f"systems to run, from: {' '.join(_SYSTEMS)} (default: all whose model or "
-                   "checkpoint exists)")
+                   help=f"systems to run, from: {' '.join(_SYSTEMS)} (default: all but nmf whose model or "
+                   "checkpoint exists; the robust suite: fewshot-onnx onehot mixture oracle nmf fewshot-nmf)")
     p.add_argument("--checkpoint", metavar="RUN", default=None,
                    help="few-shot torch run folder or checkpoint.pt for fewshot-torch "
                    f"(default: the first of {', '.join(DEFAULT_CHECKPOINTS)} that exists)")
@@ -102,22 +113,24 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UserError(f"evaluate needs the train extra ({exc.name} is missing): pip install 'fewshot-sep[train]'") from exc
     from fewshot_sep.eval.harness import EvalSettings, run_evaluation
+    from fewshot_sep.eval.robust import DEFAULT_CONDITIONS
     from fewshot_sep.eval.outputs import write_outputs
 
-    data, _ = _resolve(args.data, ("data/render",))
+    data, _ = _resolve(args.data, (_DEFAULT_DATA[args.suite],))
     if not (data / "manifest.csv").is_file():
-        raise UserError(f"--data {data} has no manifest.csv: render a dataset (fewshot-sep data render --out {data}) "
+        render = "data render-robust" if args.suite == "robust" else "data render"
+        raise UserError(f"--data {data} has no manifest.csv: render a dataset (fewshot-sep {render} --out {data}) "
                         "or pass a folder of stems with a manifest in that format")
     checkpoint, _ = _resolve(args.checkpoint, DEFAULT_CHECKPOINTS)
     onehot, _ = _resolve(args.onehot_checkpoint, DEFAULT_ONEHOT_CHECKPOINTS)
 
     notes: list[str] = []
     if args.systems is None:
-        systems = list(_SYSTEMS)
-        if not _checkpoint_exists(checkpoint):
+        systems = list(_DEFAULT_SYSTEMS[args.suite])
+        if "fewshot-torch" in systems and not _checkpoint_exists(checkpoint):
             systems.remove("fewshot-torch")
             notes.append(f"fewshot-torch skipped: no checkpoint at {checkpoint} (pass --checkpoint RUN)")
-        if not _checkpoint_exists(onehot):
+        if "onehot" in systems and not _checkpoint_exists(onehot):
             systems.remove("onehot")
             notes.append(f"onehot skipped: no checkpoint at {onehot} (pass --onehot-checkpoint RUN)")
         try:
@@ -158,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
         onehot_checkpoint=str(onehot) if "onehot" in systems else None,
         model=args.model, seconds=args.seconds, support_seconds=support_seconds, interferers=list(args.interferers),
         block_size=args.block_size,
-        stream_conditions=args.stream_conditions, listen=args.listen,
+        stream_conditions=args.stream_conditions, listen=args.listen, suite=args.suite,
+        conditions=list(dict.fromkeys(args.conditions)) if args.conditions else (
+            list(DEFAULT_CONDITIONS) if args.suite == "robust" else []),
     )
     command = canonical_command(settings, args)
     outcome = run_evaluation(settings, args.out, workers=args.workers, progress=not args.quiet)
@@ -172,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
 
 def canonical_command(settings, args: argparse.Namespace) -> str:
     """The full command line (every option explicit) that reproduces this run."""
-    parts = ["fewshot-sep", "evaluate", "--data", settings.data, "--split", *settings.splits,
+    parts = ["fewshot-sep", "evaluate", *(["--suite", "robust", "--conditions", *settings.conditions]
+                                          if settings.suite == "robust" else []),
+             "--data", settings.data, "--split", *settings.splits,
              "--episodes", str(settings.episodes), "--seed", str(settings.seed), "--k", *map(str, settings.ks),
              "--negatives", settings.negatives, "--systems", *settings.systems]
     if settings.checkpoint:

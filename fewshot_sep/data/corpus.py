@@ -20,12 +20,13 @@ CORPUS_COMPOSERS = ("bach", "palestrina", "monteverdi", "haydn", "mozart", "beet
 _SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
 
 
-def list_corpus_works() -> list[str]:
-    """Sorted corpus-relative paths (e.g. ``"bach/bwv66.6.mxl"``) of candidate multi-part works."""
+def list_corpus_works(composers: tuple[str, ...] = CORPUS_COMPOSERS) -> list[str]:
+    """Sorted corpus-relative paths (e.g. ``"bach/bwv66.6.mxl"``) of candidate multi-part works
+    of `composers` (default: the training list)."""
     from music21 import corpus
 
     paths: set[str] = set()
-    for composer in CORPUS_COMPOSERS:
+    for composer in composers:
         for path in corpus.getComposer(composer):
             path = str(path)
             if not path.endswith(_SCORE_SUFFIXES):

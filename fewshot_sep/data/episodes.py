@@ -27,7 +27,8 @@ from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
-from fewshot_sep.data.manifest import ACTIVITY_HOP, SAMPLE_RATE, decode_activity, n_activity_frames, read_manifest
+from fewshot_sep.data.manifest import (ACTIVITY_HOP, SAMPLE_RATE, decode_activity, music_stream, n_activity_frames,
+                                       read_manifest)
 from fewshot_sep.utils.errors import UserError
 
 
@@ -159,6 +160,12 @@ class EpisodeConfig:
     parts than the drawn number of interferers, add excerpts of other pieces up
     to that number (the evaluation protocol counts interferers); off by default,
     which keeps the training episode stream as it was.
+    `music`: music streams (`fewshot_sep.data.manifest.music_stream` of the
+    ``source`` column) the mixture's stems must come from (None = all; support
+    and negative clips may come from any stream).
+    `confusable`: the share of episodes (0..1; True = every one) in which one
+    interferer is an instrument of the target's own GM family (another kit for
+    drums), from another piece, and the negatives (when drawn) are of it.
     """
 
     splits: tuple[str, ...] = ("train",)
@@ -178,6 +185,8 @@ class EpisodeConfig:
     instruments: tuple[int, ...] | None = None
     peak_limit: float = 0.99
     fill_interferers: bool = False
+    music: tuple[str, ...] | None = None
+    confusable: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("k_range", "n_interferers", "negatives_range"):
@@ -188,7 +197,7 @@ class EpisodeConfig:
             raise UserError(f"k_range={self.k_range} / n_interferers={self.n_interferers}: need k >= 1 and at least 1 interferer")
         if not (0.1 <= self.clip_seconds <= 60.0):
             raise UserError(f"clip_seconds={self.clip_seconds} is invalid: use 0.1..60 s")
-        for name in ("coherent_prob", "negative_prob", "min_active"):
+        for name in ("coherent_prob", "negative_prob", "min_active", "confusable"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name}={getattr(self, name)} is invalid: use 0..1")
 
@@ -268,7 +277,7 @@ class EpisodeSampler:
         clip_frames = max(1, int(np.ceil(self.clip_samples / ACTIVITY_HOP)))
         sup_frames = max(1, int(np.ceil(self.support_samples / ACTIVITY_HOP)))
 
-        def select(splits: tuple[str, ...], restrict: bool) -> np.ndarray:
+        def select(splits: tuple[str, ...], restrict: bool, same_music: bool = True) -> np.ndarray:
             keep = []
             for i, r in enumerate(self.rows):
                 if r["silent"] or r["split"] not in splits or r["split"] == "excluded":
@@ -277,13 +286,20 @@ class EpisodeSampler:
                     continue
                 if restrict and cfg.instruments is not None and r["instrument"] not in cfg.instruments:
                     continue
+                if same_music and cfg.music is not None and music_stream(r["source"]) not in cfg.music:
+                    continue
                 keep.append(i)
             return np.array(keep, np.int64)
 
         self.target_pool = _Pool(self.rows, select(cfg.splits, True), clip_frames, cfg.min_active)
         self.interferer_pool = _Pool(self.rows, select(cfg.interferer_splits or cfg.splits, False), clip_frames, 0.2)
-        self.support_pool = _Pool(self.rows, select(cfg.support_splits or cfg.splits, False), sup_frames, cfg.min_active)
+        # Examples may come from any music (a producer's takes are not of the song's style).
+        self.support_pool = _Pool(self.rows, select(cfg.support_splits or cfg.splits, False, same_music=False),
+                                  sup_frames, cfg.min_active)
         self.interferer_allowed = set(int(i) for i in select(cfg.interferer_splits or cfg.splits, False))
+        self._select_any_music = select(cfg.interferer_splits or cfg.splits, False, same_music=False)
+        self._clip_frames = clip_frames
+        self._confusable_pool: _Pool | None = None
 
         # (instrument, soundfont) -> support stems; instrument -> support stems (for negatives)
         self.support_by_pair: dict[tuple[int, str], list[int]] = {}
@@ -381,11 +397,16 @@ class EpisodeSampler:
                 used_instruments.add(r["instrument"])
                 used_works.add(r["work_id"])
 
+        # (the extra draw only when 0 < share < 1: other configs keep their episode streams)
+        confusable = cfg.confusable >= 1 or (cfg.confusable > 0 and rng.random() < cfg.confusable)
+        confusable_stem = self._confusable(rng, trow, inter, support_works, n) if confusable else None
         mixture_works = {trow["work_id"]} | {self.rows[j]["work_id"] for j, _ in inter}
 
         neg_inst, neg_stems, neg_starts = -1, [], []
         if inter and rng.random() < cfg.negative_prob:
             j, _ = inter[int(rng.integers(len(inter)))]
+            if confusable_stem is not None:
+                j = confusable_stem
             neg_inst = self.rows[j]["instrument"]
             sf = self.rows[j]["soundfont"]
             cands = self.support_by_pair.get((neg_inst, sf)) or self.support_by_instrument.get(neg_inst, [])
@@ -429,6 +450,40 @@ class EpisodeSampler:
             stems={"target": target_stem, "interferers": [j for j, _ in inter], "support": sup_stems,
                    "negatives": neg_stems},
         )
+
+    def _confusable(self, rng: np.random.Generator, trow: dict, inter: list[tuple[int, int]],
+                    support_works: set[str], n: int) -> int | None:
+        """Make one interferer of `inter` (in place) an instrument of the target's family from
+        another piece; returns its stem (None when the data has no such stem)."""
+        family = trow["family"]
+        mates = [i for i, (j, _) in enumerate(inter) if self.rows[j]["family"] == family]
+        if mates:
+            return inter[mates[0]][0]
+        banned = {trow["work_id"]} | support_works | {self.rows[j]["work_id"] for j, _ in inter}
+        used = {trow["instrument"]} | {self.rows[j]["instrument"] for j, _ in inter}
+        if self._confusable_pool is None:  # any music: the family mate is an excerpt of another piece
+            self._confusable_pool = _Pool(self.rows, self._select_any_music, self._clip_frames, 0.2)
+        pool = [j for j in self._confusable_pool.valid_starts if self.rows[j]["family"] == family
+                and self.rows[j]["instrument"] not in used and self.rows[j]["work_id"] not in banned]
+        if not pool:
+            return None
+        j = pool[int(rng.integers(len(pool)))]
+        entry = (j, self._crop(rng, self._confusable_pool, j, n))
+        if inter:
+            inter[-1] = entry  # keep the drawn number of interferers
+        else:
+            inter.append(entry)
+        return j
+
+    def support_clips(self, rng: np.random.Generator, instrument: int, soundfont: str,
+                      banned_works: set[str], count: int) -> np.ndarray:
+        """`count` clips ``[count, support_samples]`` of (`instrument`, `soundfont`) from works
+        outside `banned_works` (``[0, support_samples]`` when there are none)."""
+        stems, starts = self._clips(rng, self.support_by_pair.get((instrument, soundfont), []), banned_works, count)
+        out = np.empty((len(stems), self.support_samples), np.float32)
+        for row, (s, st) in enumerate(zip(stems, starts)):
+            self.store.read_into(s, st, out[row])
+        return out
 
     def __iter__(self) -> Iterator[Episode]:
         index = 0

@@ -54,6 +54,12 @@ _INT_COLUMNS = ("instrument", "program", "is_drum", "kit", "part_index", "transp
 _FLOAT_COLUMNS = ("duration_s", "active_ratio", "rms_db", "peak_db")
 
 
+def music_stream(source: str) -> str:
+    """Music stream of a manifest ``source`` value: the text before its first ``:`` (e.g.
+    ``generator``, ``music21``, and in the robust set ``texture`` or ``music21-heldout``)."""
+    return source.split(":", 1)[0]
+
+
 def encode_activity(active: np.ndarray) -> str:
     """Hex string of a boolean frame array (bits MSB first; ``ceil(n/4)`` hex digits)."""
     bits = np.asarray(active, bool)

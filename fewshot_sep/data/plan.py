@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from fewshot_sep.data.gm import ALL_INSTRUMENTS, is_drum, roles_of
+from fewshot_sep.data.soundfonts import playable_instruments
 from fewshot_sep.data.split import instrument_status, piece_split
 
 CORPUS_SHARE = 0.35
@@ -80,7 +81,8 @@ class _Balancer:
         return min(self.sf_usage, key=lambda s: (self.sf_usage[s], self.rng.random()))
 
     def pick(self, candidates: list[int], soundfont: str, exclude: set[int]) -> int | None:
-        pool = [c for c in candidates if c not in exclude]
+        playable = playable_instruments(soundfont)  # None: a GM soundfont plays everything
+        pool = [c for c in candidates if c not in exclude and (playable is None or c in playable)]
         if not pool:
             return None
         noise = self.rng.uniform(0.0, 30.0, size=len(pool))  # seconds: breaks ties, keeps variety

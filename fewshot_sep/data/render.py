@@ -33,7 +33,7 @@ from fewshot_sep.data.gm import DRUM_OFFSET, bank_preset, family_of, instrument_
 from fewshot_sep.data.manifest import ACTIVITY_HOP, encode_activity, write_manifest
 from fewshot_sep.data.notes import Part
 from fewshot_sep.data.plan import CORPUS_SHARE, MAX_CORPUS_PARTS, WorkSpec, plan_works
-from fewshot_sep.data.soundfonts import parse_soundfonts, soundfont_path
+from fewshot_sep.data.soundfonts import SYNTH_SOURCE, parse_soundfonts, soundfont_path
 from fewshot_sep.data.split import split_of
 from fewshot_sep.data.synth import SAMPLE_RATE, render_notes
 from fewshot_sep.utils.atomic import atomic_path, write_json_atomic
@@ -148,19 +148,41 @@ def stem_audio(soundfont: Path, instrument: int, notes: np.ndarray, num_samples:
     int16 ``[num_samples]`` PCM written to the FLAC file).
     """
     bank, preset = bank_preset(instrument)
-    audio = render_notes(soundfont, bank, preset, notes, num_samples)
-    peak = float(np.abs(audio).max()) if num_samples else 0.0
+    return stem_pcm(render_notes(soundfont, bank, preset, notes, num_samples))
+
+
+def stem_pcm(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Peak-limit a rendered stem ``[n]`` float32 to `PEAK_LIMIT` (in place) and quantise it:
+    returns (the limited float32 audio, its int16 PCM as the FLAC file stores it)."""
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
     if peak > PEAK_LIMIT:  # keep 16-bit PCM from clipping
         audio *= PEAK_LIMIT / peak
     pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
     return audio, pcm
 
 
-def _write_flac(path: Path, pcm: np.ndarray) -> None:
+def write_stem_flac(path: Path, pcm: np.ndarray) -> None:
+    """Write int16 PCM ``[n]`` as a mono 44.1 kHz 16-bit FLAC, atomically."""
     import soundfile as sf
 
     with atomic_path(path) as tmp:
         sf.write(str(tmp), pcm, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+
+
+def manifest_row(path: str, part: Part, soundfont: str, work_id: str, source: str, part_index: int,
+                 transpose: int, split: str, audio: np.ndarray) -> dict[str, Any]:
+    """The manifest row (`fewshot_sep.data.manifest.MANIFEST_COLUMNS`) of one rendered stem
+    ``audio [num_samples]`` float32, stored at `path` (relative to the dataset folder)."""
+    drum = is_drum(part.instrument)
+    return {
+        "path": path, "instrument": part.instrument, "instrument_name": instrument_name(part.instrument),
+        "program": -1 if drum else part.instrument, "is_drum": int(drum),
+        "kit": part.instrument - DRUM_OFFSET if drum else -1, "family": family_of(part.instrument),
+        "soundfont": soundfont, "work_id": work_id, "source": source, "role": part.role,
+        "part_index": part_index, "transpose": transpose, "split": split,
+        "duration_s": round(len(audio) / SAMPLE_RATE, 4), "num_samples": len(audio),
+        **analyse_stem(audio),
+    }
 
 
 def render_work(spec_json: dict, out_dir: str) -> dict:
@@ -175,30 +197,33 @@ def render_work(spec_json: dict, out_dir: str) -> dict:
         parts, shifts, source = build_parts(spec, out / "midi_cache")
         end_s = max(p.end_s for p in parts)
         num_samples = int(np.ceil((end_s + TAIL_S) * SAMPLE_RATE))
-        sf_path = soundfont_path(spec.soundfont)
+        synth = spec.soundfont == SYNTH_SOURCE
+        sf_path = None if synth else soundfont_path(spec.soundfont)
         folder = work_dir_name(spec.work_id)
         rows = []
         for k, (part, shift) in enumerate(zip(parts, shifts)):
-            audio, pcm = stem_audio(sf_path, part.instrument, part.notes, num_samples)
+            if synth:  # a random patch per stem, seeded by the work and the part
+                from fewshot_sep.data.synth_instruments import render_synth
+
+                audio, pcm = stem_pcm(render_synth(part.instrument, part.notes, num_samples, seed=spec.seed + k))
+            else:
+                audio, pcm = stem_audio(sf_path, part.instrument, part.notes, num_samples)
             rel = f"stems/{folder}/{k:02d}_{slug(part.instrument)}.flac"
-            _write_flac(out / rel, pcm)
-            drum = is_drum(part.instrument)
-            rows.append({
-                "path": rel, "instrument": part.instrument, "instrument_name": instrument_name(part.instrument),
-                "program": -1 if drum else part.instrument, "is_drum": int(drum),
-                "kit": part.instrument - DRUM_OFFSET if drum else -1, "family": family_of(part.instrument),
-                "soundfont": spec.soundfont, "work_id": spec.work_id, "source": source, "role": part.role,
-                "part_index": k, "transpose": shift, "split": split_of(part.instrument, spec.work_id),
-                "duration_s": round(num_samples / SAMPLE_RATE, 4), "num_samples": num_samples,
-                **analyse_stem(audio),
-            })
-        record = {"format_version": FORMAT_VERSION, "work_id": spec.work_id, "spec_hash": spec_hash(spec),
-                  "spec": spec.to_json(), "rows": rows}
-        write_json_atomic(out / "works" / f"{folder}.json", record, indent=1)
+            write_stem_flac(out / rel, pcm)
+            rows.append(manifest_row(rel, part, spec.soundfont, spec.work_id, source, k, shift,
+                                     split_of(part.instrument, spec.work_id), audio))
+        write_work_marker(out, spec, rows)
         return {"work_id": spec.work_id, "rows": rows, "seconds": num_samples / SAMPLE_RATE * len(rows)}
     except Exception as err:  # logged and skipped by the caller
         return {"work_id": spec.work_id, "error": f"{type(err).__name__}: {err}",
                 "traceback": traceback.format_exc()}
+
+
+def write_work_marker(out: Path, spec: WorkSpec, rows: list[dict]) -> None:
+    """Write ``works/<work>.json`` (spec, its hash and the manifest rows): marks the work done."""
+    record = {"format_version": FORMAT_VERSION, "work_id": spec.work_id, "spec_hash": spec_hash(spec),
+              "spec": spec.to_json(), "rows": rows}
+    write_json_atomic(out / "works" / f"{work_dir_name(spec.work_id)}.json", record, indent=1)
 
 
 def load_work_spec(out_dir: str | os.PathLike, work_id: str) -> WorkSpec:
@@ -208,7 +233,7 @@ def load_work_spec(out_dir: str | os.PathLike, work_id: str) -> WorkSpec:
     return WorkSpec(**{**d, "instruments": [tuple(x) for x in d["instruments"]]})
 
 
-def _finished_rows(out: Path, spec: WorkSpec) -> list[dict] | None:
+def finished_rows(out: Path, spec: WorkSpec) -> list[dict] | None:
     marker = out / "works" / f"{work_dir_name(spec.work_id)}.json"
     if not marker.exists():
         return None
@@ -247,8 +272,6 @@ def render_dataset(
     `unseen_share` the share of hours planned as test pieces with unseen instruments
     (default `plan.UNSEEN_SHARE`; 1.0 renders an evaluation-only set).
     """
-    from tqdm import tqdm
-
     if not (hours > 0):
         raise UserError(f"--hours {hours} is invalid: give a positive number of hours, e.g. --hours 0.05")
     if workers < 1:
@@ -258,6 +281,8 @@ def render_dataset(
     from fewshot_sep.data.synth import list_presets
 
     for name in names:
+        if name == SYNTH_SOURCE:
+            continue  # plays its own programs; the planner picks only those
         presets = list_presets(soundfont_path(name))
         missing = [i for i in ALL_INSTRUMENTS if bank_preset(i) not in presets]
         if missing:
@@ -277,15 +302,7 @@ def render_dataset(
         params["unseen_share"] = float(unseen_share)
         plan_options["unseen_share"] = float(unseen_share)
         plan_options["corpus_share"] = min(CORPUS_SHARE, 1.0 - float(unseen_share))
-    plan_file = out / "plan.json"
-    if plan_file.exists():
-        try:
-            previous = json.loads(plan_file.read_text())["params"]
-        except (OSError, json.JSONDecodeError, KeyError):
-            previous = None
-        if previous is not None and previous != params:
-            raise UserError(f"{out} was rendered with {previous}, not {params}: "
-                            f"use another --out folder or the same --seed/--soundfonts")
+    plan_file = check_plan_params(out, params, "the same --seed/--soundfonts")
     corpus_paths: list[str] = []
     if use_corpus:
         from fewshot_sep.data.corpus import list_corpus_works
@@ -294,10 +311,39 @@ def render_dataset(
     specs = plan_works(seed, hours, names, corpus_paths, **plan_options)
     write_json_atomic(plan_file, {"params": params, "hours": hours, "works": [s.to_json() for s in specs]}, indent=1)
 
+    return render_planned_works(out, specs, render_work, workers, progress, log)
+
+
+def check_plan_params(out: Path, params: dict[str, Any], same: str) -> Path:
+    """``out/plan.json``; raises `UserError` when the folder was planned with other `params`
+    (a resumed render must not mix two plans; `same` says which options to repeat)."""
+    plan_file = out / "plan.json"
+    if plan_file.exists():
+        try:
+            previous = json.loads(plan_file.read_text())["params"]
+        except (OSError, json.JSONDecodeError, KeyError):
+            previous = None
+        if previous is not None and previous != params:
+            raise UserError(f"{out} was rendered with {previous}, not {params}: "
+                            f"use another --out folder or {same}")
+    return plan_file
+
+
+def render_planned_works(out: Path, specs: list[WorkSpec], render_fn: Callable[[dict, str], dict], workers: int,
+                         progress: bool, log: Callable[[str], None]) -> Path:
+    """Render every spec not finished yet with ``render_fn(spec_json, out_dir)`` (in `workers`
+    spawned processes), then write ``manifest.csv`` from all finished works in plan order.
+
+    `render_fn` returns ``{"work_id", "rows", "seconds"}`` or ``{"work_id", "error"}``
+    and writes the work's marker itself (see `render_work`); failed works are logged to
+    ``render_errors.log`` and left out. Returns the manifest path.
+    """
+    from tqdm import tqdm
+
     results: dict[str, list[dict]] = {}
     pending: list[WorkSpec] = []
     for spec in specs:
-        rows = _finished_rows(out, spec)
+        rows = finished_rows(out, spec)
         if rows is None:
             pending.append(spec)
         else:
@@ -322,11 +368,11 @@ def render_dataset(
 
     if workers == 1 or len(pending) <= 1:
         for spec in pending:
-            collect(render_work(spec.to_json(), str(out)))
+            collect(render_fn(spec.to_json(), str(out)))
     else:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
         try:
-            futures = [pool.submit(render_work, spec.to_json(), str(out)) for spec in pending]
+            futures = [pool.submit(render_fn, spec.to_json(), str(out)) for spec in pending]
             for fut in as_completed(futures):
                 collect(fut.result())
         except BaseException:  # Ctrl-C: drop queued works; finished ones are kept for resuming
@@ -345,4 +391,4 @@ def render_dataset(
     return manifest
 
 
-__all__ = ["render_dataset", "render_work", "analyse_stem", "build_parts", "stem_audio", "work_dir_name", "load_work_spec"]
+__all__ = ["render_dataset", "render_work", "render_planned_works", "manifest_row", "stem_pcm", "write_stem_flac", "analyse_stem", "build_parts", "stem_audio", "work_dir_name", "load_work_spec"]

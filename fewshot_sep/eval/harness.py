@@ -28,7 +28,7 @@ import numpy as np
 
 from fewshot_sep.eval.metrics import energy_db, sdr, si_sdr
 from fewshot_sep.eval.report import SYSTEM_ORDER
-from fewshot_sep.eval.systems import ALL_SYSTEMS, DEFAULT_BLOCK_SIZE, FEWSHOT_SYSTEMS
+from fewshot_sep.eval.systems import ALL_SYSTEMS, DEFAULT_BLOCK_SIZE, EXAMPLE_SYSTEMS, FEWSHOT_SYSTEMS
 from fewshot_sep.utils.errors import UserError
 
 EVAL_SPLITS = ("test", "test_unseen", "val")
@@ -41,15 +41,18 @@ MAX_INTERFERERS = 8
 SILENT_TARGET_DB = -50.0
 """A target excerpt whose mean power is below this (dBFS) is skipped (status ``silent_target``)."""
 PARTIAL_NAME = "partial.jsonl"
+SUITES = ("standard", "robust")
 
 
 @dataclass
 class EvalSettings:
     """Everything that determines the episodes and the systems (JSON-serialisable).
 
-    `episodes` is per split. `seconds` is the mixture excerpt length, `support_seconds`
-    the length of each support / negative clip. `listen` = episodes per split that
-    get audio files on the listening page.
+    `episodes` is per split (per condition and split in the robust suite). `seconds` is
+    the mixture excerpt length, `support_seconds` the length of each support / negative
+    clip. `listen` = episodes per split that get audio files on the listening page.
+    `suite`: ``standard`` (episodes of `data`'s splits) or ``robust`` (the robustness
+    suite's `conditions` on a robust set, `fewshot_sep.eval.robust`).
     """
 
     data: str
@@ -58,7 +61,7 @@ class EvalSettings:
     seed: int = 0
     ks: list[int] = field(default_factory=lambda: [1, 3, 5, 10])
     negatives: str = "both"
-    systems: list[str] = field(default_factory=lambda: list(ALL_SYSTEMS))
+    systems: list[str] = field(default_factory=lambda: [s for s in ALL_SYSTEMS if s not in ("nmf", "fewshot-nmf")])
     checkpoint: str | None = None
     onehot_checkpoint: str | None = None
     model: str | None = None
@@ -68,10 +71,20 @@ class EvalSettings:
     block_size: int = DEFAULT_BLOCK_SIZE
     stream_conditions: str = "reference"
     listen: int = 2
+    suite: str = "standard"
+    conditions: list[str] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         """Hash of all settings: a run resumes only from a partial file with the same hash."""
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    def episode_sets(self) -> list[str]:
+        """Names of the episode sets: the splits, or ``condition:split`` in the robust suite
+        (drum-kit conditions have no unseen split: both unseen kits are left out of the held-out sources)."""
+        if self.suite != "robust":
+            return list(self.splits)
+        return [f"{c}:{split}" for c in self.conditions for split in self.splits
+                if not (c.endswith("drums") and split == "test_unseen")]
 
     def negative_modes(self) -> list[str]:
         return {"both": ["without", "with"], "with": ["with"], "without": ["without"]}[self.negatives]
@@ -97,6 +110,9 @@ def validate_settings(s: EvalSettings) -> None:
     bad = [x for x in s.systems if x not in ALL_SYSTEMS]
     if bad or not s.systems:
         raise UserError(f"--systems {' '.join(bad) or '(none)'} is invalid: choose from {' '.join(ALL_SYSTEMS)}")
+    if "fewshot-nmf" in s.systems and not {"fewshot-onnx", "nmf"} <= set(s.systems):
+        raise UserError("--systems fewshot-nmf needs fewshot-onnx and nmf too (it averages their masks): "
+                        "add them to --systems")
     low, high = (list(s.interferers) + [0, 0])[:2]
     if len(s.interferers) != 2 or not (1 <= low <= high <= MAX_INTERFERERS):
         raise UserError(f"--interferers {' '.join(map(str, s.interferers))} is invalid: give LOW HIGH with "
@@ -109,6 +125,15 @@ def validate_settings(s: EvalSettings) -> None:
         raise UserError(f"--stream-conditions {s.stream_conditions} is invalid: use reference or all")
     if s.listen < 0:
         raise UserError(f"--listen {s.listen} is invalid: use 0 or more")
+    if s.suite not in SUITES:
+        raise UserError(f"--suite {s.suite} is invalid: use one of {', '.join(SUITES)}")
+    if s.suite == "robust":
+        from fewshot_sep.eval.robust import validate_conditions
+
+        validate_conditions(s.conditions)
+        if "val" in s.splits:
+            raise UserError("--split val is invalid with --suite robust: the robust set is test material only "
+                            "(use test test_unseen)")
 
 
 # ----------------------------------------------------------------------------- per worker
@@ -123,8 +148,16 @@ class _Worker:
         self.s = settings
         self.listen_dir = Path(listen_dir) if listen_dir else None
         kmax = max(settings.ks)
-        self.samplers = {}
-        for split in settings.splits:
+        self.samplers: dict[str, Any] = {}
+        if settings.suite == "robust":
+            from fewshot_sep.eval.robust import RobustEpisodes
+
+            for name in settings.episode_sets():
+                condition, split = name.split(":")
+                seed = settings.seed * 1000 + EVAL_SPLITS.index(split)
+                self.samplers[name] = RobustEpisodes(settings.data, condition, split, settings.seconds,
+                                                     settings.support_seconds, kmax, N_NEGATIVES, seed)
+        for split in settings.splits if settings.suite != "robust" else []:
             if split == "val":
                 target_splits, others = ("val",), ("val",)
             else:
@@ -174,10 +207,11 @@ class _Worker:
         s = self.s
         ep = self.samplers[split].episode(index)
         episode_id = f"{split}/{index:04d}"
+        condition, _, split = split.rpartition(":")  # robust sets are named condition:split
         mixture = ep.mixture.astype(np.float32)
         target = ep.target.astype(np.float32)
         base = {
-            "episode": episode_id, "split": split,
+            "episode": episode_id, "split": split, "condition": condition,
             "seen": "unseen" if instrument_status(ep.target_instrument) == "unseen" else "seen",
             "target_instrument": ep.target_instrument, "target_name": instrument_name(ep.target_instrument),
             "family": family_of(ep.target_instrument), "soundfont": ep.soundfont, "work_id": ep.work_id,
@@ -192,7 +226,7 @@ class _Worker:
         silent = energy_db(target) < SILENT_TARGET_DB
         if silent:
             for system in s.systems:
-                conds = conditions if system in FEWSHOT_SYSTEMS else [(0, "-")]
+                conds = self._conditions_of(system, conditions)
                 for k, neg in conds:
                     rows.append({**base, "system": system, "k": k, "negatives": neg, "status": "silent_target",
                                  "si_sdr": float("nan"), "si_sdr_mixture": float("nan"), "si_sdri": float("nan"),
@@ -204,12 +238,15 @@ class _Worker:
         keep_audio = self.listen_dir is not None and index < s.listen
         audio: dict[str, np.ndarray] = {}
 
+        estimates: dict[tuple[str, int, str], np.ndarray] = {}
+
         def add(system: str, k: int, neg: str, estimate: np.ndarray, started: float, **extra) -> None:
+            estimates[(system, k, neg)] = estimate
             value = si_sdr(target, estimate)
             rows.append({**base, **extra, "system": system, "k": k, "negatives": neg, "status": "ok",
                          "si_sdr": value, "si_sdr_mixture": si_mix, "si_sdri": value - si_mix,
                          "sdr": sdr(target, estimate), "seconds": time.process_time() - started})
-            if keep_audio and system != "mixture" and (system not in FEWSHOT_SYSTEMS or (k, neg) == (k_ref, neg_ref)):
+            if keep_audio and system != "mixture" and (system not in EXAMPLE_SYSTEMS or (k, neg) == (k_ref, neg_ref)):
                 audio[system] = estimate
 
         from fewshot_sep.eval.systems import mixture_estimate, oracle_estimate
@@ -219,10 +256,25 @@ class _Worker:
             if system == "mixture":
                 add(system, 0, "-", mixture_estimate(mixture), t0)
             elif system == "oracle":
-                add(system, 0, "-", oracle_estimate(mixture, target), t0)
+                add(system, 0, "-", per_channel(oracle_estimate, mixture, target), t0)
             elif system == "onehot":
-                estimate, label = self.systems["onehot"].separate_instrument(mixture, ep.target_instrument)
-                add(system, 0, "-", estimate, t0, onehot_class=instrument_name(label))
+                labels = []
+
+                def onehot(channel: np.ndarray) -> np.ndarray:
+                    estimate, label = self.systems["onehot"].separate_instrument(channel, ep.target_instrument)
+                    labels.append(label)
+                    return estimate
+
+                add(system, 0, "-", per_channel(onehot, mixture), t0, onehot_class=instrument_name(labels[0]))
+            elif system == "nmf":
+                from fewshot_sep.eval.nmf import nmf_estimate
+
+                for k, neg in self._conditions_of(system, conditions):
+                    if neg == "with" and not has_negatives:
+                        continue
+                    t0 = time.process_time()
+                    negs = list(ep.negatives) if neg == "with" else []
+                    add(system, k, neg, per_channel(lambda ch: nmf_estimate(ch, list(ep.support[:k]), negs), mixture), t0)
 
         from fewshot_sep.realtime.conditioning import build_conditioning
 
@@ -245,12 +297,29 @@ class _Worker:
                     continue  # counted in the summary as "no negatives available"
                 t0 = time.process_time()
                 vector = build_conditioning(support[:k].mean(axis=0), negatives.mean(axis=0) if neg == "with" else None)
-                add(system, k, neg, backend.separate(mixture, vector), t0)
+                add(system, k, neg, per_channel(lambda ch: backend.separate(ch, vector), mixture), t0)
+
+        if "fewshot-nmf" in s.systems:
+            # Both apply a real mask to the same STFT of the mixture, so the mean of their
+            # estimates is the estimate of the mean mask (no third separation needed).
+            for k, neg in self._conditions_of("fewshot-nmf", conditions):
+                parts = [estimates.get((name, k, neg)) for name in ("fewshot-onnx", "nmf")]
+                if all(p is not None for p in parts):
+                    add("fewshot-nmf", k, neg, 0.5 * (parts[0] + parts[1]), time.process_time())
 
         listen = None
         if keep_audio:
             listen = self._write_listening(episode_id, ep, mixture, target, audio, rows, k_ref, neg_ref)
         return {"episode": episode_id, "rows": rows, "listen": listen}
+
+    def _conditions_of(self, system: str, conditions: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """(k, negatives) conditions a system is scored in: every one for the few-shot systems,
+        the reference one for NMF (a few CPU seconds per run), none for the others."""
+        if system in FEWSHOT_SYSTEMS:
+            return conditions
+        if system in ("nmf", "fewshot-nmf"):
+            return [self.s.reference_condition()]
+        return [(0, "-")]
 
     def _write_listening(self, episode_id, ep, mixture, target, audio, rows, k_ref, neg_ref) -> dict:
         from fewshot_sep.utils.audio import write_audio
@@ -259,7 +328,8 @@ class _Worker:
         sr = 44100
 
         def save(name: str, x: np.ndarray) -> str:
-            write_audio(folder / name, np.asarray(x, np.float32)[None], sr)
+            x = np.asarray(x, np.float32)
+            write_audio(folder / name, x if x.ndim == 2 else x[None], sr)
             return f"{folder.name}/{name}"
 
         files = {"mixture": save("mixture.flac", mixture), "reference": save("reference.flac", target)}
@@ -268,7 +338,7 @@ class _Worker:
                               if neg_ref == "with" else [])
         files["estimates"] = {}
         for system, estimate in audio.items():
-            match = [r for r in rows if r["system"] == system and (system not in FEWSHOT_SYSTEMS or (r["k"], r["negatives"]) == (k_ref, neg_ref))]
+            match = [r for r in rows if r["system"] == system and (system not in EXAMPLE_SYSTEMS or (r["k"], r["negatives"]) == (k_ref, neg_ref))]
             files["estimates"][system] = {"file": save(f"estimate_{system}.flac", estimate),
                                           "si_sdri": match[0]["si_sdri"] if match else float("nan")}
         first = rows[0]
@@ -381,7 +451,7 @@ def run_evaluation(
     fingerprint = settings.fingerprint() + "-" + _model_identity(settings)
     partial = out / PARTIAL_NAME
     done = _load_partial(partial, fingerprint)
-    tasks = [(split, i) for split in settings.splits for i in range(settings.episodes)]
+    tasks = [(name, i) for name in settings.episode_sets() for i in range(settings.episodes)]
     pending = [t for t in tasks if f"{t[0]}/{t[1]:04d}" not in done]
     resumed = len(tasks) - len(pending)
     if resumed:
@@ -464,6 +534,14 @@ def _model_identity(settings: EvalSettings) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def per_channel(separate: Callable[..., np.ndarray], mixture: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    """``separate(mixture, *others)`` on a mono ``[n]`` mixture, or channel by channel on a
+    ``[C, n]`` one (as the product's engine separates each channel on its own)."""
+    if mixture.ndim == 1:
+        return separate(mixture, *others)
+    return np.stack([separate(channel, *(o[c] for o in others)) for c, channel in enumerate(mixture)])
+
+
 def _task_of(episode_id: str) -> tuple[str, int]:
     split, index = episode_id.split("/")
     return split, int(index)
@@ -487,6 +565,6 @@ def settings_from_json(text: str) -> EvalSettings:
 
 def iter_episode_ids(settings: EvalSettings) -> Iterable[str]:
     """The episode ids of a run, in order (``split/NNNN``)."""
-    for split in settings.splits:
+    for split in settings.episode_sets():
         for i in range(settings.episodes):
             yield f"{split}/{i:04d}"

@@ -73,6 +73,8 @@ def write_outputs(
     paths: dict[str, Path] = {}
     paths["csv"] = out / "episodes.csv"
     write_rows_csv(paths["csv"], outcome.rows)
+    if settings.suite == "robust":
+        return _write_robust_outputs(settings, outcome, out, info, paths, results_md)
     summary = markdown_summary(outcome.rows, seed=settings.seed)
     paths["summary"] = out / "summary.md"
     write_text_atomic(paths["summary"], f"# Evaluation summary\n\n`{command}`\n\nModel `{info['model_name']}` "
@@ -88,4 +90,24 @@ def write_outputs(
     write_json_atomic(paths["run"], info)
     if results_md is not None:
         paths["results_md"] = write_results_markdown(results_md, outcome.rows, info, plots, seed=settings.seed)
+    return paths
+
+
+def _write_robust_outputs(settings: EvalSettings, outcome: EvalOutcome, out: Path, info: dict,
+                          paths: dict[str, Path], results_md: str | os.PathLike | None) -> dict[str, Path]:
+    """The robustness suite's summary, plot, listening page and run.json (and results section)."""
+    from fewshot_sep.eval.robust_report import robust_markdown, robust_plot, write_robust_results
+
+    paths["summary"] = out / "summary.md"
+    write_text_atomic(paths["summary"], f"# Robustness suite\n\n`{info['command']}`\n\nModel `{info['model_name']}` "
+                      f"id `{info['model_id']}`, {info['date']}.\n\n{robust_markdown(outcome.rows, seed=settings.seed)}\n")
+    paths["robustness"] = robust_plot(outcome.rows, out / "plots")
+    paths["listen"] = write_listening_page(out / "listen", outcome.listen,
+                                           title=f"fewshot-sep robustness suite ({info['model_name']} {info['model_id']})")
+    info["listen_page"] = str(paths["listen"])
+    paths["run"] = out / "run.json"
+    write_json_atomic(paths["run"], info)
+    if results_md is not None:
+        paths["results_md"] = write_robust_results(results_md, outcome.rows, info, paths["robustness"],
+                                                   seed=settings.seed)
     return paths

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -28,15 +29,17 @@ from fewshot_sep.utils.atomic import atomic_path, write_text_atomic
 ROW_COLUMNS = (
     "episode", "split", "seen", "target_instrument", "target_name", "family", "soundfont", "work_id",
     "n_interferers", "interferers", "negative_instrument", "system", "k", "negatives", "status",
-    "si_sdr", "si_sdr_mixture", "si_sdri", "sdr", "onehot_class", "seconds",
+    "si_sdr", "si_sdr_mixture", "si_sdri", "sdr", "onehot_class", "seconds", "condition",
 )
 """Columns of ``episodes.csv`` (see docs/evaluation.md for their meaning)."""
 
-SYSTEM_ORDER = ("mixture", "oracle", "onehot", "fewshot-torch", "fewshot-onnx", "fewshot-stream")
+SYSTEM_ORDER = ("mixture", "oracle", "nmf", "onehot", "fewshot-torch", "fewshot-onnx", "fewshot-stream", "fewshot-nmf")
 SYSTEM_LABELS = {
     "mixture": "mixture (lower ref.)",
     "oracle": "oracle IRM (upper ref.)",
     "onehot": "one-hot baseline",
+    "nmf": "semi-supervised NMF (classical)",
+    "fewshot-nmf": "few-shot + NMF, mean mask",
     "fewshot-torch": "few-shot, torch checkpoint",
     "fewshot-onnx": "few-shot, ONNX offline",
     "fewshot-stream": "few-shot, ONNX streaming",
@@ -375,6 +378,29 @@ def make_plots(rows: Sequence[dict], out_dir: str | os.PathLike, seed: int = 0) 
 
 # ----------------------------------------------------------------------------- results page
 
+ROBUST_SECTION_START = "<!-- robustness-suite:start -->"
+ROBUST_SECTION_END = "<!-- robustness-suite:end -->"
+"""Markers of the robustness suite's section (`fewshot_sep.eval.robust_report`) in a results page."""
+
+
+def replace_section(page: str, section: str) -> str:
+    """`page` with its robustness section replaced by `section` (appended when absent)."""
+    pattern = re.compile(re.escape(ROBUST_SECTION_START) + ".*?" + re.escape(ROBUST_SECTION_END), re.S)
+    if pattern.search(page):
+        return pattern.sub(lambda _: section, page)
+    return page.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def existing_section(path: str | os.PathLike) -> str | None:
+    """The robustness section of the page at `path`, if it has one."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    match = re.search(re.escape(ROBUST_SECTION_START) + ".*?" + re.escape(ROBUST_SECTION_END), path.read_text(encoding="utf-8"), re.S)
+    return match.group(0) if match else None
+
+
+
 
 def write_results_markdown(
     path: str | os.PathLike,
@@ -434,5 +460,6 @@ def write_results_markdown(
         "",
         *[f"{link}\n" for link in links],
     ]
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    robust = existing_section(path)  # the robustness suite's section survives a rewrite of the page
+    write_text_atomic(path, "\n".join(lines) + "\n" + (f"\n{robust}\n" if robust else ""))
     return path

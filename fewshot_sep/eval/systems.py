@@ -16,7 +16,12 @@ Reference systems need no examples:
 - ``mixture``: the mixture itself (SI-SDRi 0 by definition);
 - ``oracle``: the ideal ratio mask (:mod:`fewshot_sep.eval.oracle`);
 - ``onehot``: the class-conditioned baseline checkpoint, given the target's
-  class, or for unseen targets the nearest seen class (:mod:`fewshot_sep.eval.onehot_rule`).
+  class, or for unseen targets the nearest seen class (:mod:`fewshot_sep.eval.onehot_rule`);
+- ``nmf``: semi-supervised NMF with a dictionary learned from the same example
+  clips (:mod:`fewshot_sep.eval.nmf`; no training; scored in the reference condition only,
+  k = 5 without negatives);
+- ``fewshot-nmf``: the mean of the ``fewshot-onnx`` and ``nmf`` masks (the mean of their
+  estimates), in the reference condition: does the examples' own spectrum add to the network?
 
 Every ``separate`` returns an estimate ``[n]`` float32 aligned sample for
 sample with the mixture ``[n]``: model latency is compensated by padding the
@@ -36,8 +41,11 @@ from fewshot_sep.eval.onehot_rule import onehot_class_for
 from fewshot_sep.eval.oracle import ideal_ratio_mask_estimate
 
 FEWSHOT_SYSTEMS = ("fewshot-onnx", "fewshot-stream", "fewshot-torch")
-REFERENCE_SYSTEMS = ("mixture", "oracle", "onehot")
-ALL_SYSTEMS = FEWSHOT_SYSTEMS + REFERENCE_SYSTEMS
+REFERENCE_SYSTEMS = ("mixture", "oracle", "onehot", "nmf")
+BLEND_SYSTEMS = ("fewshot-nmf",)
+ALL_SYSTEMS = FEWSHOT_SYSTEMS + REFERENCE_SYSTEMS + BLEND_SYSTEMS
+EXAMPLE_SYSTEMS = FEWSHOT_SYSTEMS + ("nmf",) + BLEND_SYSTEMS
+"""Systems that use the example clips: scored per (k, negatives) condition."""
 DEFAULT_BLOCK_SIZE = 256
 
 

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
         "workers": 1,
         "memstore_cache": False,    # in_memory: reuse/keep <root>/memstore/<key>.npy (memory-mapped)
         "augment": {"enabled": True, "eq_db": 4.0, "tilt_db": 1.5, "reverb_prob": 0.3},
+        "confusable_prob": 0.0,     # share of episodes with an interferer of the target's GM family
+        "production_prob": 0.0,     # share of episodes mixed like a production (fewshot_sep.data.production)
     },
     "val": {
         "episodes": 64,             # 0: no validation (e.g. a remote run without the val split)
@@ -43,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
         "every_minutes": 10.0,
         "every_steps": 0,           # > 0: validate every N steps instead of by time
         "batch_size": 16,
+        "production": False,        # True: every validation episode produced (a robust validation set)
     },
     "model": {
         "conditioning": "fewshot",  # "fewshot" | "onehot" (baseline)

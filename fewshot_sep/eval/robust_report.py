@@ -1,0 +1,172 @@
+"""Tables and the plot of the robustness suite (`fewshot_sep.eval.robust`), and its results section.
+
+The section lives in ``docs/results.md`` between the markers of
+`fewshot_sep.eval.report` (``ROBUST_SECTION_START`` / ``_END``); the standard
+results page keeps it when it is rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fewshot_sep.eval.metrics import bootstrap_median_ci
+from fewshot_sep.eval.report import (ROBUST_SECTION_END as SECTION_END, ROBUST_SECTION_START as SECTION_START,
+                                     SYSTEM_LABELS, SYSTEM_ORDER, paired_difference, replace_section)
+from fewshot_sep.eval.robust import CONDITIONS, HEADLINE
+from fewshot_sep.utils.atomic import write_text_atomic
+
+PLOT_NAME = "robustness.png"
+
+
+def _ok(rows: Sequence[dict]) -> list[dict]:
+    return [r for r in rows if r["status"] == "ok"]
+
+
+def system_rows(rows: Sequence[dict]) -> list[tuple[str, int, str]]:
+    """(system, k, negatives) of the table's rows, in display order."""
+    keys = {(r["system"], int(r["k"]), r["negatives"]) for r in _ok(rows)}
+    order = {"-": 0, "without": 1, "with": 2}
+    return sorted(keys, key=lambda t: (SYSTEM_ORDER.index(t[0]) if t[0] in SYSTEM_ORDER else 99, t[1], order[t[2]]))
+
+
+def _label(system: str, k: int, negatives: str) -> str:
+    label = SYSTEM_LABELS.get(system, system)
+    if negatives == "-":
+        return label
+    return f"{label}, k = {k}" + (", 3 negatives" if negatives == "with" else "")
+
+
+def condition_columns(rows: Sequence[dict]) -> list[tuple[str, str]]:
+    """(condition, seen) columns present in `rows`, in `CONDITIONS` order."""
+    present = {(r["condition"], r["seen"]) for r in _ok(rows)}
+    return [(c, s) for c in CONDITIONS for s in ("seen", "unseen") if (c, s) in present]
+
+
+def _cell(rows: Sequence[dict], key: tuple[str, int, str], condition: str, seen: str) -> tuple[float, int]:
+    values = [r["si_sdri"] for r in _ok(rows) if (r["system"], int(r["k"]), r["negatives"]) == key
+              and r["condition"] == condition and r["seen"] == seen]
+    return (float(np.median(values)), len(values)) if values else (float("nan"), 0)
+
+
+def robust_markdown(rows: Sequence[dict], seed: int = 0) -> str:
+    """The suite's tables: median SI-SDRi per system x condition, the headline with 95 %
+    intervals, and the paired effect of negatives on confusable episodes."""
+    columns = condition_columns(rows)
+    lines = ["Median SI-SDRi (dB) per condition; `s` = seen instruments, `u` = unseen. "
+             "Episodes per cell in the last row.", "",
+             "| system | " + " | ".join(f"{c} {s[0]}" for c, s in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    counts: list[int] = []
+    for key in system_rows(rows):
+        cells = []
+        for c, s in columns:
+            median, n = _cell(rows, key, c, s)
+            cells.append("" if n == 0 else f"{median:+.2f}")
+            if key[0] == "mixture":
+                counts.append(n)
+        lines.append(f"| {_label(*key)} | " + " | ".join(cells) + " |")
+    if counts:
+        lines.append("| episodes | " + " | ".join(str(n) for n in counts) + " |")
+    lines += ["", f"**Headline** (`{HEADLINE}`: held-out sources + effects + held-out music, 2-4 other instruments, "
+              "pitched targets; `robust-drums`: the same with drum-kit targets), median SI-SDRi with a bootstrap "
+              "95 % interval:", "", "| system | seen | unseen | drum kits |", "|---|---|---|---|"]
+    for key in system_rows(rows):
+        cells = []
+        for condition, seen in ((HEADLINE, "seen"), (HEADLINE, "unseen"), ("robust-drums", "seen")):
+            values = np.array([r["si_sdri"] for r in _ok(rows) if (r["system"], int(r["k"]), r["negatives"]) == key
+                               and r["condition"] == condition and r["seen"] == seen])
+            if len(values):
+                m, lo, hi = bootstrap_median_ci(values, seed=seed)
+                cells.append(f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] (n={len(values)})")
+            else:
+                cells.append("")
+        lines.append(f"| {_label(*key)} | " + " | ".join(cells) + " |")
+    lines += ["", "**Negatives on confusable episodes** (one other instrument of the target's family in the mix; "
+              "3 clips of it as negatives): paired median of (with - without) over the same episodes.", "",
+              "| system, k | seen | unseen |", "|---|---|---|"]
+    confusable = [r for r in rows if r["condition"] == "confusable"]
+    for system, k in sorted({(s, k) for s, k, neg in system_rows(confusable) if neg == "with"}):
+        cells = []
+        for seen in ("seen", "unseen"):
+            d = paired_difference(confusable, (system, k, "without"), (system, k, "with"), seen, seed=seed)
+            cells.append("" if d is None else f"{d['diff_median']:+.2f} [{d['diff_low']:+.2f}, {d['diff_high']:+.2f}] (n={d['n']})")
+        lines.append(f"| {SYSTEM_LABELS.get(system, system)}, k = {k} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def robust_plot(rows: Sequence[dict], out_dir: str | os.PathLike) -> Path:
+    """Grouped bars of median SI-SDRi per condition (seen and unseen panels); returns the PNG path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = [k for k in system_rows(rows) if k[0] != "mixture" and k[2] != "with"]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
+    for ax, seen in zip(axes, ("seen", "unseen")):
+        conditions = [c for c in CONDITIONS if any(r["condition"] == c and r["seen"] == seen for r in _ok(rows))]
+        width = 0.8 / max(1, len(keys))
+        for i, key in enumerate(keys):
+            values = [_cell(rows, key, c, seen)[0] for c in conditions]
+            ax.bar(np.arange(len(conditions)) + i * width, values, width, label=_label(*key))
+        ax.set_xticks(np.arange(len(conditions)) + 0.4 - width / 2)
+        ax.set_xticklabels(conditions, rotation=30, ha="right", fontsize=8)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(f"{seen} instruments")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("median SI-SDRi (dB)")
+    axes[1].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path = out / PLOT_NAME
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def robust_section(rows: Sequence[dict], run_info: dict, seed: int = 0) -> str:
+    """The Markdown section for ``docs/results.md`` (between the markers)."""
+    return "\n".join([
+        SECTION_START,
+        "## Robustness suite",
+        "",
+        "Episodes like a producer's music (docs/evaluation.md, \"Robustness suite\"): held-out sound sources "
+        "(FreePats, AVL drum kits), effect chains on stems and bus processing on mixes, held-out music, denser "
+        "mixes, confusable interferers. Generated by:",
+        "",
+        f"`{run_info.get('command', '')}`",
+        "",
+        f"Model `{run_info.get('model_name', '')}` id `{run_info.get('model_id', '')}`, "
+        f"{run_info.get('date', '')}, {run_info.get('seconds', 0):.0f} s wall.",
+        "",
+        robust_markdown(rows, seed=seed),
+        "",
+        f"![robustness](results/{PLOT_NAME})",
+        SECTION_END,
+    ])
+
+
+def write_robust_results(path: str | os.PathLike, rows: Sequence[dict], run_info: dict, plot: Path,
+                         seed: int = 0) -> Path:
+    """Put the suite's section (and its plot under ``results/``) into the page at `path`."""
+    import shutil
+
+    from fewshot_sep.utils.atomic import atomic_path
+
+    path = Path(path)
+    dest = path.parent / "results" / PLOT_NAME
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if plot.resolve() != dest.resolve():
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(plot, tmp)
+    page = path.read_text(encoding="utf-8") if path.is_file() else "# Evaluation results\n"
+    write_text_atomic(path, replace_section(page, robust_section(rows, run_info, seed)))
+    return path
+
+
+__all__ = ["robust_markdown", "robust_plot", "robust_section", "write_robust_results"]
