@@ -401,27 +401,37 @@ class BatchReport:
         return not self.failures
 
 
+#: Errors that fail one file of a batch (the batch goes on): UserError (unreadable input,
+#: bad output path), OSError (disk), and the RuntimeError/ValueError that pedalboard.io
+#: raises for a file that breaks off mid-decode. Anything else is a bug.
+FILE_ERRORS: tuple[type[BaseException], ...] = (UserError, OSError, RuntimeError, ValueError)
+
+
+def done_message(prefix: str, result: FileResult) -> str:
+    """The log line of a finished file: ``[i/n] IN (s, Hz, ch) -> OUTS``."""
+    outs = ", ".join(str(p) for p in result.outputs)
+    return f"{prefix}{result.input} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}"
+
+
+def failed_message(prefix: str, path: str | os.PathLike, error: str) -> str:
+    """The log line of a failed file (the CLI sends lines with ``": FAILED: "`` to stderr)."""
+    return f"{prefix}{path}: FAILED: {error}"
+
+
 def run_batch(
     jobs: Sequence[tuple[Path, Callable[[], FileResult]]],
     log: Callable[[str], Any] = print,
 ) -> BatchReport:
-    """Run ``(input, job)`` pairs; a failing file is reported and skipped.
-
-    Caught per file: UserError (unreadable input, bad output path), OSError (disk), and
-    the RuntimeError/ValueError that pedalboard.io raises for a file that breaks off
-    mid-decode. Anything else is a bug and propagates.
-    """
+    """Run ``(input, job)`` pairs; a failing file (one of FILE_ERRORS) is reported and skipped."""
     report = BatchReport()
     for index, (path, job) in enumerate(jobs, 1):
         prefix = f"[{index}/{len(jobs)}] " if len(jobs) > 1 else ""
         try:
             result = job()
-        except (UserError, OSError, RuntimeError, ValueError) as err:
-            log(f"{prefix}{path}: FAILED: {err}")
+        except FILE_ERRORS as err:
+            log(failed_message(prefix, path, str(err)))
             report.failures.append((path, str(err)))
             continue
         report.results.append(result)
-        outs = ", ".join(str(p) for p in result.outputs)
-        log(f"{prefix}{path} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}")
+        log(done_message(prefix, result))
     return report
-
