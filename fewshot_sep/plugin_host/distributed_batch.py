@@ -222,9 +222,12 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 
 
 def dashboard_link(client: Any) -> str | None:
-    """The Dask dashboard's address, if the scheduler serves one."""
+    """The Dask dashboard's address, if the scheduler serves one (it needs bokeh there)."""
     with contextlib.suppress(Exception):
-        if "dashboard" in client.scheduler_info().get("services", {}):
+        # The scheduler's HTTP server runs without bokeh too, but then has no dashboard pages.
+        # A lambda travels by value, so the scheduler needs no fewshot-sep to run it.
+        has_bokeh = client.run_on_scheduler(lambda: __import__("importlib.util").util.find_spec("bokeh") is not None)
+        if has_bokeh and "dashboard" in client.scheduler_info().get("services", {}):
             return str(client.dashboard_link)
     return None
 
@@ -277,8 +280,8 @@ def run_tasks(
         records = book.records()
         todo = [t for t in tasks if not is_complete(records.get(t.input), t.input, t.targets, job)]
         summary.skipped = [t.input for t in tasks if t not in todo]
-        for path in summary.skipped:
-            log(f"{path}: already done (manifest {book.path}), skipped")
+        if summary.skipped:  # one line, not one per file: a catalogue rerun may skip thousands
+            log(f"skipping {len(summary.skipped)} file(s) the manifest {book.path} shows done")
 
     expected: dict[str, float] = {}
     for task in todo:  # headers only, for the bar's total
@@ -302,14 +305,16 @@ def run_tasks(
         prefix = f"[{index}/{len(todo)}] " if len(todo) > 1 else ""
         if outcome.status == "done":
             summary.done.append(outcome)
-            log(done_message(prefix, FileResult(Path(outcome.input), [Path(p) for p in outcome.outputs],
-                                                outcome.seconds, outcome.sample_rate, outcome.channels)))
+            line = done_message(prefix, FileResult(Path(outcome.input), [Path(p) for p in outcome.outputs],
+                                                   outcome.seconds, outcome.sample_rate, outcome.channels))
         else:
             summary.failed.append(outcome)
-            log(failed_message(prefix, outcome.input, outcome.error or "unknown error"))
+            line = failed_message(prefix, outcome.input, outcome.error or "unknown error")
+        with tqdm.external_write_mode(file=sys.stderr):  # the line goes above the bar, not through it
+            log(line)
         finished_seconds += expected.get(outcome.input, 0.0)
+        bar.set_postfix_str(f"files {index}/{len(todo)}", refresh=False)
         bar.update(max(0.0, round(finished_seconds - bar.n, 4)))
-        bar.set_postfix_str(f", files {index}/{len(todo)}", refresh=True)
 
     start = time.perf_counter()
     try:
@@ -333,13 +338,16 @@ def run_tasks(
 
 
 def _run_on_dask(spec, todo, workers, scheduler, finish, summary, log) -> None:
+    from tqdm import tqdm
+
     with dask_client(workers, scheduler) as client:
         from distributed import as_completed
 
         summary.dashboard = dashboard_link(client)
         if summary.dashboard:
-            log(f"Dask dashboard: {summary.dashboard}")
-        summary.workers = len(client.scheduler_info().get("workers", {})) or workers
+            with tqdm.external_write_mode(file=sys.stderr):
+                log(f"Dask dashboard: {summary.dashboard}")
+        summary.workers = len(client.nthreads()) or workers
         # retries: an exception escaping a task (not a file error) is tried again; a worker
         # that dies is handled by the scheduler, which hands its task to another worker.
         futures = {client.submit(run_on_worker, spec, task, pure=False, retries=2): task for task in todo}
