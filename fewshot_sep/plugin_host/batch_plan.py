@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from fewshot_sep.plugin_host.file_processing import (
     DEFAULT_CHUNK_FRAMES,
+    READABLE_EXTENSIONS,
     RESIDUAL_NAME,
     FileResult,
     ProgressCallback,
@@ -30,8 +31,6 @@ from fewshot_sep.plugin_host.file_processing import (
     stream_file,
 )
 from fewshot_sep.utils.errors import UserError
-
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class FileTask:
 def plan_separation(
     inputs: Sequence[str | os.PathLike],
     output: str | os.PathLike,
-    presets: Sequence[str | os.PathLike] = (),
+    presets: Sequence[Any] = (),
     *,
     mode: str | None = None,
     mix: float | None = None,
@@ -104,15 +103,17 @@ def plan_separation(
     fmt: str | None = None,
     bit_depth: int = 24,
     chunk_seconds: float | None = None,
-    model: str | os.PathLike | None = None,
+    model: Any = None,
 ) -> tuple[ProcessorSpec, list[FileTask], list[Any]]:
     """Check the options of a separation job and turn them into a spec, file tasks and processors.
 
     The processors (built from the spec with :func:`build_processors`) are what a local
     run uses; a distributed run sends the spec and builds them on each worker.
 
-    Presets are resolved here (``builtin:NAME``, library names, files) against the
-    model, so workers need neither the user's preset library nor the files.
+    Presets are resolved here (``builtin:NAME``, library names, files, ``Preset``
+    objects) against the model, so workers need neither the user's preset library nor
+    the files. `model` is a folder, ``ModelFiles`` or None (the packaged model or
+    ``$FEWSHOT_SEP_MODEL``); `chunk_seconds` is in seconds of audio.
 
     Raises:
         UserError: any bad option (a usage problem: nothing has been written yet).
@@ -128,7 +129,9 @@ def plan_separation(
     batch = len(inputs) > 1 or any(Path(p).expanduser().is_dir() for p in inputs)
     out = Path(output).expanduser()
     model_files = load_model(model)
-    given_model = model if model is not None else os.environ.get(ENV_VAR)
+    # The folder travels to workers only when the user chose one: otherwise each machine
+    # uses its own packaged model (same id checked by build_processors).
+    given_model = getattr(model, "folder", model) if model is not None else os.environ.get(ENV_VAR)
     model_path = str(Path(given_model).expanduser().absolute()) if given_model else None
 
     def preset_texts(refs: Sequence[Any]) -> tuple[str, ...]:
@@ -145,7 +148,7 @@ def plan_separation(
                             "(the 'residual' file holds everything else)")
         if mix is not None:
             raise UserError("--mix does not apply to --stems (each stem is fully separated)")
-        if out.suffix and out.suffix.lower() in _AUDIO_SUFFIXES:
+        if out.suffix and out.suffix.lower() in READABLE_EXTENSIONS:
             raise UserError(f"with --stems, --output is a folder, not a file: got {str(out)!r}")
         texts = preset_texts(presets)
         names = unique_names([safe_file_stem(json.loads(t)["name"]) for t in texts])
