@@ -274,12 +274,12 @@ def run_tasks(
     job = f"{spec.key}-{tasks[0].bit_depth}" if tasks else spec.key
     summary = BatchSummary(manifest=book.path if book else None, workers=workers)
     todo = list(tasks)
-    if book is not None:
-        remove_orphan_temp_files(t for task in tasks for t in task.targets)
     if resume and book is not None:
+        remove_orphan_temp_files(t for task in tasks for t in task.targets)  # left by a run that was killed
         records = book.records()
-        todo = [t for t in tasks if not is_complete(records.get(t.input), t.input, t.targets, job)]
-        summary.skipped = [t.input for t in tasks if t not in todo]
+        done = [is_complete(records.get(t.input), t.input, t.targets, job) for t in tasks]
+        todo = [t for t, complete in zip(tasks, done) if not complete]
+        summary.skipped = [t.input for t, complete in zip(tasks, done) if complete]
         if summary.skipped:  # one line, not one per file: a catalogue rerun may skip thousands
             log(f"skipping {len(summary.skipped)} file(s) the manifest {book.path} shows done")
 
