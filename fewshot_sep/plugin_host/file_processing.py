@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -389,18 +389,6 @@ def safe_file_stem(name: str) -> str:
     return stem or "preset"
 
 
-@dataclass
-class BatchReport:
-    """Outcome of a batch: results of the files that worked, and (file, error) of those that did not."""
-
-    results: list[FileResult] = field(default_factory=list)
-    failures: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
 #: Errors that fail one file of a batch (the batch goes on): UserError (unreadable input,
 #: bad output path), OSError (disk), and the RuntimeError/ValueError that pedalboard.io
 #: raises for a file that breaks off mid-decode. Anything else is a bug.
@@ -416,22 +404,3 @@ def done_message(prefix: str, result: FileResult) -> str:
 def failed_message(prefix: str, path: str | os.PathLike, error: str) -> str:
     """The log line of a failed file (the CLI sends lines with ``": FAILED: "`` to stderr)."""
     return f"{prefix}{path}: FAILED: {error}"
-
-
-def run_batch(
-    jobs: Sequence[tuple[Path, Callable[[], FileResult]]],
-    log: Callable[[str], Any] = print,
-) -> BatchReport:
-    """Run ``(input, job)`` pairs; a failing file (one of FILE_ERRORS) is reported and skipped."""
-    report = BatchReport()
-    for index, (path, job) in enumerate(jobs, 1):
-        prefix = f"[{index}/{len(jobs)}] " if len(jobs) > 1 else ""
-        try:
-            result = job()
-        except FILE_ERRORS as err:
-            log(failed_message(prefix, path, str(err)))
-            report.failures.append((path, str(err)))
-            continue
-        report.results.append(result)
-        log(done_message(prefix, result))
-    return report
