@@ -16,7 +16,8 @@ Measured, wall clock, one run each, in this order:
   with ``scheduler=`` its address: the batch time includes each worker loading the
   model on its first file, task submission and result collection;
 - worker CPU: user + system seconds the workers (or, locally, this process) spent
-  during the batch, from ``getrusage`` (``client.run`` on each worker);
+  during the batch, from ``getrusage`` (``client.run`` on each worker); cores used =
+  worker CPU / batch time; audio s per CPU s = audio seconds / worker CPU;
 - ``CLI --workers 2``: ``fewshot-sep separate DIR --workers 2`` in a fresh process,
   end to end (Python start-up, imports, cluster start, model loads, the batch).
 
@@ -179,15 +180,16 @@ def main() -> int:
         "(load average at the end of each run in the last column). One run each, wall clock.",
         "",
         "| run | cluster start-up (s) | batch (s) | files/s | audio s/s | worker CPU (s) | cores used "
-        "| outputs = local run | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| audio s per CPU s | outputs = local run | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         startup = "" if r["startup_s"] is None else f"{r['startup_s']:.1f}"
         cpu = "" if r["cpu_s"] is None else f"{r['cpu_s']:.1f}"
         cores = "" if r["cpu_s"] is None else f"{r['cpu_s'] / r['wall_s']:.2f}"
+        per_cpu = "" if r["cpu_s"] is None else f"{audio / r['cpu_s']:.1f}"
         lines.append(f"| {r['run']} | {startup} | {r['wall_s']:.2f} | {r['files_per_s']:.2f} | "
-                     f"{r['audio_s_per_s']:.1f} | {cpu} | {cores} | "
+                     f"{r['audio_s_per_s']:.1f} | {cpu} | {cores} | {per_cpu} | "
                      f"{'yes, byte for byte' if r['identical'] else 'NO'} | {r['load']} |")
     local, one, two = rows[0]["wall_s"], rows[1]["wall_s"], rows[2]["wall_s"]
     cpu_per_audio = rows[0]["cpu_s"] / audio
@@ -200,7 +202,8 @@ def main() -> int:
         f"The work itself costs {cpu_per_audio:.3f} CPU s per second of audio (local run), so with C free "
         f"cores the ceiling is about {1 / cpu_per_audio:.0f} x C seconds of audio per second; "
         "'cores used' (worker CPU / batch time) shows how much of the 2 cores the other work on this "
-        "machine left to the batch.",
+        "machine left to the batch, and 'audio s per CPU s' what a core yields with the Dask overhead and "
+        "the per-worker model loads included (throughput with C free cores is about C times that).",
     ]
     section = "\n".join(lines)
     print(section)
