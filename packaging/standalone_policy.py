@@ -55,6 +55,11 @@ NOT_NEEDED: tuple[str, ...] = (
     "jack",  # JACK-Client is a test tool; the app talks to JACK through PortAudio
     "setuptools",
     "pkg_resources",
+    # The `distributed` extra: `separate --workers/--scheduler` (Dask) is for the Python
+    # package; in the app those options stop with a UserError naming the extra.
+    "dask",
+    "distributed",
+    "bokeh",
 )
 
 EXCLUDES: tuple[str, ...] = TRAINING_ONLY_PACKAGES + TRAINING_ONLY_THIRD_PARTY + NOT_NEEDED

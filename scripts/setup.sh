@@ -2,8 +2,8 @@
 # Set up everything fewshot-sep needs on a Debian machine:
 #   1. system packages (installed with apt-get when run as root; otherwise we
 #      stop and print the command to run),
-#   2. a virtual environment in .venv with the package, its training extra and
-#      the test tools.
+#   2. a virtual environment in .venv with the package, its training and
+#      distributed (Dask) extras and the test tools.
 # Idempotent and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,6 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     echo "setup: installing Python dependencies into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[train,dev]"
+    "$VENV/bin/python" -m pip install -q -e ".[train,distributed,dev]"
     echo "$want" > "$stamp"
 fi

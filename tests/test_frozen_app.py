@@ -178,12 +178,14 @@ def test_bundle_has_no_torch_and_has_what_it_needs(frozen_app):
     assert not libtorch, f"torch libraries in the bundle: {libtorch}"
 
     modules = set(CArchiveReader(str(frozen_app)).open_embedded_archive("PYZ.pyz").toc)
-    left_out = ("torch", "onnx", "music21", "pretty_midi", "fluidsynth", "matplotlib", "fewshot_sep.model",
+    left_out = ("torch", "onnx", "music21", "pretty_midi", "fluidsynth", "matplotlib", "dask", "distributed",
+                "fewshot_sep.model",
                 "fewshot_sep.train", "fewshot_sep.eval", "fewshot_sep.export", "fewshot_sep.data")
     leaked = sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in left_out))
     assert not leaked, f"modules that must not be in the app: {leaked[:20]}"
     for needed in ("fewshot_sep.cli", "fewshot_sep.realtime.engine", "fewshot_sep.presets", "fewshot_sep.plugin_host",
-                   "fewshot_sep.commands.separate", "fewshot_sep.commands.live", "onnxruntime", "sounddevice",
+                   "fewshot_sep.commands.separate", "fewshot_sep.plugin_host.distributed_batch",
+                   "fewshot_sep.commands.live", "onnxruntime", "sounddevice",
                    "soundfile", "soxr", "pedalboard", "platformdirs", "tqdm", "yaml"):
         assert needed in modules, f"{needed} is not in the app"
 
@@ -252,6 +254,17 @@ def test_double_model_preset_and_separate_match_python(frozen_app, identity_doub
     by_name = run_app(frozen_app, ["separate", str(mix), "--preset", "lib tones",
                                    "--output", str(tmp_path / "by_name.wav"), "-q"], env, tmp_path)
     check(by_name, "frozen separate with a library preset")
+
+    # A resumable batch (job manifest) works frozen; a Dask cluster (the `distributed` extra,
+    # left out of the app) is refused with a one-line hint, before any file is touched.
+    batch = ["separate", str(mix), str(clips[0]), "--preset", str(tmp_path / "tones.json"),
+             "--output", str(tmp_path / "batch"), "-q"]
+    check(run_app(frozen_app, batch + ["--resume"], env, tmp_path), "frozen separate --resume")
+    assert (tmp_path / "batch" / "fewshot-sep-manifest.jsonl").is_file()
+    refused = run_app(frozen_app, batch + ["--workers", "2", "--output", str(tmp_path / "cluster")], env, tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "fewshot-sep[distributed]" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    assert not (tmp_path / "cluster").exists()
 
 
 def _example_clips_and_mix(assets: Path) -> tuple[list[Path], Path]:

@@ -4,6 +4,12 @@
     fewshot-sep separate a.wav b.flac songs/ --preset P --output out_folder/
     fewshot-sep separate IN.wav --chain CHAIN.json [--preset P] --output OUT.wav
     fewshot-sep separate IN.wav --stems --preset bass.json --preset builtin:drums --output stems/
+    fewshot-sep separate catalog/ --preset P --output out/ --workers 4 --resume
+    fewshot-sep separate catalog/ --preset P --output /shared/out/ --scheduler tcp://10.0.0.5:8786 --resume
+
+The options become a job (fewshot_sep.plugin_host.batch_plan) that runs here or on
+Dask (fewshot_sep.plugin_host.distributed_batch), one file at a time through the
+same per-file code.
 
 No torch is imported here (producer command).
 """
@@ -11,11 +17,7 @@ No torch is imported here (producer command).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
-
-from fewshot_sep.utils.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,158 +63,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--chunk-seconds", type=float, default=None, metavar="S",
                         help="seconds of audio read per chunk (memory use; default about 1.5 s)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="separate the files on a local Dask cluster of N worker processes "
+                        "(N > 1; needs the 'distributed' extra; default 1: one after the other here)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="separate the files on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 "
+                        "(inputs and outputs must be on storage every worker sees)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep a job manifest (fewshot-sep-manifest.jsonl) in the output folder and "
+                        "skip files it shows complete; failed or missing files are done again")
     parser.set_defaults(func=run)
 
 
-def _output_extension(input_path: Path, fmt: str | None) -> str:
-    from fewshot_sep.utils.audio import WRITABLE_EXTENSIONS
-
-    if fmt:
-        ext = fmt.lower() if fmt.startswith(".") else "." + fmt.lower()
-        if ext not in WRITABLE_EXTENSIONS:
-            raise UserError(
-                f"--format {fmt!r} is not supported: use one of "
-                f"{', '.join(e.lstrip('.') for e in WRITABLE_EXTENSIONS)}"
-            )
-        return ext
-    ext = input_path.suffix.lower()
-    return ext if ext in WRITABLE_EXTENSIONS else ".wav"
-
-
 def run(args: argparse.Namespace) -> int:
-    from fewshot_sep.plugin_host.chain_file import load_chain
-    from fewshot_sep.plugin_host.file_processing import (
-        DEFAULT_CHUNK_FRAMES,
-        RESIDUAL_NAME,
-        expand_inputs,
-        run_batch,
-        safe_file_stem,
-        stream_file,
-    )
-    from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, check_mix, load_model
-
-    if args.mix is not None:
-        check_mix(args.mix)
-    inputs = expand_inputs(args.inputs)
-    batch = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
-    output = Path(args.output).expanduser()
-    model = load_model(args.model)
-    chunk_frames_for = _chunk_frames_function(args.chunk_seconds, DEFAULT_CHUNK_FRAMES)
-    progress = False if args.quiet else None
-
-    if args.stems:
-        if args.chain:
-            raise UserError("--stems and --chain cannot be combined: --stems runs one separator per --preset")
-        if not args.preset:
-            raise UserError("--stems needs at least one --preset (repeat --preset for each instrument)")
-        if args.mode == "remove":
-            raise UserError("--stems isolates each preset's instrument; --mode remove does not apply "
-                            "(the 'residual' file holds everything else)")
-        if args.mix is not None:
-            raise UserError("--mix does not apply to --stems (each stem is fully separated)")
-        if output.suffix and output.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"):
-            raise UserError(f"with --stems, --output is a folder, not a file: got {str(output)!r}")
-        separators = [FewShotSeparator(ref, mode="isolate", mix=1.0, model=model) for ref in args.preset]
-        names = _unique([safe_file_stem(s.name) for s in separators])
-        if RESIDUAL_NAME in names:
-            raise UserError(f"a preset is named {RESIDUAL_NAME!r}, which clashes with the residual stem: rename it")
-
-        def stems_job(path: Path):
-            folder = output / safe_file_stem(path.stem) if batch else output
-            ext = _output_extension(path, args.format)
-            return stream_file(
-                separators, path, [folder / f"{n}{ext}" for n in names],
-                residual_path=folder / f"{RESIDUAL_NAME}{ext}",
-                chunk_frames=chunk_frames_for(path), bit_depth=args.bit_depth, progress=progress,
-            )
-
-        jobs = [(p, (lambda p=p: stems_job(p))) for p in inputs]
-    else:
-        if args.chain:
-            if len(args.preset) > 1:
-                raise UserError("give at most one --preset with --chain (it fills separators that name none)")
-            processor = load_chain(
-                args.chain, model=model, default_preset=args.preset[0] if args.preset else None,
-                mode_override=args.mode, mix_override=args.mix,
-            )
-        else:
-            if not args.preset:
-                raise UserError("give a preset with --preset (builtin:NAME, a library name or a .json file)")
-            if len(args.preset) > 1:
-                raise UserError("several --preset values need --stems (one output file per preset)")
-            processor = FewShotSeparator(args.preset[0], mode=args.mode, mix=args.mix, model=model)
-        to_folder = batch or output.is_dir() or str(args.output).endswith(("/", os.sep))
-        if not to_folder:
-            from fewshot_sep.utils.audio import check_writable_extension
-
-            check_writable_extension(output)  # a clear error before any work
-        targets = {}
-        for path in inputs:
-            targets[path] = output / f"{path.stem}{_output_extension(path, args.format)}" if to_folder else output
-        clashes = _duplicates(list(targets.values()))
-        if clashes:
-            raise UserError(
-                f"several inputs would be written to {clashes[0]}: give inputs with different names "
-                "or process them separately"
-            )
-        jobs = [
-            (p, (lambda p=p: stream_file(
-                [processor], p, [targets[p]], chunk_frames=chunk_frames_for(p),
-                bit_depth=args.bit_depth, progress=progress)))
-            for p in inputs
-        ]
+    # Imported here, not at the top: `--help` stays light, and dask is only imported
+    # (inside distributed_batch) when --workers/--scheduler ask for a cluster.
+    from fewshot_sep.plugin_host.distributed_batch import separate_files
 
     def log(message: str) -> None:
         stream = sys.stderr if ": FAILED: " in message else sys.stdout
         print(message, file=stream, flush=True)
 
-    report = run_batch(jobs, log=log)
-    if report.failures:
+    summary = separate_files(
+        args.inputs, args.output, args.preset, workers=args.workers, scheduler=args.scheduler,
+        resume=args.resume, progress=False if args.quiet else None, log=log, mode=args.mode, mix=args.mix,
+        chain=args.chain, stems=args.stems, fmt=args.format, bit_depth=args.bit_depth,
+        chunk_seconds=args.chunk_seconds, model=args.model,
+    )
+    total = len(summary.done) + len(summary.failed) + len(summary.skipped)
+    if total > 1 or args.workers > 1 or args.scheduler or args.resume:
+        print(summary.text(), flush=True)
+    if summary.failed:
         print(
-            f"{len(report.failures)} of {len(jobs)} file(s) failed: "
-            + ", ".join(str(p) for p, _ in report.failures),
+            f"{len(summary.failed)} of {total} file(s) failed: "
+            + ", ".join(o.input for o in summary.failed),
             file=sys.stderr,
         )
         return 1
     return 0
-
-
-def _chunk_frames_function(chunk_seconds: float | None, default: int):
-    if chunk_seconds is None:
-        return lambda path: default
-    if not chunk_seconds > 0:
-        raise UserError(f"--chunk-seconds {chunk_seconds} is invalid: give a positive number of seconds")
-
-    def frames(path: Path) -> int:
-        from fewshot_sep.utils.audio import audio_info
-
-        try:
-            rate = audio_info(path)[0]
-        except UserError:
-            rate = 44100  # the job itself reports the unreadable file
-        return max(1, int(round(chunk_seconds * rate)))
-
-    return frames
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        if name in seen:
-            seen[name] += 1
-            out.append(f"{name}_{seen[name]}")
-        else:
-            seen[name] = 1
-            out.append(name)
-    return out
-
-
-def _duplicates(paths: list[Path]) -> list[Path]:
-    seen, dups = set(), []
-    for p in paths:
-        key = p.resolve()
-        if key in seen:
-            dups.append(p)
-        seen.add(key)
-    return dups

@@ -7,6 +7,8 @@ No torch here (numpy, onnxruntime, pedalboard, sounddevice only).
 - `Chain`: native pedalboard plugins and separators in any order, latency-compensated;
   `save_chain` / `load_chain` (JSON, no code).
 - `stream_file`: chunked, bounded-memory, atomic file processing.
+- `distributed_batch.separate_files`: `fewshot-sep separate` as a function: batches here or
+  on a Dask cluster, resumable through a JSON Lines job manifest (Dask imported only then).
 - `LiveHost`: duplex sounddevice stream running the engine (``fewshot-sep live``).
 """
 

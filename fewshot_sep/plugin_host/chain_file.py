@@ -304,6 +304,17 @@ def chain_from_json(
     return Chain(loader.plugin_list(doc["plugins"], "plugins"))
 
 
+def read_chain_document(path: str | os.PathLike) -> Any:
+    """The parsed JSON of a chain file (not yet checked); raises UserError if it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"chain file {str(path)!r} does not exist: check the path")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"cannot read chain file {str(path)!r}: {err}") from err
+
+
 def load_chain(
     path: str | os.PathLike,
     model: Any = None,
@@ -313,14 +324,8 @@ def load_chain(
 ) -> Chain:
     """Read a chain JSON file (see the module docstring); raises UserError on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"chain file {str(path)!r} does not exist: check the path")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read chain file {str(path)!r}: {err}") from err
     return chain_from_json(
-        doc,
+        read_chain_document(path),
         where=str(path),
         base=path.parent,
         model=model,

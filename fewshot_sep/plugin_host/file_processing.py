@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -389,39 +389,18 @@ def safe_file_stem(name: str) -> str:
     return stem or "preset"
 
 
-@dataclass
-class BatchReport:
-    """Outcome of a batch: results of the files that worked, and (file, error) of those that did not."""
-
-    results: list[FileResult] = field(default_factory=list)
-    failures: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
+#: Errors that fail one file of a batch (the batch goes on): UserError (unreadable input,
+#: bad output path), OSError (disk), and the RuntimeError/ValueError that pedalboard.io
+#: raises for a file that breaks off mid-decode. Anything else is a bug.
+FILE_ERRORS: tuple[type[BaseException], ...] = (UserError, OSError, RuntimeError, ValueError)
 
 
-def run_batch(
-    jobs: Sequence[tuple[Path, Callable[[], FileResult]]],
-    log: Callable[[str], Any] = print,
-) -> BatchReport:
-    """Run ``(input, job)`` pairs; a failing file is reported and skipped.
+def done_message(prefix: str, result: FileResult) -> str:
+    """The log line of a finished file: ``[i/n] IN (s, Hz, ch) -> OUTS``."""
+    outs = ", ".join(str(p) for p in result.outputs)
+    return f"{prefix}{result.input} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}"
 
-    Caught per file: UserError (unreadable input, bad output path), OSError (disk), and
-    the RuntimeError/ValueError that pedalboard.io raises for a file that breaks off
-    mid-decode. Anything else is a bug and propagates.
-    """
-    report = BatchReport()
-    for index, (path, job) in enumerate(jobs, 1):
-        prefix = f"[{index}/{len(jobs)}] " if len(jobs) > 1 else ""
-        try:
-            result = job()
-        except (UserError, OSError, RuntimeError, ValueError) as err:
-            log(f"{prefix}{path}: FAILED: {err}")
-            report.failures.append((path, str(err)))
-            continue
-        report.results.append(result)
-        outs = ", ".join(str(p) for p in result.outputs)
-        log(f"{prefix}{path} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}")
-    return report
 
+def failed_message(prefix: str, path: str | os.PathLike, error: str) -> str:
+    """The log line of a failed file (the CLI sends lines with ``": FAILED: "`` to stderr)."""
+    return f"{prefix}{path}: FAILED: {error}"
