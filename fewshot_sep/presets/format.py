@@ -30,7 +30,6 @@ counts against ``clips``: a hand-edited or corrupted file is refused.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import math
@@ -266,10 +265,7 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
     text = preset.to_text()
     # Parse back what we are about to write: catches NaN/inf or inconsistent counts early.
     Preset.from_json(json.loads(text), where=f"preset {preset.name!r}")
-    write_text_atomic(path, text)
-    # The temp file behind the atomic write is private (0600); a preset is meant to be shared.
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o644)
+    write_text_atomic(path, text)  # mode from the umask, like any file the user writes
     return path
 
 
