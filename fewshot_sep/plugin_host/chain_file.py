@@ -29,7 +29,6 @@ Format (``format_version`` 1)::
 from __future__ import annotations
 
 import enum
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -40,12 +39,16 @@ import pedalboard
 from fewshot_sep.plugin_host.chain import Chain
 from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator
 from fewshot_sep.utils.atomic import write_json_atomic
+from fewshot_sep.utils.jsonfile import read_json_file, short_repr
 from fewshot_sep.utils.errors import UserError
 
 FORMAT_TAG = "fewshot-sep-chain"
 FORMAT_VERSION = 1
 SEPARATOR_TYPE = "FewShotSeparator"
 BOARD_TYPE = "Pedalboard"
+MAX_CHAIN_BYTES = 1024 * 1024
+#: Nested Pedalboards deeper than this are refused (a chain this deep is a mistake or an attack).
+MAX_BOARD_DEPTH = 16
 
 #: pedalboard classes a chain file may name -> their saved parameters.
 NATIVE_PLUGINS: dict[str, tuple[str, ...]] = {
@@ -168,13 +171,15 @@ class _Loader:
         return UserError(f"{self.where}: {at}: {message}")
 
     def plugin_list(self, items: Any, at: str) -> list:
+        if at.count(".plugins") > MAX_BOARD_DEPTH:
+            raise self.fail(at, f"Pedalboards are nested more than {MAX_BOARD_DEPTH} deep: flatten the chain")
         if not isinstance(items, list):
             raise self.fail(at, f"'plugins' must be a list of plugin objects, found {type(items).__name__}")
         return [self.plugin(item, f"{at}[{i}]") for i, item in enumerate(items)]
 
     def plugin(self, doc: Any, at: str) -> Any:
         if not isinstance(doc, dict):
-            raise self.fail(at, f"each plugin must be an object like {{\"type\": \"Gain\", \"gain_db\": 3}}, found {doc!r}")
+            raise self.fail(at, f"each plugin must be an object like {{\"type\": \"Gain\", \"gain_db\": 3}}, found {short_repr(doc)}")
         type_name = doc.get("type")
         if type_name == SEPARATOR_TYPE:
             unknown = sorted(set(doc) - set(_SEPARATOR_KEYS))
@@ -313,12 +318,7 @@ def load_chain(
 ) -> Chain:
     """Read a chain JSON file (see the module docstring); raises UserError on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"chain file {str(path)!r} does not exist: check the path")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read chain file {str(path)!r}: {err}") from err
+    doc = read_json_file(path, "chain file", MAX_CHAIN_BYTES, "fix it, or save the chain again with save_chain")
     return chain_from_json(
         doc,
         where=str(path),
