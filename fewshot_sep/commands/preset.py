@@ -279,6 +279,8 @@ def _run_list(args: argparse.Namespace) -> int:
 def _run_show(args: argparse.Namespace) -> int:
     from fewshot_sep.presets import load_ref
 
+    from fewshot_sep.utils.text import terminal_safe as safe
+
     preset, is_builtin = load_ref(args.ref)
     if args.json:
         print(preset.to_text(), end="")
@@ -286,9 +288,9 @@ def _run_show(args: argparse.Namespace) -> int:
     model, note = _current_model(args.model)
     compat = _compat(preset, model)
     lines = [
-        f"name:         {preset.name}" + ("  (built-in)" if is_builtin else ""),
-        f"file:         {preset.source}",
-        f"description:  {preset.description or '-'}",
+        f"name:         {safe(preset.name)}" + ("  (built-in)" if is_builtin else ""),
+        f"file:         {safe(str(preset.source))}",
+        f"description:  {safe(preset.description) or '-'}",
         f"model:        {preset.model_id} (embedding size {preset.embedding_dim})"
         + {"ok": " - matches the model in use", "other model": " - NOT the model in use"}.get(compat, ""),
         f"defaults:     mode {preset.default_mode}, mix {preset.default_mix:g}",
@@ -300,9 +302,9 @@ def _run_show(args: argparse.Namespace) -> int:
     ]
     for c in preset.clips:
         lines.append(f"{c.role:<8}  {c.n_clips:>5}  {c.n_skipped:>7}  {c.duration_s:>7.2f}  {c.sample_rate:>5}  "
-                     f"{c.channels:>2}  {c.spec()}")
+                     f"{c.channels:>2}  {safe(c.spec())}")
     if compat == "other model" and not is_builtin:
-        lines += ["", "this preset was made with another model; rebuild it with:", "  " + preset.rebuild_command()]
+        lines += ["", "this preset was made with another model; rebuild it with:", "  " + safe(preset.rebuild_command())]
     if note:
         lines += ["", note]
     print("\n".join(lines))
