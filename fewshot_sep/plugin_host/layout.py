@@ -18,6 +18,8 @@ import enum
 
 import numpy as np
 
+from fewshot_sep.utils.errors import UserError
+
 #: pedalboard refuses more than 32 channels; so do we.
 MAX_CHANNELS = 32
 
@@ -77,15 +79,27 @@ def detect_layout(
     return ChannelLayout.CHANNELS_FIRST  # rows < cols, or a single sample of a single channel
 
 
+class InvalidAudio(UserError, TypeError):
+    """Audio of a dtype that cannot be processed (a UserError and, as before, a TypeError)."""
+
+
 def to_channels_first(array: np.ndarray, layout: ChannelLayout) -> np.ndarray:
     """Return a contiguous float32 ``[channels, samples]`` copy-or-view of `array`.
 
-    Any real dtype is accepted; float64 (and integers) are converted to float32 like
-    pedalboard does (integers are *not* rescaled).
+    Floats are converted to float32. Signed integers are PCM samples and are scaled
+    like audio, by 2**(bits-1) (int16 -32768..32767 -> -1..1), so an int16 array from a
+    WAV file is not processed at peaks of thousands. Unsigned integers, bool and complex
+    arrays are refused (their audio meaning is ambiguous).
     """
     array = np.asarray(array)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(f"audio must be a float32 or float64 array, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.signedinteger):
+        scale = float(2 ** (8 * array.dtype.itemsize - 1))
+        array = (array.astype(np.float64) / scale) if array.dtype.itemsize > 2 else array.astype(np.float32) / np.float32(scale)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise InvalidAudio(
+            f"audio has dtype {array.dtype}: give float32/float64 samples in [-1, 1] or signed integer PCM "
+            "(int16/int32, scaled by 2**(bits-1)); convert e.g. with (x.astype(np.float32) - 128) / 128 for uint8"
+        )
     if layout is ChannelLayout.MONO_1D:
         out = array[np.newaxis, :]
     elif layout is ChannelLayout.CHANNELS_LAST:

@@ -6,7 +6,9 @@ pedalboard's contract:
 - layout: 1-D input is mono; 2-D input has its channels on the smaller dimension
   (``[channels, samples]`` or ``[samples, channels]``); the output comes back in the
   same layout. A square array reuses the layout of the previous call (error if none).
-- dtype: float64 (or integer) input is converted to float32; the output is float32.
+- dtype: float64 input is converted to float32; signed integer input (int8/16/32/64, as
+  read from PCM) is scaled like audio, by 2**(bits-1) (int16 32767 -> ~1.0); unsigned,
+  bool and complex input is refused. The output is float32.
 - ``reset=True`` (default): the engine is reset, the input is run through it in
   ``buffer_size`` chunks followed by ``latency_samples`` zeros, and the first
   ``latency_samples`` output samples are dropped. The output has the input's length
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
+from fewshot_sep.realtime.conditioning import check_conditioning_range
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -259,6 +262,12 @@ class FewShotSeparator:
                 f"conditioning vector has {vector.shape[0]} values but model "
                 f"{self._model.model_id} expects {expected}"
             )
+        if not np.all(np.isfinite(vector)):
+            raise InvalidParameter("conditioning vector contains NaN or Inf: use a preset, or rebuild the vector")
+        try:
+            check_conditioning_range(vector)
+        except UserError as err:
+            raise InvalidParameter(str(err)) from None
         self._conditioning = vector.copy()
         if self._engine is not None:
             self._engine.set_conditioning(self._conditioning)
@@ -341,11 +350,19 @@ class FewShotSeparator:
             raise InvalidParameter(f"buffer_size {buffer_size} is invalid: use a whole number >= 1")
         with self._lock:
             engine = self.engine_for(sample_rate, audio.shape[0])
+            before = engine.nonfinite_outputs
             if reset:
                 engine.reset()
-                latency = int(engine.latency_samples)
-                return run_engine(engine, audio, buffer_size, skip=latency)
-            return run_engine(engine, audio, buffer_size, skip=0)
+                out = run_engine(engine, audio, buffer_size, skip=int(engine.latency_samples))
+            else:
+                out = run_engine(engine, audio, buffer_size, skip=0)
+            if engine.nonfinite_outputs != before:
+                raise UserError(
+                    f"the separator's output held NaN or Inf with preset {self.name!r} (its conditioning is out of "
+                    "the model's range, or the model files are damaged): rebuild the preset with `fewshot-sep "
+                    "preset create`, or reinstall the model"
+                )
+            return out
 
     def __repr__(self) -> str:
         return (
@@ -402,6 +419,10 @@ class MultiChannelEngine:
     def reset(self) -> None:
         for engine in self.engines:
             engine.reset()
+
+    @property
+    def nonfinite_outputs(self) -> int:
+        return sum(engine.nonfinite_outputs for engine in self.engines)
 
     def process_block(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from fewshot_sep.realtime.conditioning import check_embedding_norm
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 from fewshot_sep.utils.jsonfile import read_json_file, short_repr
@@ -360,6 +361,11 @@ def _parse_stats(doc: dict, key: str, dim: int) -> EmbeddingSum:
     total = _finite_vector(_get(obj, "sum", list, ctx), dim, f"{ctx}sum")
     mean = _finite_vector(_get(obj, "mean", list, ctx), dim, f"{ctx}mean")
     stats = EmbeddingSum(count, total)
+    try:
+        check_embedding_norm(mean, f"{ctx}mean")
+        check_embedding_norm(total, f"{ctx}sum", count)
+    except UserError as err:
+        raise _Invalid(str(err).split(": the preset was edited")[0]) from None
     derived = stats.mean()
     assert derived is not None
     _expect(
