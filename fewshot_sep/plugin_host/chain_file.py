@@ -29,6 +29,7 @@ Format (``format_version`` 1)::
 from __future__ import annotations
 
 import enum
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -229,7 +230,9 @@ class _Loader:
                     raise self.fail(at, f"impulse response file {str(path)!r} does not exist")
                 value = str(path)
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.fail(at, f"{type_name}.{key} = {value!r} must be a number")
+                raise self.fail(at, f"{type_name}.{key} = {short_repr(value)} must be a number")
+            elif not math.isfinite(value):
+                raise self.fail(at, f"{type_name}.{key} = {value!r} must be a finite number")
             kwargs[key] = value
         if type_name == "Convolution" and "impulse_response_filename" not in kwargs:
             raise self.fail(at, "Convolution needs 'impulse_response_filename' (a WAV/FLAC file path)")

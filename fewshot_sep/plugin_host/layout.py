@@ -24,6 +24,10 @@ from fewshot_sep.utils.errors import UserError
 MAX_CHANNELS = 32
 
 
+class InvalidAudio(UserError, TypeError, ValueError):
+    """Audio that cannot be processed (a UserError; also the TypeError/ValueError raised before)."""
+
+
 class ChannelLayout(enum.Enum):
     """How samples are laid out in a 2-D array."""
 
@@ -52,7 +56,7 @@ def detect_layout(
     if array.ndim == 1:
         return ChannelLayout.MONO_1D
     if array.ndim != 2:
-        raise ValueError(
+        raise InvalidAudio(
             f"audio must have 1 or 2 dimensions ([samples], [channels, samples] or "
             f"[samples, channels]), got shape {array.shape}"
         )
@@ -60,7 +64,7 @@ def detect_layout(
     if rows == cols and rows > 1:
         if last_layout in (ChannelLayout.CHANNELS_FIRST, ChannelLayout.CHANNELS_LAST):
             return last_layout
-        raise ValueError(
+        raise InvalidAudio(
             f"cannot tell channels from samples in a square array of shape {array.shape}: "
             "process a non-square array first (the layout is then remembered until reset()), "
             "or pass a longer signal"
@@ -77,10 +81,6 @@ def detect_layout(
     if cols < rows:
         return ChannelLayout.CHANNELS_LAST
     return ChannelLayout.CHANNELS_FIRST  # rows < cols, or a single sample of a single channel
-
-
-class InvalidAudio(UserError, TypeError):
-    """Audio of a dtype that cannot be processed (a UserError and, as before, a TypeError)."""
 
 
 def to_channels_first(array: np.ndarray, layout: ChannelLayout) -> np.ndarray:
@@ -107,9 +107,10 @@ def to_channels_first(array: np.ndarray, layout: ChannelLayout) -> np.ndarray:
     else:
         out = array
     if out.shape[0] == 0:
-        raise ValueError("audio has no channels: give at least one channel")
+        raise InvalidAudio("audio has no channels: give at least one channel")
     if out.shape[0] > MAX_CHANNELS:
-        raise ValueError(f"audio has {out.shape[0]} channels; at most {MAX_CHANNELS} are supported")
+        raise InvalidAudio(f"audio has {out.shape[0]} channels; at most {MAX_CHANNELS} are supported: "
+                           "process the channels in groups, or check the array's orientation")
     return np.ascontiguousarray(out, dtype=np.float32)
 
 

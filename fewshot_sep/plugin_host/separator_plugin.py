@@ -27,6 +27,7 @@ rebuilds it (and so restarts a stream).
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -79,7 +80,7 @@ def check_sample_rate(sample_rate: float) -> int:
         value = float(sample_rate)
     except (TypeError, ValueError):
         raise InvalidParameter(f"sample rate {sample_rate!r} is invalid: give a rate in Hz, e.g. 44100") from None
-    if not value > 0 or abs(value - round(value)) > 1e-6:
+    if not (math.isfinite(value) and value > 0) or abs(value - round(value)) > 1e-6:
         raise InvalidParameter(
             f"sample rate {sample_rate!r} is invalid: give a positive whole number of Hz, e.g. 44100"
         )
@@ -255,12 +256,19 @@ class FewShotSeparator:
 
     # -------------------------------------------------------------------- engine
     def _set_conditioning_vector(self, vector: np.ndarray) -> None:
-        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         expected = int(self._model.conditioning_dim)
+        try:
+            vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError):
+            raise InvalidParameter(
+                f"conditioning {vector!r:.60} is not a vector of numbers: give {expected} float32 values, "
+                "or use preset= instead"
+            ) from None
         if vector.shape[0] != expected:
             raise InvalidParameter(
                 f"conditioning vector has {vector.shape[0]} values but model "
-                f"{self._model.model_id} expects {expected}"
+                f"{self._model.model_id} expects {expected}: use a preset made with this model, or build the "
+                "vector with fewshot_sep.realtime.conditioning.build_conditioning"
             )
         if not np.all(np.isfinite(vector)):
             raise InvalidParameter("conditioning vector contains NaN or Inf: use a preset, or rebuild the vector")
@@ -345,7 +353,10 @@ class FewShotSeparator:
         self, audio: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
     ) -> np.ndarray:
         """`process` for ``[channels, n]`` float32 input with no layout detection."""
-        buffer_size = int(buffer_size)
+        try:
+            buffer_size = int(buffer_size)
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidParameter(f"buffer_size {buffer_size!r} is invalid: use a whole number >= 1") from None
         if buffer_size < 1:
             raise InvalidParameter(f"buffer_size {buffer_size} is invalid: use a whole number >= 1")
         with self._lock:

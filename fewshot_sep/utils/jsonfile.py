@@ -73,7 +73,8 @@ def read_json_file(path: str | os.PathLike, what: str, max_bytes: int, fix: str)
     if kind is not None:
         raise UserError(f"{where} is {kind}, not a file: give the path of a .json file")
     if info.st_size > max_bytes:
-        raise UserError(f"{where} is {info.st_size:,} bytes: too large to be a {what} (limit {max_bytes:,} bytes)")
+        raise UserError(f"{where} is {info.st_size:,} bytes: too large to be a {what} (limit {max_bytes:,} bytes); "
+                        "check that you gave the right file")
     try:
         # O_NONBLOCK: should the path be swapped for a FIFO after the check, open() does not hang.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
