@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -142,3 +143,34 @@ def test_unwritable_folder_error_names_the_output_not_the_temp_file(tmp_path, mo
         write_text_atomic(tmp_path / "result.txt", "x")
     message = str(info.value)
     assert "result.txt" in message and "q1w2e3" not in message and "Permission denied" in message
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_separate_command_leaves_no_temp_file(tmp_path, gain_model, gain_model_dir):
+    """The real command (`python -m fewshot_sep separate`, MP3 output: slow enough to catch mid-write)."""
+    from plugin_helpers import make_gain_preset
+
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(tmp_path / "in.wav", "w", 44100, 2, subtype="PCM_16") as f:
+        for _ in range(24):  # 4 minutes
+            f.write((0.1 * rng.standard_normal((441000, 2))).astype(np.float32))
+    preset = make_gain_preset(tmp_path, gain_model, 0.5)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    child = subprocess.Popen([sys.executable, "-m", "fewshot_sep", "separate", str(tmp_path / "in.wav"), "-p",
+                              str(preset), "-o", str(out_dir / "song.mp3"), "--model", str(gain_model_dir), "-q"],
+                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 20_000 for p in out_dir.iterdir() if p.name.startswith(".")):
+            assert child.poll() is None, f"finished before the signal: {child.stderr.read().decode()[-500:]}"
+            assert time.monotonic() < deadline, "the command never started its temp file"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGTERM
+    assert sorted(p.name for p in out_dir.iterdir()) == []
