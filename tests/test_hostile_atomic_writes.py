@@ -42,6 +42,22 @@ SLOW_WRITER = textwrap.dedent("""
 """)
 
 
+def _sigterm_mid_write(child: subprocess.Popen, out_dir: Path, min_bytes: int) -> None:
+    """Send SIGTERM to `child` once its hidden temp file in `out_dir` holds `min_bytes`; wait for it to end."""
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > min_bytes for p in out_dir.iterdir() if p.name.startswith(".")):
+            assert child.poll() is None, f"finished before the signal: {child.stderr.read().decode()[-500:]}"
+            assert time.monotonic() < deadline, "the writer never started its temp file"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def test_sigterm_mid_write_leaves_no_temp_file(tmp_path, gain_model_dir):
     """A real SIGTERM (what timeout, systemd and docker stop send) while `stream_file` writes."""
     sf.write(tmp_path / "in.wav", noise(30.0, 44100, 2).T, 44100)
@@ -50,18 +66,7 @@ def test_sigterm_mid_write_leaves_no_temp_file(tmp_path, gain_model_dir):
     child = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(gain_model_dir), str(tmp_path / "in.wav"),
                               str(out_dir / "out.wav"), str(TESTS)], stderr=subprocess.PIPE,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 100_000 for p in out_dir.iterdir() if p.name.startswith(".")):
-            assert child.poll() is None, child.stderr.read().decode()
-            assert time.monotonic() < deadline, "the writer never started its temp file"
-            time.sleep(0.05)
-        child.send_signal(signal.SIGTERM)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    _sigterm_mid_write(child, out_dir, min_bytes=100_000)
     assert child.returncode == -signal.SIGTERM, child.stderr.read().decode()
     assert sorted(p.name for p in out_dir.iterdir()) == [], "a partial temp file was left behind"
 
@@ -160,17 +165,6 @@ def test_sigterm_to_the_separate_command_leaves_no_temp_file(tmp_path, gain_mode
     child = subprocess.Popen([sys.executable, "-m", "fewshot_sep", "separate", str(tmp_path / "in.wav"), "-p",
                               str(preset), "-o", str(out_dir / "song.mp3"), "--model", str(gain_model_dir), "-q"],
                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 20_000 for p in out_dir.iterdir() if p.name.startswith(".")):
-            assert child.poll() is None, f"finished before the signal: {child.stderr.read().decode()[-500:]}"
-            assert time.monotonic() < deadline, "the command never started its temp file"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGTERM)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    _sigterm_mid_write(child, out_dir, min_bytes=20_000)
     assert child.returncode == -signal.SIGTERM
     assert sorted(p.name for p in out_dir.iterdir()) == []
