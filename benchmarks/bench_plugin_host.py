@@ -50,7 +50,12 @@ def resolve_model(arg: str | None):
 
 
 def conditioning_for(model) -> np.ndarray:
-    return (0.1 * np.random.default_rng(0).standard_normal(model.conditioning_dim)).astype(np.float32)
+    """A random positive embedding of unit length (what the L2-normalised encoder makes), no negatives."""
+    vector = np.zeros(model.conditioning_dim, dtype=np.float32)
+    e = model.embedding_dim
+    v = np.random.default_rng(0).standard_normal(e)
+    vector[:e] = v / np.linalg.norm(v)
+    return vector
 
 
 def latency_table(model) -> None:

@@ -20,6 +20,7 @@ import sys
 from typing import Sequence
 
 from fewshot_sep import __version__
+from fewshot_sep.utils.atomic import install_sigterm_cleanup
 from fewshot_sep.utils.errors import UserError
 
 
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    # Temp files of atomic writes are removed on SIGTERM as on Ctrl-C (timeout, systemd, docker stop).
+    install_sigterm_cleanup()
     try:
         return int(args.func(args) or 0)
     except UserError as err:

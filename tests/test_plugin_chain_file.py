@@ -101,7 +101,7 @@ def test_missing_and_invalid_files(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_chain(tmp_path / "nope.json")
     (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(UserError, match="cannot read chain file"):
+    with pytest.raises(UserError, match="is not valid JSON"):
         load_chain(tmp_path / "broken.json")
 
 

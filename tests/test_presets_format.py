@@ -13,15 +13,20 @@ from fewshot_sep.utils.errors import UserError
 from preset_helpers import bright_noise, dark_tone, write
 
 
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32), as the encoder's L2-normalised embeddings are."""
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
 def _synthetic_preset(dim: int = 16, negatives: bool = True) -> Preset:
-    """A preset with awkward float values (no encoder needed)."""
+    """A preset with awkward float values (no encoder needed), embeddings of unit length."""
     rng = np.random.default_rng(7)
     pos = EmbeddingSum()
-    pos.add(rng.standard_normal((5, dim)).astype(np.float32) * np.float32(1e-3) + np.float32(1 / 3))
+    pos.add(_unit_rows(rng.standard_normal((5, dim)) * 1e-3 + 1 / 3))
     neg = EmbeddingSum()
     clips = [ClipRecord("a b.wav", "a" * 64, (1.25, None), 7.5, 5, 0, "positive", 48000, 2)]
     if negatives:
-        neg.add(rng.standard_normal((3, dim)).astype(np.float32) * np.float32(1e7))
+        neg.add(_unit_rows(rng.standard_normal((3, dim)) * 1e7))
         clips.append(ClipRecord("n.flac", "b" * 64, None, 3.0, 3, 1, "negative", 22050, 1))
     return Preset(name="round trip", model_id="0123456789abcdef", embedding_dim=dim, positive=pos, negative=neg,
                   clips=clips, default_mode="remove", default_mix=0.3, description="ünïcode ✓")

@@ -20,6 +20,7 @@ from fewshot_sep.presets import (
 )
 from fewshot_sep.presets.library import find_in_library
 from fewshot_sep.utils.errors import UserError
+from fewshot_sep.utils.atomic import LOCK_NAME
 from test_presets_format import _synthetic_preset
 
 
@@ -110,7 +111,7 @@ def test_rename(home):
     # A case-only rename keeps one file.
     rename_in_library("new name", "New Name")
     assert [n for n, _ in library_entries()] == ["New Name", "taken"]
-    assert not any(p.name.startswith(".") for p in (home / "presets").iterdir())
+    assert not any(p.name.startswith(".") and p.name != LOCK_NAME for p in (home / "presets").iterdir())  # no temp files
 
 
 def test_import_and_export(home, tmp_path):
@@ -152,4 +153,4 @@ def test_failed_write_keeps_the_old_file(home, monkeypatch):
         save_to_library(_preset("keep"), overwrite=True)
     monkeypatch.undo()
     assert path.read_bytes() == original
-    assert [p.name for p in path.parent.iterdir()] == ["keep.json"]  # no temp file left behind
+    assert [p.name for p in path.parent.iterdir() if p.name != LOCK_NAME] == ["keep.json"]  # no temp file left behind

@@ -37,11 +37,19 @@ def _peak_rss_mb(input_path, output_path, model_dir) -> float:
 
 
 @pytest.mark.slow
-def test_peak_memory_is_independent_of_file_length(tmp_path, gain_model_dir):
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])
+def test_peak_memory_is_independent_of_file_length(tmp_path, gain_model_dir, ext):
+    """Every output writer streams (an hour-long file would otherwise need GBs): 1 vs 10 minutes."""
     _write_long_wav(tmp_path / "short.wav", minutes=1)
     _write_long_wav(tmp_path / "long.wav", minutes=10)
-    short = _peak_rss_mb(tmp_path / "short.wav", tmp_path / "short_out.wav", gain_model_dir)
-    long = _peak_rss_mb(tmp_path / "long.wav", tmp_path / "long_out.wav", gain_model_dir)
-    assert sf.info(tmp_path / "long_out.wav").frames == sf.info(tmp_path / "long.wav").frames
+    short = _peak_rss_mb(tmp_path / "short.wav", tmp_path / f"short_out.{ext}", gain_model_dir)
+    long = _peak_rss_mb(tmp_path / "long.wav", tmp_path / f"long_out.{ext}", gain_model_dir)
+    if ext in ("wav", "flac"):  # lossy codecs pad or trim a few frames at the ends
+        assert sf.info(tmp_path / f"long_out.{ext}").frames == sf.info(tmp_path / "long.wav").frames
+    else:
+        from pedalboard.io import AudioFile
+
+        with AudioFile(str(tmp_path / f"long_out.{ext}")) as f:
+            assert abs(f.frames - sf.info(tmp_path / "long.wav").frames) < 44100
     # Holding the 10-minute file in memory would take 10 * 21 MB (float32 stereo) more.
     assert long - short < 40, f"peak RSS {short:.0f} MB for 1 min, {long:.0f} MB for 10 min"

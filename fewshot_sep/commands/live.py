@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import math
+
     from fewshot_sep.plugin_host.live_host import LiveHost
     from fewshot_sep.utils.errors import UserError
 
@@ -54,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             latency = float(latency)
         except ValueError:
+            latency = math.nan
+        if not (math.isfinite(latency) and 0 < latency <= 10):
             raise UserError(f"--latency {args.latency!r} is invalid: use low, high or seconds (e.g. 0.01)") from None
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise UserError(f"--duration {args.duration!r} is invalid: give seconds > 0 (or leave it out to run until q)")
     host = LiveHost(
         args.preset,
         model=args.model,

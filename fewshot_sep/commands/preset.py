@@ -133,8 +133,8 @@ def _check_output(output: str, force: bool) -> Path:
 
 
 def _run_create(args: argparse.Namespace) -> int:
-    from fewshot_sep.presets import check_name, create_preset, save_preset
-    from fewshot_sep.presets.library import library_target, save_to_library
+    from fewshot_sep.presets import check_name, create_preset
+    from fewshot_sep.presets.library import library_target, save_new_preset, save_to_library
 
     name = check_name(args.name)
     # Refuse a clash before the (slower) embedding work, not after.
@@ -145,7 +145,7 @@ def _run_create(args: argparse.Namespace) -> int:
         name, args.examples, args.negative, model=args.model, description=args.description,
         mode=args.mode, mix=args.mix, progress=not args.quiet and sys.stderr.isatty(), on_warning=_warn,
     )
-    path = save_preset(preset, output) if output else save_to_library(preset, overwrite=args.force)
+    path = save_new_preset(preset, output, args.force) if output else save_to_library(preset, overwrite=args.force)
     print(f"saved preset {preset.name!r} ({_summary(preset)}) to {path}")
     if output is None:
         print(f"use it with --preset {preset.name!r}")
@@ -165,23 +165,27 @@ def _load_editable(ref: str):
 
 
 def _run_add(args: argparse.Namespace) -> int:
-    from fewshot_sep.presets import add_examples, save_preset
+    from fewshot_sep.presets import add_examples
+    from fewshot_sep.presets.library import update_preset_file
 
     preset = _load_editable(args.ref)
     output = _check_output(args.output, args.force) if args.output else Path(preset.source)
-    updated = add_examples(
-        preset, args.examples, args.negative, model=args.model,
-        progress=not args.quiet and sys.stderr.isatty(), on_warning=_warn,
+    # Embedded and saved under the folder's lock, from the version on disk then: an `add`
+    # running at the same time waits, and adds to this one's result.
+    updated = update_preset_file(
+        Path(preset.source),
+        lambda latest: add_examples(latest, args.examples, args.negative, model=args.model,
+                                    progress=not args.quiet and sys.stderr.isatty(), on_warning=_warn),
+        output=output, overwrite=args.force,
     )
-    save_preset(updated, output)
     print(f"updated preset {updated.name!r}: now {_summary(updated)}; saved to {output}")
     return 0
 
 
 def _run_set(args: argparse.Namespace) -> int:
-    from fewshot_sep.presets import save_preset
     from fewshot_sep.presets.build import check_mode_mix
     from fewshot_sep.presets.format import MAX_DESCRIPTION_CHARS, utc_now
+    from fewshot_sep.presets.library import update_preset_file
 
     if args.mode is None and args.mix is None and args.description is None:
         raise UserError("nothing to change: give --mode, --mix and/or --description")
@@ -191,12 +195,17 @@ def _run_set(args: argparse.Namespace) -> int:
     check_mode_mix(mode, mix)
     if args.description is not None and len(args.description) > MAX_DESCRIPTION_CHARS:
         raise UserError(f"description is {len(args.description)} characters: keep it under {MAX_DESCRIPTION_CHARS}")
-    preset.default_mode, preset.default_mix = mode, float(mix)
-    if args.description is not None:
-        preset.description = args.description
-    preset.modified = utc_now()
-    save_preset(preset, Path(preset.source))
-    print(f"preset {preset.name!r}: mode {mode}, mix {mix:g}; saved to {preset.source}")
+
+    def change(latest):  # applied to the version on disk, under the folder's lock
+        latest.default_mode = latest.default_mode if args.mode is None else args.mode
+        latest.default_mix = latest.default_mix if args.mix is None else float(args.mix)
+        if args.description is not None:
+            latest.description = args.description
+        latest.modified = utc_now()
+        return latest
+
+    updated = update_preset_file(Path(preset.source), change)
+    print(f"preset {updated.name!r}: mode {updated.default_mode}, mix {updated.default_mix:g}; saved to {preset.source}")
     return 0
 
 
@@ -270,6 +279,8 @@ def _run_list(args: argparse.Namespace) -> int:
 def _run_show(args: argparse.Namespace) -> int:
     from fewshot_sep.presets import load_ref
 
+    from fewshot_sep.utils.text import terminal_safe as safe
+
     preset, is_builtin = load_ref(args.ref)
     if args.json:
         print(preset.to_text(), end="")
@@ -277,9 +288,9 @@ def _run_show(args: argparse.Namespace) -> int:
     model, note = _current_model(args.model)
     compat = _compat(preset, model)
     lines = [
-        f"name:         {preset.name}" + ("  (built-in)" if is_builtin else ""),
-        f"file:         {preset.source}",
-        f"description:  {preset.description or '-'}",
+        f"name:         {safe(preset.name)}" + ("  (built-in)" if is_builtin else ""),
+        f"file:         {safe(str(preset.source))}",
+        f"description:  {safe(preset.description) or '-'}",
         f"model:        {preset.model_id} (embedding size {preset.embedding_dim})"
         + {"ok": " - matches the model in use", "other model": " - NOT the model in use"}.get(compat, ""),
         f"defaults:     mode {preset.default_mode}, mix {preset.default_mix:g}",
@@ -291,9 +302,9 @@ def _run_show(args: argparse.Namespace) -> int:
     ]
     for c in preset.clips:
         lines.append(f"{c.role:<8}  {c.n_clips:>5}  {c.n_skipped:>7}  {c.duration_s:>7.2f}  {c.sample_rate:>5}  "
-                     f"{c.channels:>2}  {c.spec()}")
+                     f"{c.channels:>2}  {safe(c.spec())}")
     if compat == "other model" and not is_builtin:
-        lines += ["", "this preset was made with another model; rebuild it with:", "  " + preset.rebuild_command()]
+        lines += ["", "this preset was made with another model; rebuild it with:", "  " + safe(preset.rebuild_command())]
     if note:
         lines += ["", note]
     print("\n".join(lines))

@@ -20,14 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from fewshot_sep.utils.atomic import temp_files_of
+
 MANIFEST_NAME = "fewshot-sep-manifest.jsonl"
-# tempfile.mkstemp's name as atomic_path asks for it: ".<target name>.<8 random chars><suffix>".
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
 
 
 def file_sha256(path: str | os.PathLike, block: int = 1 << 20) -> str:
@@ -95,25 +94,16 @@ def is_complete(record: dict[str, Any] | None, input_path: str, targets: Iterabl
 def remove_orphan_temp_files(targets: Iterable[str]) -> list[Path]:
     """Delete temp files that `atomic_path` left beside `targets` when its process was killed.
 
-    A worker killed mid-file (SIGKILL, OOM, a lost machine) cannot clean up, so
-    ``.NAME.XXXXXXXX.EXT`` stays beside the target. Call only when nothing of this
-    batch is still writing. Returns the removed paths.
+    A worker killed mid-file (SIGKILL, OOM, a lost machine) cannot clean up, so its
+    temp file (`fewshot_sep.utils.atomic` names them) stays beside the target. Call
+    only when nothing of this batch is still writing. Returns the removed paths.
     """
-    by_folder: dict[Path, set[str]] = {}
-    for target in targets:
-        by_folder.setdefault(Path(target).parent, set()).add(Path(target).name)
     removed = []
-    for folder, names in by_folder.items():
-        try:
-            entries = list(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            found = _TEMP_NAME.match(entry.name)
-            if found and found["name"] in names and found["suffix"] == Path(found["name"]).suffix:
-                try:
-                    entry.unlink()
-                    removed.append(entry)
-                except OSError:
-                    pass
+    for target in targets:
+        for entry in temp_files_of(target):
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass
     return removed

@@ -170,7 +170,7 @@ def check_chain_item(item: object) -> ChainItem:
         return item  # type: ignore[return-value]
     raise InvalidParameter(
         f"a Chain holds pedalboard plugins and FewShotSeparator objects, got {item!r} "
-        f"({type(item).__name__})"
+        f"({type(item).__name__}): pass a list of them, e.g. Chain([pedalboard.Gain(-3), FewShotSeparator(...)])"
     )
 
 
@@ -188,6 +188,11 @@ class Chain:
     """
 
     def __init__(self, plugins: Iterable[ChainItem] = ()) -> None:
+        if isinstance(plugins, (str, bytes)) or not hasattr(plugins, "__iter__"):
+            raise InvalidParameter(
+                f"Chain takes a list of plugins, got {plugins!r} ({type(plugins).__name__}): "
+                "pass e.g. Chain([pedalboard.Gain(-3), FewShotSeparator(...)])"
+            )
         self._plugins: list[ChainItem] = [check_chain_item(p) for p in plugins]
         self._stages: list[_NativeStage | _SeparatorStage] | None = None
         self._stage_key: tuple[int, ...] = ()

@@ -29,7 +29,7 @@ Format (``format_version`` 1)::
 from __future__ import annotations
 
 import enum
-import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -40,12 +40,16 @@ import pedalboard
 from fewshot_sep.plugin_host.chain import Chain
 from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator
 from fewshot_sep.utils.atomic import write_json_atomic
+from fewshot_sep.utils.jsonfile import read_json_file, short_repr
 from fewshot_sep.utils.errors import UserError
 
 FORMAT_TAG = "fewshot-sep-chain"
 FORMAT_VERSION = 1
 SEPARATOR_TYPE = "FewShotSeparator"
 BOARD_TYPE = "Pedalboard"
+MAX_CHAIN_BYTES = 1024 * 1024
+#: Nested Pedalboards deeper than this are refused (a chain this deep is a mistake or an attack).
+MAX_BOARD_DEPTH = 16
 
 #: pedalboard classes a chain file may name -> their saved parameters.
 NATIVE_PLUGINS: dict[str, tuple[str, ...]] = {
@@ -168,13 +172,15 @@ class _Loader:
         return UserError(f"{self.where}: {at}: {message}")
 
     def plugin_list(self, items: Any, at: str) -> list:
+        if at.count(".plugins") > MAX_BOARD_DEPTH:
+            raise self.fail(at, f"Pedalboards are nested more than {MAX_BOARD_DEPTH} deep: flatten the chain")
         if not isinstance(items, list):
             raise self.fail(at, f"'plugins' must be a list of plugin objects, found {type(items).__name__}")
         return [self.plugin(item, f"{at}[{i}]") for i, item in enumerate(items)]
 
     def plugin(self, doc: Any, at: str) -> Any:
         if not isinstance(doc, dict):
-            raise self.fail(at, f"each plugin must be an object like {{\"type\": \"Gain\", \"gain_db\": 3}}, found {doc!r}")
+            raise self.fail(at, f"each plugin must be an object like {{\"type\": \"Gain\", \"gain_db\": 3}}, found {short_repr(doc)}")
         type_name = doc.get("type")
         if type_name == SEPARATOR_TYPE:
             unknown = sorted(set(doc) - set(_SEPARATOR_KEYS))
@@ -224,7 +230,9 @@ class _Loader:
                     raise self.fail(at, f"impulse response file {str(path)!r} does not exist")
                 value = str(path)
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.fail(at, f"{type_name}.{key} = {value!r} must be a number")
+                raise self.fail(at, f"{type_name}.{key} = {short_repr(value)} must be a number")
+            elif not math.isfinite(value):
+                raise self.fail(at, f"{type_name}.{key} = {value!r} must be a finite number")
             kwargs[key] = value
         if type_name == "Convolution" and "impulse_response_filename" not in kwargs:
             raise self.fail(at, "Convolution needs 'impulse_response_filename' (a WAV/FLAC file path)")
@@ -306,13 +314,8 @@ def chain_from_json(
 
 def read_chain_document(path: str | os.PathLike) -> Any:
     """The parsed JSON of a chain file (not yet checked); raises UserError if it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"chain file {str(path)!r} does not exist: check the path")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read chain file {str(path)!r}: {err}") from err
+    # the safe reader: file type and size checked before reading, parse errors as UserError
+    return read_json_file(Path(path), "chain file", MAX_CHAIN_BYTES, "fix it, or save the chain again with save_chain")
 
 
 def load_chain(

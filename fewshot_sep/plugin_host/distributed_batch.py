@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat as stat_module
 import socket
 import sys
 import threading
@@ -70,6 +71,7 @@ class FileOutcome:
     input_mtime_ns: int | None = None
     output_bytes: list[int] = field(default_factory=list)
     worker: str = ""
+    nonfinite_samples: int = 0  # NaN/Inf input samples processed as silence
 
     def record(self, job: str) -> dict[str, Any]:
         """The manifest line of this outcome."""
@@ -136,6 +138,7 @@ def attempt_file(
     outcome = FileOutcome(
         task.input, "done", list(task.targets), seconds=result.seconds, sample_rate=result.sample_rate,
         channels=result.channels, output_bytes=[os.stat(t).st_size for t in task.targets], worker=worker,
+        nonfinite_samples=result.nonfinite_samples,
     )
     _describe_input(outcome)
     outcome.wall_seconds = time.perf_counter() - start
@@ -145,7 +148,8 @@ def attempt_file(
 def _describe_input(outcome: FileOutcome) -> None:
     stat = os.stat(outcome.input)
     outcome.input_bytes, outcome.input_mtime_ns = stat.st_size, stat.st_mtime_ns
-    outcome.input_sha256 = file_sha256(outcome.input)
+    if stat_module.S_ISREG(stat.st_mode):  # hashing a FIFO or a device would block or read forever
+        outcome.input_sha256 = file_sha256(outcome.input)
 
 
 # Worker-process caches: the model once per process, processors once per thread
@@ -306,7 +310,8 @@ def run_tasks(
         if outcome.status == "done":
             summary.done.append(outcome)
             line = done_message(prefix, FileResult(Path(outcome.input), [Path(p) for p in outcome.outputs],
-                                                   outcome.seconds, outcome.sample_rate, outcome.channels))
+                                                   outcome.seconds, outcome.sample_rate, outcome.channels,
+                                                   nonfinite_samples=outcome.nonfinite_samples))
         else:
             summary.failed.append(outcome)
             line = failed_message(prefix, outcome.input, outcome.error or "unknown error")

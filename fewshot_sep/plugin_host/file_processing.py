@@ -207,13 +207,15 @@ def _without_tiny_chunks(pairs):
 
 @dataclass
 class FileResult:
-    """What one file produced: output paths, duration, sample rate, channels."""
+    """What one file produced: output paths, duration, sample rate, channels, and how many
+    input samples were NaN/Inf (processed as silence)."""
 
     input: Path
     outputs: list[Path]
     seconds: float
     sample_rate: int
     channels: int
+    nonfinite_samples: int = 0
 
 
 def stream_file(
@@ -326,7 +328,10 @@ def stream_file(
             pairs = _resampled_chunks(chunks, sample_rate, work_rate, channels)
         else:
             pairs = ((chunk, chunk) for chunk in chunks)
+        nonfinite = 0
         for file_chunk, chunk in _without_tiny_chunks(pairs):
+            if not np.isfinite(file_chunk).all():  # the engine zeroes them; the user is told (run_batch)
+                nonfinite += int(file_chunk.size - np.count_nonzero(np.isfinite(file_chunk)))
             if resampling:
                 total_frames += chunk.shape[1]
             if chunk.shape[1]:
@@ -356,7 +361,7 @@ def stream_file(
                 writer.finish(channels)
         if progress_callback is not None:
             progress_callback(total_seconds, total_seconds)
-    return FileResult(input_path, targets, total_seconds, sample_rate, channels)
+    return FileResult(input_path, targets, total_seconds, sample_rate, channels, nonfinite)
 
 
 # ------------------------------------------------------------------------ batches
@@ -398,7 +403,11 @@ FILE_ERRORS: tuple[type[BaseException], ...] = (UserError, OSError, RuntimeError
 def done_message(prefix: str, result: FileResult) -> str:
     """The log line of a finished file: ``[i/n] IN (s, Hz, ch) -> OUTS``."""
     outs = ", ".join(str(p) for p in result.outputs)
-    return f"{prefix}{result.input} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}"
+    line = f"{prefix}{result.input} ({result.seconds:.1f} s, {result.sample_rate} Hz, {result.channels} ch) -> {outs}"
+    if result.nonfinite_samples:
+        line += (f"\n{prefix}{result.input}: note: {result.nonfinite_samples} NaN/Inf sample(s) in the input were "
+                 "processed as silence (the file is damaged or was written as float with invalid values)")
+    return line
 
 
 def failed_message(prefix: str, path: str | os.PathLike, error: str) -> str:

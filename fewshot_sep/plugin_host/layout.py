@@ -18,8 +18,14 @@ import enum
 
 import numpy as np
 
+from fewshot_sep.utils.errors import UserError
+
 #: pedalboard refuses more than 32 channels; so do we.
 MAX_CHANNELS = 32
+
+
+class InvalidAudio(UserError, TypeError, ValueError):
+    """Audio that cannot be processed (a UserError; also the TypeError/ValueError raised before)."""
 
 
 class ChannelLayout(enum.Enum):
@@ -50,7 +56,7 @@ def detect_layout(
     if array.ndim == 1:
         return ChannelLayout.MONO_1D
     if array.ndim != 2:
-        raise ValueError(
+        raise InvalidAudio(
             f"audio must have 1 or 2 dimensions ([samples], [channels, samples] or "
             f"[samples, channels]), got shape {array.shape}"
         )
@@ -58,7 +64,7 @@ def detect_layout(
     if rows == cols and rows > 1:
         if last_layout in (ChannelLayout.CHANNELS_FIRST, ChannelLayout.CHANNELS_LAST):
             return last_layout
-        raise ValueError(
+        raise InvalidAudio(
             f"cannot tell channels from samples in a square array of shape {array.shape}: "
             "process a non-square array first (the layout is then remembered until reset()), "
             "or pass a longer signal"
@@ -80,12 +86,20 @@ def detect_layout(
 def to_channels_first(array: np.ndarray, layout: ChannelLayout) -> np.ndarray:
     """Return a contiguous float32 ``[channels, samples]`` copy-or-view of `array`.
 
-    Any real dtype is accepted; float64 (and integers) are converted to float32 like
-    pedalboard does (integers are *not* rescaled).
+    Floats are converted to float32. Signed integers are PCM samples and are scaled
+    like audio, by 2**(bits-1) (int16 -32768..32767 -> -1..1), so an int16 array from a
+    WAV file is not processed at peaks of thousands. Unsigned integers, bool and complex
+    arrays are refused (their audio meaning is ambiguous).
     """
     array = np.asarray(array)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(f"audio must be a float32 or float64 array, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.signedinteger):
+        scale = float(2 ** (8 * array.dtype.itemsize - 1))
+        array = (array.astype(np.float64) / scale) if array.dtype.itemsize > 2 else array.astype(np.float32) / np.float32(scale)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise InvalidAudio(
+            f"audio has dtype {array.dtype}: give float32/float64 samples in [-1, 1] or signed integer PCM "
+            "(int16/int32, scaled by 2**(bits-1)); convert e.g. with (x.astype(np.float32) - 128) / 128 for uint8"
+        )
     if layout is ChannelLayout.MONO_1D:
         out = array[np.newaxis, :]
     elif layout is ChannelLayout.CHANNELS_LAST:
@@ -93,9 +107,10 @@ def to_channels_first(array: np.ndarray, layout: ChannelLayout) -> np.ndarray:
     else:
         out = array
     if out.shape[0] == 0:
-        raise ValueError("audio has no channels: give at least one channel")
+        raise InvalidAudio("audio has no channels: give at least one channel")
     if out.shape[0] > MAX_CHANNELS:
-        raise ValueError(f"audio has {out.shape[0]} channels; at most {MAX_CHANNELS} are supported")
+        raise InvalidAudio(f"audio has {out.shape[0]} channels; at most {MAX_CHANNELS} are supported: "
+                           "process the channels in groups, or check the array's orientation")
     return np.ascontiguousarray(out, dtype=np.float32)
 
 

@@ -6,7 +6,9 @@ pedalboard's contract:
 - layout: 1-D input is mono; 2-D input has its channels on the smaller dimension
   (``[channels, samples]`` or ``[samples, channels]``); the output comes back in the
   same layout. A square array reuses the layout of the previous call (error if none).
-- dtype: float64 (or integer) input is converted to float32; the output is float32.
+- dtype: float64 input is converted to float32; signed integer input (int8/16/32/64, as
+  read from PCM) is scaled like audio, by 2**(bits-1) (int16 32767 -> ~1.0); unsigned,
+  bool and complex input is refused. The output is float32.
 - ``reset=True`` (default): the engine is reset, the input is run through it in
   ``buffer_size`` chunks followed by ``latency_samples`` zeros, and the first
   ``latency_samples`` output samples are dropped. The output has the input's length
@@ -25,6 +27,7 @@ rebuilds it (and so restarts a stream).
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
+from fewshot_sep.realtime.conditioning import check_conditioning_range
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +80,7 @@ def check_sample_rate(sample_rate: float) -> int:
         value = float(sample_rate)
     except (TypeError, ValueError):
         raise InvalidParameter(f"sample rate {sample_rate!r} is invalid: give a rate in Hz, e.g. 44100") from None
-    if not value > 0 or abs(value - round(value)) > 1e-6:
+    if not (math.isfinite(value) and value > 0) or abs(value - round(value)) > 1e-6:
         raise InvalidParameter(
             f"sample rate {sample_rate!r} is invalid: give a positive whole number of Hz, e.g. 44100"
         )
@@ -252,13 +256,26 @@ class FewShotSeparator:
 
     # -------------------------------------------------------------------- engine
     def _set_conditioning_vector(self, vector: np.ndarray) -> None:
-        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         expected = int(self._model.conditioning_dim)
+        try:
+            vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError):
+            raise InvalidParameter(
+                f"conditioning {vector!r:.60} is not a vector of numbers: give {expected} float32 values, "
+                "or use preset= instead"
+            ) from None
         if vector.shape[0] != expected:
             raise InvalidParameter(
                 f"conditioning vector has {vector.shape[0]} values but model "
-                f"{self._model.model_id} expects {expected}"
+                f"{self._model.model_id} expects {expected}: use a preset made with this model, or build the "
+                "vector with fewshot_sep.realtime.conditioning.build_conditioning"
             )
+        if not np.all(np.isfinite(vector)):
+            raise InvalidParameter("conditioning vector contains NaN or Inf: use a preset, or rebuild the vector")
+        try:
+            check_conditioning_range(vector)
+        except UserError as err:
+            raise InvalidParameter(str(err)) from None
         self._conditioning = vector.copy()
         if self._engine is not None:
             self._engine.set_conditioning(self._conditioning)
@@ -336,16 +353,27 @@ class FewShotSeparator:
         self, audio: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
     ) -> np.ndarray:
         """`process` for ``[channels, n]`` float32 input with no layout detection."""
-        buffer_size = int(buffer_size)
+        try:
+            buffer_size = int(buffer_size)
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidParameter(f"buffer_size {buffer_size!r} is invalid: use a whole number >= 1") from None
         if buffer_size < 1:
             raise InvalidParameter(f"buffer_size {buffer_size} is invalid: use a whole number >= 1")
         with self._lock:
             engine = self.engine_for(sample_rate, audio.shape[0])
+            before = engine.nonfinite_outputs
             if reset:
                 engine.reset()
-                latency = int(engine.latency_samples)
-                return run_engine(engine, audio, buffer_size, skip=latency)
-            return run_engine(engine, audio, buffer_size, skip=0)
+                out = run_engine(engine, audio, buffer_size, skip=int(engine.latency_samples))
+            else:
+                out = run_engine(engine, audio, buffer_size, skip=0)
+            if engine.nonfinite_outputs != before:
+                raise UserError(
+                    f"the separator's output held NaN or Inf with preset {self.name!r} (its conditioning is out of "
+                    "the model's range, or the model files are damaged): rebuild the preset with `fewshot-sep "
+                    "preset create`, or reinstall the model"
+                )
+            return out
 
     def __repr__(self) -> str:
         return (
@@ -402,6 +430,10 @@ class MultiChannelEngine:
     def reset(self) -> None:
         for engine in self.engines:
             engine.reset()
+
+    @property
+    def nonfinite_outputs(self) -> int:
+        return sum(engine.nonfinite_outputs for engine in self.engines)
 
     def process_block(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:

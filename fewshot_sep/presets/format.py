@@ -30,7 +30,6 @@ counts against ``clips``: a hand-edited or corrupted file is refused.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import math
@@ -43,14 +42,17 @@ from typing import Any
 
 import numpy as np
 
+from fewshot_sep.realtime.conditioning import check_embedding_norm
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
+from fewshot_sep.utils.jsonfile import read_json_file, short_repr
 
 FORMAT_TAG = "fewshot-sep-preset"
 FORMAT_VERSION = 1
 MODES = ("isolate", "remove")
 ROLES = ("positive", "negative")
 MAX_DESCRIPTION_CHARS = 2000
+MAX_PRESET_BYTES = 16 * 1024 * 1024
 
 _MODEL_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -266,15 +268,8 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
     text = preset.to_text()
     # Parse back what we are about to write: catches NaN/inf or inconsistent counts early.
     Preset.from_json(json.loads(text), where=f"preset {preset.name!r}")
-    write_text_atomic(path, text)
-    # The temp file behind the atomic write is private (0600); a preset is meant to be shared.
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o644)
+    write_text_atomic(path, text)  # mode from the umask, like any file the user writes
     return path
-
-
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a valid number in a preset")
 
 
 def load_preset(path: str | os.PathLike) -> Preset:
@@ -287,28 +282,8 @@ def load_preset(path: str | os.PathLike) -> Preset:
     """
     path = Path(path)
     where = f"preset file {str(path)!r}"
-    if not path.exists():
-        raise UserError(f"{where} does not exist: check the path, or run `fewshot-sep preset list`")
-    if path.is_dir():
-        raise UserError(f"{where} is a folder; give a preset .json file")
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise UserError(f"cannot read {where}: {err}") from err
-    if len(raw) > 16 * 1024 * 1024:
-        raise UserError(f"{where} is {len(raw)} bytes: too large to be a preset (limit 16 MiB)")
-    try:
-        text = raw.decode("utf-8")
-        doc = json.loads(text, parse_constant=_reject_constant)
-    except UnicodeDecodeError as err:
-        raise UserError(f"{where} is not UTF-8 text ({err}); is it really a preset?") from err
-    except json.JSONDecodeError as err:
-        raise UserError(
-            f"{where} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); it may be "
-            f"truncated or edited by hand: export it again or rebuild it with `fewshot-sep preset create`"
-        ) from err
-    except ValueError as err:
-        raise UserError(f"{where} is invalid: {err}") from err
+    doc = read_json_file(path, "preset file", MAX_PRESET_BYTES,
+                         "export it again or rebuild it with `fewshot-sep preset create`")
     preset = _parse_document(doc, where)
     preset.source = str(path)
     return preset
@@ -323,6 +298,9 @@ class _Invalid(Exception):
     pass
 
 
+_short = short_repr
+
+
 def _expect(cond: bool, message: str) -> None:
     if not cond:
         raise _Invalid(message)
@@ -335,7 +313,7 @@ def _get(obj: dict, key: str, types: type | tuple, ctx: str, allow_none: bool = 
         return None
     # bool is an int subclass: never accept it where a number is expected.
     ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in _as_tuple(types))
-    _expect(ok, f"{ctx}{key!r} must be {_type_names(types)}{' or null' if allow_none else ''}, got {value!r:.60}")
+    _expect(ok, f"{ctx}{key!r} must be {_type_names(types)}{' or null' if allow_none else ''}, got {_short(value)}")
     return value
 
 
@@ -357,7 +335,7 @@ def _finite_vector(values: Any, dim: int, ctx: str) -> np.ndarray:
     _expect(isinstance(values, list), f"{ctx} must be a list of {dim} numbers")
     _expect(len(values) == dim, f"{ctx} has {len(values)} values, expected embedding_dim = {dim}")
     for i, v in enumerate(values):
-        _expect(isinstance(v, (int, float)) and not isinstance(v, bool), f"{ctx}[{i}] is not a number: {v!r:.40}")
+        _expect(isinstance(v, (int, float)) and not isinstance(v, bool), f"{ctx}[{i}] is not a number: {_short(v)}")
         _expect(math.isfinite(v), f"{ctx}[{i}] is not finite: {v!r}")
     return np.asarray(values, dtype=np.float64)
 
@@ -367,7 +345,7 @@ def _parse_time(value: Any, ctx: str) -> str:
     try:
         _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise _Invalid(f"{ctx} is not an ISO 8601 time: {value!r:.40}") from None
+        raise _Invalid(f"{ctx} is not an ISO 8601 time: {_short(value)}") from None
     return value
 
 
@@ -383,6 +361,11 @@ def _parse_stats(doc: dict, key: str, dim: int) -> EmbeddingSum:
     total = _finite_vector(_get(obj, "sum", list, ctx), dim, f"{ctx}sum")
     mean = _finite_vector(_get(obj, "mean", list, ctx), dim, f"{ctx}mean")
     stats = EmbeddingSum(count, total)
+    try:
+        check_embedding_norm(mean, f"{ctx}mean")
+        check_embedding_norm(total, f"{ctx}sum", count)
+    except UserError as err:
+        raise _Invalid(str(err).split(": the preset was edited")[0]) from None
     derived = stats.mean()
     assert derived is not None
     _expect(
@@ -417,7 +400,7 @@ def _parse_clip(obj: Any, index: int) -> ClipRecord:
     n_skipped = _get(obj, "n_skipped", int, ctx)
     _expect(n_skipped >= 0, f"{ctx}n_skipped must be >= 0")
     role = _get(obj, "role", str, ctx)
-    _expect(role in ROLES, f"{ctx}role must be one of {ROLES}, got {role!r:.40}")
+    _expect(role in ROLES, f"{ctx}role must be one of {ROLES}, got {_short(role)}")
     sample_rate = _get(obj, "sample_rate", int, ctx)
     _expect(sample_rate > 0, f"{ctx}sample_rate must be > 0")
     channels = _get(obj, "channels", int, ctx)
@@ -456,7 +439,7 @@ def _parse_document(doc: Any, where: str) -> Preset:
         defaults = _get(doc, "defaults", dict, "")
         _check_keys(defaults, {"mode", "mix"}, "defaults.")
         mode = _get(defaults, "mode", str, "defaults.")
-        _expect(mode in MODES, f"defaults.mode must be one of {MODES}, got {mode!r:.40}")
+        _expect(mode in MODES, f"defaults.mode must be one of {MODES}, got {_short(mode)}")
         mix = _get(defaults, "mix", (int, float), "defaults.")
         _expect(math.isfinite(mix) and 0.0 <= mix <= 1.0, f"defaults.mix must be in [0, 1], got {mix!r}")
         positive = _parse_stats(doc, "positive", dim)

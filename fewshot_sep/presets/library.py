@@ -4,7 +4,10 @@ The folder is ``platformdirs.user_data_dir("fewshot-sep")/presets`` (on Linux
 ``~/.local/share/fewshot-sep/presets``); the environment variable ``FEWSHOT_SEP_HOME``
 replaces ``user_data_dir("fewshot-sep")`` (tests, portable installs). Names are
 checked by `fewshot_sep.presets.names` and matched case-insensitively; every write
-is atomic (temp file + rename).
+is atomic (temp file + rename), and every check-then-write or load-change-save
+holds the folder's lock (`fewshot_sep.utils.atomic.folder_lock`), so two processes
+saving, adding to or renaming presets at once never lose an update or overwrite a
+preset without ``--force``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from fewshot_sep.presets.format import Preset, load_preset, save_preset, utc_now
 from fewshot_sep.presets.names import check_name, name_key
+from fewshot_sep.utils.atomic import folder_lock
 from fewshot_sep.utils.errors import UserError
 
 HOME_ENV = "FEWSHOT_SEP_HOME"
@@ -89,12 +93,42 @@ def library_target(name: str, overwrite: bool, replacing: Path | None = None) ->
 
 def save_to_library(preset: Preset, overwrite: bool = False) -> Path:
     """Save `preset` as ``<library>/<preset.name>.json`` atomically; returns the path."""
-    target = library_target(preset.name, overwrite)
-    existing = find_in_library(preset.name)
-    save_preset(preset, target)
-    if existing is not None and existing.name != target.name and existing.exists() and not _same_file(existing, target):
-        existing.unlink()  # replaced a preset whose name differed only by case
-    return target
+    with folder_lock(library_dir()):
+        target = library_target(preset.name, overwrite)
+        existing = find_in_library(preset.name)
+        save_preset(preset, target)
+        if existing is not None and existing.name != target.name and existing.exists() and not _same_file(existing, target):
+            existing.unlink()  # replaced a preset whose name differed only by case
+        return target
+
+
+def save_new_preset(preset: Preset, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Save `preset` to the file `path`, refusing to replace an existing file unless `overwrite`.
+
+    The existence check and the write hold the folder's lock, so two processes
+    saving to the same new file cannot both succeed.
+    """
+    path = Path(path)
+    with folder_lock(path.parent):
+        if path.exists() and not overwrite:
+            raise UserError(f"{str(path)!r} already exists: choose another file, or pass --force to replace it")
+        return save_preset(preset, path)
+
+
+def update_preset_file(path: str | os.PathLike, change, output: str | os.PathLike | None = None,
+                       overwrite: bool = False) -> Preset:
+    """Load the preset at `path`, apply ``change(preset) -> Preset`` and save the result (to `output`,
+    default `path`), holding the folder's lock from the load to the save: a change made by
+    another process in between is never lost (the second waits and changes the newer version)."""
+    path = Path(path)
+    output = path if output is None else Path(output)
+    with folder_lock(output.parent):
+        if output != path and output.exists() and not overwrite:
+            raise UserError(f"{str(output)!r} already exists: choose another file, or pass --force to replace it")
+        updated = change(load_preset(path))
+        save_preset(updated, output)
+        updated.source = str(output)
+        return updated
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -106,23 +140,25 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def rename_in_library(old: str, new: str, overwrite: bool = False) -> Path:
     """Rename library preset `old` to `new` (file and stored name); returns the new path."""
-    source = _require(old)
-    new = check_name(new)
-    preset = load_preset(source)
-    target = library_target(new, overwrite, replacing=source)
-    preset.name = new
-    preset.modified = utc_now()
-    save_preset(preset, target)
-    if source.exists() and not _same_file(source, target):
-        source.unlink()
-    return target
+    with folder_lock(library_dir()):
+        source = _require(old)
+        new = check_name(new)
+        preset = load_preset(source)
+        target = library_target(new, overwrite, replacing=source)
+        preset.name = new
+        preset.modified = utc_now()
+        save_preset(preset, target)
+        if source.exists() and not _same_file(source, target):
+            source.unlink()
+        return target
 
 
 def delete_from_library(name: str) -> Path:
     """Delete library preset `name`; returns the path that was removed."""
-    path = _require(name)
-    path.unlink()
-    return path
+    with folder_lock(library_dir()):
+        path = _require(name)
+        path.unlink()
+        return path
 
 
 def import_preset(path: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Path:
@@ -152,4 +188,4 @@ def export_preset(ref: str | os.PathLike, output: str | os.PathLike, overwrite: 
     if output.exists() and not overwrite:
         raise UserError(f"{str(output)!r} already exists: choose another file or pass --force to replace it")
     preset, _ = load_ref(ref)
-    return save_preset(preset, output)
+    return save_new_preset(preset, output, overwrite)

@@ -14,7 +14,8 @@ import unicodedata
 from fewshot_sep.utils.errors import UserError
 
 MAX_NAME_CHARS = 64
-_ALLOWED = re.compile(r"^[^\W_][\w \-.+()',]*$")
+# fullmatch, not match with "$": "$" also matches before a final newline ("bass\n" would pass).
+_ALLOWED = re.compile(r"[^\W_][\w \-.+()',]*")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _HINT = (
     "use 1-64 letters, digits, spaces and - _ . + ( ) ' , starting with a letter or digit, "
@@ -34,7 +35,7 @@ def check_name(name: str) -> str:
         raise UserError(f"preset name {shown} is {len(normalised)} characters long, more than {MAX_NAME_CHARS}: {_HINT}")
     if "/" in normalised or "\\" in normalised or ".." in normalised or "\x00" in normalised:
         raise UserError(f"preset name {shown} contains a path separator or '..', which is not allowed: {_HINT}")
-    if not _ALLOWED.match(normalised) or normalised != normalised.rstrip(" ."):
+    if not _ALLOWED.fullmatch(normalised) or normalised != normalised.rstrip(" ."):
         raise UserError(f"preset name {shown} has characters that are not allowed: {_HINT}")
     if normalised.lower().endswith(".json"):
         raise UserError(

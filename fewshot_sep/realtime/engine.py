@@ -152,6 +152,7 @@ class _SeparatorCore:
         self._states_out = [np.zeros(s.concrete_shape(max_batch), dtype=np.float32) for s in model.states]
         self._bindings: dict[tuple[int, int], object] = {}
         self._check_graph()
+        self.nonfinite_masks = 0  # separator calls whose output held Inf/NaN (contained)
         self._crossfading = False
         self._fade_done = 0
         self._fade_frames = 0
@@ -257,7 +258,18 @@ class _SeparatorCore:
             self.session.run_with_iobinding(self._binding(batch, T))
             for s_in, s_out in zip(self._states_in, self._states_out):
                 np.copyto(s_in[:batch], s_out[:batch])
-            mask = self._mask[: batch * F * T].reshape(batch, 1, F, T)
+            flat = self._mask[: batch * F * T]
+            if not np.isfinite(np.dot(flat, flat)):
+                # The graph overflowed (conditioning far outside what the encoder makes, or a
+                # broken model): never let Inf/NaN reach the output or the stream state. The
+                # wet signal is silent for these frames, the states restart, and the owner
+                # counts it (hosts turn the count into an error the user sees).
+                np.nan_to_num(flat, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                np.clip(flat, -1e3, 1e3, out=flat)
+                for state in self._states_in:
+                    state.fill(0.0)
+                self.nonfinite_masks += 1
+            mask = flat.reshape(batch, 1, F, T)
             mask_now = mask[:B, 0]  # [B, F, T]
             if self._crossfading:
                 # weight of the new conditioning for each frame of this call
@@ -319,6 +331,7 @@ class _Pipeline:
         self.ramp_dry.snap()
         self.ramp_iso.snap()
         self._underruns = 0
+        self._nonfinite_seen = self.core.nonfinite_masks
         if self.resampling:
             self.down.reset()
             self.up.reset()
@@ -362,6 +375,9 @@ class _Pipeline:
             self._carried = rest
         else:
             self.core.process(x, wet)
+        if self.core.nonfinite_masks != self._nonfinite_seen:
+            self.owner.nonfinite_outputs += self.core.nonfinite_masks - self._nonfinite_seen
+            self._nonfinite_seen = self.core.nonfinite_masks
         g_dry = self.ramp_dry.next(n)
         g_iso = self.ramp_iso.next(n)
         np.multiply(wet, g_iso, out=out)
@@ -443,7 +459,8 @@ class StreamingSeparator:
             if conditioning is None
             else self._check_conditioning(conditioning)
         )
-        self.nonfinite_blocks = 0
+        self.nonfinite_blocks = 0  # input blocks that held NaN/Inf (zeroed)
+        self.nonfinite_outputs = 0  # separator calls whose output held NaN/Inf (contained, see _SeparatorCore)
         # Latency bookkeeping (see module docstring).
         model_rate = self.model.sample_rate
         self._core_delay = self.model.latency_samples

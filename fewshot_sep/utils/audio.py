@@ -15,6 +15,7 @@ import numpy as np
 
 from fewshot_sep.utils.atomic import atomic_path
 from fewshot_sep.utils.errors import UserError
+from fewshot_sep.utils.jsonfile import file_kind
 
 #: Extensions we can write (pedalboard.io picks the codec from the extension).
 WRITABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -28,6 +29,10 @@ def _open_reader(path: Path):
         raise UserError(f"audio file {str(path)!r} does not exist: check the path")
     if path.is_dir():
         raise UserError(f"{str(path)!r} is a folder, not an audio file")
+    # A FIFO, device or socket would block the decoder (holding the GIL) or read forever.
+    kind = file_kind(path.stat().st_mode)
+    if kind is not None:
+        raise UserError(f"{str(path)!r} is {kind}, not an audio file: give a WAV, FLAC, OGG, MP3 or AIFF file")
     try:
         return AudioFile(str(path))
     except Exception as err:  # pedalboard raises ValueError/RuntimeError for unreadable files
