@@ -64,11 +64,16 @@ def test_confusable_has_a_family_mate_and_its_negatives(robust_set):
 
 def test_generic_examples_come_from_the_training_source_and_other_pieces(robust_set):
     matched, generic = _episodes(robust_set, "robust"), _episodes(robust_set, "robust-generic")
-    ep_m, ep_g = matched.episode(0), generic.episode(0)
-    # same mixture (same sampler settings and seed), other examples
-    np.testing.assert_array_equal(ep_m.mixture, ep_g.mixture)
-    assert not np.allclose(ep_m.support, ep_g.support)
-    assert ep_m.soundfont in HELDOUT
+    rows = generic.sampler.rows
+    for index in range(4):
+        ep_m, ep_g = matched.episode(index), generic.episode(index)
+        np.testing.assert_array_equal(ep_m.mixture, ep_g.mixture)  # same mixture, other examples
+        assert ep_m.soundfont in HELDOUT and all(rows[s]["soundfont"] in HELDOUT for s in ep_m.stems["support"])
+        mixture_works = {ep_g.work_id, *ep_g.interferer_work_ids}
+        assert len(ep_g.stems["support"]) == 3
+        for s in ep_g.stems["support"]:
+            assert rows[s]["soundfont"] == "fluidr3" and rows[s]["instrument"] == ep_g.target_instrument
+            assert rows[s]["work_id"] not in mixture_works
 
 
 def test_effects_are_deterministic_and_cut_the_preroll(robust_set):
@@ -139,3 +144,16 @@ def test_robust_suite_refuses_val_and_a_lone_blend(robust_set):
     with pytest.raises(UserError, match="fewshot-nmf needs fewshot-onnx and nmf too"):
         validate_settings(EvalSettings(data=str(robust_set), systems=["mixture", "fewshot-nmf"], suite="robust",
                                        conditions=["robust"]))
+
+
+def test_confusable_without_a_family_mate_is_flagged(robust_set, monkeypatch):
+    import fewshot_sep.eval.robust as robust
+
+    monkeypatch.setattr(robust, "CONFUSABLE_ATTEMPTS", 0)  # no redraw: the first draw is kept
+    eps = _episodes(robust_set, "confusable", split="test_unseen")
+    flags = {}
+    for index in range(12):
+        ep = eps.episode(index)
+        flags.setdefault(ep.target_instrument, set()).add(ep.stems["confusable"])
+    assert flags.get(110) == {False}  # Fiddle has no other Ethnic instrument in the data
+    assert True in flags.get(43, set())  # Contrabass has Viola

@@ -75,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "the length a preset cuts examples into; 3 without an ONNX model)")
     p.add_argument("--interferers", type=int, nargs=2, default=list(DEFAULT_INTERFERERS), metavar=("LOW", "HIGH"),
                    help="other instruments per mixture, drawn uniformly from LOW..HIGH "
-                   f"(default: {DEFAULT_INTERFERERS[0]} {DEFAULT_INTERFERERS[1]}, the protocol of the model card's figures)")
+                   f"(default: {DEFAULT_INTERFERERS[0]} {DEFAULT_INTERFERERS[1]}, the protocol of the model card's figures; "
+                   "the robust suite's conditions set their own)")
     p.add_argument("--block-size", type=int, default=256,
                    help="block size of the streaming system in samples (default: 256)")
     p.add_argument("--stream-conditions", choices=("reference", "all"), default="reference",

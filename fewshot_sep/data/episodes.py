@@ -476,14 +476,15 @@ class EpisodeSampler:
         return j
 
     def support_clips(self, rng: np.random.Generator, instrument: int, soundfont: str,
-                      banned_works: set[str], count: int) -> np.ndarray:
+                      banned_works: set[str], count: int) -> tuple[np.ndarray, list[int]]:
         """`count` clips ``[count, support_samples]`` of (`instrument`, `soundfont`) from works
-        outside `banned_works` (``[0, support_samples]`` when there are none)."""
+        outside `banned_works` (``[0, support_samples]`` when there are none), and their stems
+        (manifest row indices)."""
         stems, starts = self._clips(rng, self.support_by_pair.get((instrument, soundfont), []), banned_works, count)
         out = np.empty((len(stems), self.support_samples), np.float32)
         for row, (s, st) in enumerate(zip(stems, starts)):
             self.store.read_into(s, st, out[row])
-        return out
+        return out, stems
 
     def __iter__(self) -> Iterator[Episode]:
         index = 0

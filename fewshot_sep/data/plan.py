@@ -131,19 +131,31 @@ def _band(rng: np.random.Generator, bal: _Balancer, sf: str, unseen_frac: float,
     return chosen
 
 
+def _pick_status(bal: _Balancer, sf: str, used: set[int], status: str, fits) -> int | None:
+    """Least-used melodic instrument of `status` that `fits`; for a source without such an
+    instrument (the synth plays seen classes only) one of the other status. GM soundfonts
+    always find one, so their plans (and random draws) are unchanged."""
+    inst = bal.pick([i for i in _pool(status, False) if fits(i)], sf, used)
+    if inst is None:
+        other = "seen" if status == "unseen" else "unseen"
+        inst = bal.pick([i for i in _pool(other, False) if fits(i)], sf, used)
+    return inst
+
+
 def _corpus_candidates(rng: np.random.Generator, bal: _Balancer, sf: str, allow_unseen: bool) -> list[tuple[int, str]]:
     chosen: list[tuple[int, str]] = []
     used: set[int] = set()
     for k in range(MAX_CORPUS_PARTS):
         status = "unseen" if allow_unseen and rng.random() < 0.5 else "seen"
-        cands = [i for i in _pool(status, False) if ("melody" in roles_of(i) or "comp" in roles_of(i))]
-        inst = bal.pick(cands, sf, used)
+        inst = _pick_status(bal, sf, used, status, lambda i: "melody" in roles_of(i) or "comp" in roles_of(i))
+        if inst is None:  # a source that plays few programs (synth) ran out of candidates
+            continue
         chosen.append((inst, "corpus"))
         used.add(inst)
         if k < CORPUS_EST_PARTS - 1:
             bal.add(inst, sf, CORPUS_EST_SECONDS)
     status = "unseen" if allow_unseen and rng.random() < 0.5 else "seen"
-    bass = bal.pick([i for i in _pool(status, False) if "bass" in roles_of(i)], sf, used)
+    bass = _pick_status(bal, sf, used, status, lambda i: "bass" in roles_of(i))
     chosen.append((bass, "bass"))
     bal.add(bass, sf, CORPUS_EST_SECONDS)
     return chosen

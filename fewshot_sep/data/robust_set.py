@@ -122,7 +122,8 @@ def plan_robust_works(seed: int, counts: dict[str, int] | None = None) -> list[W
                     used.add(inst)
             if stream == "music21-heldout":
                 bass = picker.pick("bass", used)
-                parts.append((bass, "bass"))
+                if bass is not None:
+                    parts.append((bass, "bass"))
             drum_source = str(rng.choice(["freepats", "avldrums-blackpearl", "avldrums-redzeppelin"]))
             specs.append(WorkSpec(index=len(specs), work_id=work_id, kind=stream, soundfont="robust",
                                   seed=work_seed(seed, work_id), instruments=parts, duration_s=duration,

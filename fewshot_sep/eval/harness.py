@@ -192,6 +192,16 @@ class _Worker:
             from fewshot_sep.eval.systems import TorchOneHot
 
             self.systems["onehot"] = TorchOneHot(settings.onehot_checkpoint)
+        if "fewshot-nmf" in want:
+            from fewshot_sep.realtime.stft import N_FFT
+
+            onnx = self.systems["fewshot-onnx"]
+            # The mean of two estimates is the estimate of the mean mask only when both mask the
+            # same STFT frames and align alike: the model's rate, no look-ahead, NMF's STFT.
+            if onnx.sample_rate != 44100 or onnx.latency != N_FFT - 1:
+                raise UserError(f"--systems fewshot-nmf needs a 44.1 kHz model without look-ahead (latency "
+                                f"{N_FFT - 1} samples); this one runs at {onnx.sample_rate} Hz with latency "
+                                f"{onnx.latency}: leave fewshot-nmf out")
 
     def evaluate(self, split: str, index: int) -> dict:
         """All rows (and listening files) of episode `index` of `split`, and its CPU time."""
@@ -223,12 +233,13 @@ class _Worker:
         conditions = [(k, neg) for k in sorted(s.ks) for neg in s.negative_modes()]
         has_negatives = ep.negatives.shape[0] > 0
         rows: list[dict] = []
-        silent = energy_db(target) < SILENT_TARGET_DB
-        if silent:
+        skip = "silent_target" if energy_db(target) < SILENT_TARGET_DB else (
+            "no_family_mate" if ep.stems.get("confusable") is False else None)
+        if skip:
             for system in s.systems:
                 conds = self._conditions_of(system, conditions)
                 for k, neg in conds:
-                    rows.append({**base, "system": system, "k": k, "negatives": neg, "status": "silent_target",
+                    rows.append({**base, "system": system, "k": k, "negatives": neg, "status": skip,
                                  "si_sdr": float("nan"), "si_sdr_mixture": float("nan"), "si_sdri": float("nan"),
                                  "sdr": float("nan"), "seconds": 0.0})
             return {"episode": episode_id, "rows": rows, "listen": None}
@@ -324,7 +335,8 @@ class _Worker:
     def _write_listening(self, episode_id, ep, mixture, target, audio, rows, k_ref, neg_ref) -> dict:
         from fewshot_sep.utils.audio import write_audio
 
-        folder = self.listen_dir / episode_id.replace("/", "-")
+        # no ':' in the folder: a browser would read "in-domain:test-0000/x.flac" as a URL scheme
+        folder = self.listen_dir / episode_id.replace("/", "-").replace(":", "_")
         sr = 44100
 
         def save(name: str, x: np.ndarray) -> str:

@@ -9,7 +9,8 @@
 - :func:`bootstrap_median_ci`: median with a percentile-bootstrap 95 % interval,
   from a fixed seed so that tables are reproducible.
 
-All signals are mono ``[n_samples]`` float arrays at one sample rate; results are in dB.
+Signals are ``[n_samples]`` float arrays at one sample rate (a stereo estimate is scored with
+its channels concatenated, as the robustness suite does); results are in dB.
 """
 
 from __future__ import annotations

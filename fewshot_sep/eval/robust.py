@@ -47,10 +47,11 @@ HELDOUT_MUSIC = ("texture", "music21-heldout")
 PITCHED = tuple(range(120))
 KITS = tuple(DRUM_OFFSET + k for k in DRUM_KITS)
 PREROLL_S = 1.0
-CONFUSABLE_ATTEMPTS = 20
+CONFUSABLE_ATTEMPTS = 19
 CONFUSABLE_STRIDE = 100_003
 """A confusable episode whose target has no family mate in the data is redrawn as episode
-``index + attempt * CONFUSABLE_STRIDE`` (up to `CONFUSABLE_ATTEMPTS` tries)."""
+``index + attempt * CONFUSABLE_STRIDE``, attempt 1..`CONFUSABLE_ATTEMPTS` (20 draws in all);
+one still without a mate gets status ``no_family_mate`` and is not scored."""
 
 
 @dataclass(frozen=True)
@@ -123,21 +124,29 @@ class RobustEpisodes:
             generic = replace(config, soundfonts=TRAINING, splits=("test", "test_unseen"), instruments=None, music=None)
             self.generic = EpisodeSampler(data, generic, seed=seed)
 
+    @staticmethod
+    def _has_family_mate(ep: Episode) -> bool:
+        return ep.negative_instrument >= 0 and family_of(ep.negative_instrument) == family_of(ep.target_instrument)
+
     def episode(self, index: int) -> Episode:
         """Episode `index`: mixture and target ``[2, n]`` with effects (``[n]`` dry), support and
         negatives ``[k, m]`` mono, the effect parameters in ``stems["production"]``."""
         ep = self.sampler.episode(index)
-        for attempt in range(1, CONFUSABLE_ATTEMPTS if self.condition.confusable else 0):
-            if ep.negative_instrument >= 0 and family_of(ep.negative_instrument) == family_of(ep.target_instrument):
-                break
-            # no family mate for this target: draw another episode (deterministically)
-            ep = self.sampler.episode(index + attempt * CONFUSABLE_STRIDE)
+        if self.condition.confusable:
+            for attempt in range(1, CONFUSABLE_ATTEMPTS + 1):
+                if self._has_family_mate(ep):
+                    break
+                # no family mate for this target: draw another episode (deterministically)
+                ep = self.sampler.episode(index + attempt * CONFUSABLE_STRIDE)
+            ep.stems["confusable"] = self._has_family_mate(ep)  # False: the harness does not score it
         ep.index = int(index)
         rng = np.random.default_rng([self.seed, int(index), 4049])
         if self.generic is not None:  # its own generator: the mixture stays the matched condition's
             banned = {ep.work_id, *ep.interferer_work_ids}
             examples_rng = np.random.default_rng([self.seed, int(index), 6151])
-            ep.support = self.generic.support_clips(examples_rng, ep.target_instrument, TRAINING[0], banned, ep.support.shape[0])
+            ep.support, stems = self.generic.support_clips(examples_rng, ep.target_instrument, TRAINING[0], banned,
+                                                           ep.support.shape[0])
+            ep.stems["support"] = stems
             ep.soundfont = f"{ep.soundfont} (examples {TRAINING[0]})"
         if self.condition.effects:
             from fewshot_sep.data.production import produce_episode

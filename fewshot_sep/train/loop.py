@@ -62,7 +62,8 @@ def train_episode_config(config: dict[str, Any]) -> Any:
         splits=("train",), clip_seconds=float(data["clip_seconds"]), support_seconds=float(data["support_seconds"]),
         k_range=tuple(int(v) for v in data["k_range"]), n_interferers=tuple(int(v) for v in data["n_interferers"]),
         coherent_prob=float(data["coherent_prob"]), negative_prob=float(data["negative_prob"]),
-        negatives_range=tuple(int(v) for v in data["negatives_range"]), confusable=float(data["confusable_prob"]))
+        negatives_range=tuple(int(v) for v in data["negatives_range"]),
+        confusable=float(data.get("confusable_prob", 0.0)))  # .get: configs saved before the option
 
 
 def train_augment_config(config: dict[str, Any]) -> AugmentConfig:
@@ -99,7 +100,7 @@ def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, A
     train_src = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
     if data["in_memory"]:
         train_src.load_into_memory(progress=progress, cache=bool(data.get("memstore_cache")))
-    if float(data["production_prob"]) > 0:
+    if float(data.get("production_prob", 0.0)) > 0:
         from fewshot_sep.data.production import ProducedEpisodes
 
         train_src = ProducedEpisodes(train_src, float(data["production_prob"]), int(config["seed"]))
@@ -110,7 +111,7 @@ def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, A
         k_range=(int(val["k"]), int(val["k"])), n_interferers=tuple(int(v) for v in val["n_interferers"]),
         negative_prob=0.0)
     val_src = EpisodeSampler(root, val_cfg, seed=int(val["seed"]))
-    if val["production"]:
+    if val.get("production", False):
         from fewshot_sep.data.production import ProducedEpisodes
 
         val_src = ProducedEpisodes(val_src, 1.0, int(val["seed"]))
