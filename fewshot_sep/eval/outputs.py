@@ -96,11 +96,12 @@ def write_outputs(
 def _write_robust_outputs(settings: EvalSettings, outcome: EvalOutcome, out: Path, info: dict,
                           paths: dict[str, Path], results_md: str | os.PathLike | None) -> dict[str, Path]:
     """The robustness suite's summary, plot, listening page and run.json (and results section)."""
-    from fewshot_sep.eval.robust_report import robust_markdown, robust_plot, write_robust_results
+    from fewshot_sep.eval.robust_report import paired_markdown, robust_markdown, robust_plot, write_robust_results
 
     paths["summary"] = out / "summary.md"
     write_text_atomic(paths["summary"], f"# Robustness suite\n\n`{info['command']}`\n\nModel `{info['model_name']}` "
-                      f"id `{info['model_id']}`, {info['date']}.\n\n{robust_markdown(outcome.rows, seed=settings.seed)}\n")
+                      f"id `{info['model_id']}`, {info['date']}.\n\n{robust_markdown(outcome.rows, seed=settings.seed)}\n\n"
+                      f"{paired_markdown(outcome.rows, seed=settings.seed)}\n")
     paths["robustness"] = robust_plot(outcome.rows, out / "plots")
     paths["listen"] = write_listening_page(out / "listen", outcome.listen,
                                            title=f"fewshot-sep robustness suite ({info['model_name']} {info['model_id']})")

@@ -98,6 +98,48 @@ def robust_markdown(rows: Sequence[dict], seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+def _values(rows: Sequence[dict], condition: str, seen: str, key: tuple[str, int, str]) -> dict[str, float]:
+    """SI-SDRi per episode (id without its condition, so conditions with the same draws pair up)."""
+    return {r["episode"].split(":", 1)[-1]: r["si_sdri"] for r in _ok(rows) if r["condition"] == condition
+            and r["seen"] == seen and (r["system"], int(r["k"]), r["negatives"]) == key}
+
+
+def _paired_cell(a: dict[str, float], b: dict[str, float], seed: int) -> str:
+    common = sorted(set(a) & set(b))
+    if not common:
+        return ""
+    m, lo, hi = bootstrap_median_ci(np.array([b[e] - a[e] for e in common]), seed=seed)
+    return f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def paired_markdown(rows: Sequence[dict], seed: int = 0) -> str:
+    """Paired medians (per-episode differences, bootstrap 95 % intervals) of the questions the
+    suite asks: do 5 examples beat 1, the few-shot model the one-hot baseline, the mean with the
+    NMF mask the network alone; and (across conditions with the same mixtures) what generic
+    examples cost against matched ones."""
+    keys = set(system_rows(rows))
+    k_ref = 5 if ("fewshot-onnx", 5, "without") in keys else max((k for s, k, _ in keys if s == "fewshot-onnx"), default=0)
+    fewshot = ("fewshot-onnx", k_ref, "without")
+    questions = [(f"k = {k_ref} minus k = 1", ("fewshot-onnx", 1, "without"), fewshot),
+                 ("few-shot minus one-hot", ("onehot", 0, "-"), fewshot),
+                 ("few-shot + NMF mean mask minus few-shot", fewshot, ("fewshot-nmf", k_ref, "without"))]
+    questions = [q for q in questions if q[1] in keys and q[2] in keys]
+    columns = condition_columns(rows)
+    lines = ["**Paired differences** (median of per-episode SI-SDRi differences, dB, with a bootstrap 95 % "
+             "interval; same episodes):", "",
+             "| question | " + " | ".join(f"{c} {s[0]}" for c, s in columns) + " |", "|---|" + "---|" * len(columns)]
+    for label, a, b in questions:
+        cells = [_paired_cell(_values(rows, c, s, a), _values(rows, c, s, b), seed) for c, s in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if fewshot in keys:
+        cells = [_paired_cell(_values(rows, "robust", s, fewshot), _values(rows, "robust-generic", s, fewshot), seed)
+                 for s in ("seen", "unseen")]
+        if any(cells):
+            lines += ["", f"Generic minus matched examples (`robust-generic` minus `robust`, the same mixtures), "
+                      f"few-shot k = {k_ref}: seen {cells[0] or 'n/a'}, unseen {cells[1] or 'n/a'} dB."]
+    return "\n".join(lines)
+
+
 def robust_plot(rows: Sequence[dict], out_dir: str | os.PathLike) -> Path:
     """Grouped bars of median SI-SDRi per condition (seen and unseen panels); returns the PNG path."""
     import matplotlib
@@ -142,9 +184,14 @@ def robust_section(rows: Sequence[dict], run_info: dict, seed: int = 0) -> str:
         f"`{run_info.get('command', '')}`",
         "",
         f"Model `{run_info.get('model_name', '')}` id `{run_info.get('model_id', '')}`, "
-        f"{run_info.get('date', '')}, {run_info.get('seconds', 0):.0f} s wall.",
+        f"{run_info.get('date', '')}; {run_info.get('seconds', 0):.0f} s wall with {run_info.get('workers', '')} "
+        f"worker(s) for {run_info.get('episodes_evaluated_now', '')} episodes ({run_info.get('episodes_resumed', 0)} "
+        f"more resumed from an earlier call), {run_info.get('cpu_seconds_per_episode', float('nan')):.1f} CPU s per "
+        "episode (all systems and conditions).",
         "",
         robust_markdown(rows, seed=seed),
+        "",
+        paired_markdown(rows, seed=seed),
         "",
         f"![robustness](results/{PLOT_NAME})",
         SECTION_END,
@@ -169,4 +216,4 @@ def write_robust_results(path: str | os.PathLike, rows: Sequence[dict], run_info
     return path
 
 
-__all__ = ["robust_markdown", "robust_plot", "robust_section", "write_robust_results"]
+__all__ = ["robust_markdown", "paired_markdown", "robust_plot", "robust_section", "write_robust_results"]
