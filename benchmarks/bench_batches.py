@@ -1,4 +1,4 @@
-"""Cost of making training batches on the CPU (episode sampling, timbre augmentation, collation).
+"""Cost of making training batches on the CPU (episode sampling, produced mixes, timbre augmentation, collation).
 
 On the lent GPU machine the batch workers, not the GPU, set the pace (docs/gpu-training.md):
 this measures one process making the batches of a run config from its dataset: without the
@@ -48,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.data_root or config["data"]["root"])
     sampler = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
     sampler.load_into_memory(cache=bool(config["data"].get("memstore_cache", False)))
+    production = float(config["data"].get("production_prob", 0.0))
+    if production > 0:  # produced mixes (effect chains per stem) are made in the worker too
+        from fewshot_sep.data.production import ProducedEpisodes
+
+        sampler = ProducedEpisodes(sampler, production, int(config["seed"]))
     augment_cfg = train_augment_config(config)
     print(f"config {args.config}, data {root}, batch {args.batch_size}, 1 thread, "
-          f"median of {args.steps} batches")
+          f"median of {args.steps} batches, produced mixes in {production:.0%} of the episodes")
     print("| augmentation | s per batch | episodes/s per process |")
     print("|---|---:|---:|")
     deferred_cfg = replace(augment_cfg, enabled=True, on_device=True)

@@ -131,12 +131,18 @@ def paired_markdown(rows: Sequence[dict], seed: int = 0) -> str:
     for label, a, b in questions:
         cells = [_paired_cell(_values(rows, c, s, a), _values(rows, c, s, b), seed) for c, s in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    if fewshot in keys:
-        cells = [_paired_cell(_values(rows, "robust", s, fewshot), _values(rows, "robust-generic", s, fewshot), seed)
+    # Across conditions that draw the same episodes: the same mixtures (robust / robust-generic),
+    # or the same targets, pieces and gains in another render (in-domain / source; a crop start
+    # can differ where the two renders' activity differs).
+    pairs = [("robust", "robust-generic", "Generic minus matched examples (`robust-generic` minus `robust`, the same "
+              "mixtures)"),
+             ("in-domain", "source", "Held-out minus training sound source (`source` minus `in-domain`, the same "
+              "draws)")]
+    for first, second, text in pairs if fewshot in keys else []:
+        cells = [_paired_cell(_values(rows, first, s, fewshot), _values(rows, second, s, fewshot), seed)
                  for s in ("seen", "unseen")]
         if any(cells):
-            lines += ["", f"Generic minus matched examples (`robust-generic` minus `robust`, the same mixtures), "
-                      f"few-shot k = {k_ref}: seen {cells[0] or 'n/a'}, unseen {cells[1] or 'n/a'} dB."]
+            lines += ["", f"{text}, few-shot k = {k_ref}: seen {cells[0] or 'n/a'}, unseen {cells[1] or 'n/a'} dB."]
     return "\n".join(lines)
 
 
