@@ -35,3 +35,13 @@ def test_dictionary_has_unit_sum_atoms():
     w = learn_dictionary([_tone(440.0, 0.5, 0)], TARGET_ATOMS)
     assert w.shape == (513, TARGET_ATOMS)
     np.testing.assert_allclose(w.sum(axis=0), 1.0, rtol=1e-6)
+
+
+def test_dictionaries_learned_once_give_the_same_estimate():
+    from fewshot_sep.eval.nmf import example_dictionaries
+
+    mixture = _tone(220.0, 1.0, 0) + _tone(1500.0, 1.0, 1)
+    support, negatives = [_tone(220.0, 0.5, 2)], [_tone(1500.0, 0.5, 3)]
+    fixed = example_dictionaries(support, negatives)
+    np.testing.assert_array_equal(nmf_estimate(mixture, support, negatives),
+                                  nmf_estimate(mixture, (), dictionaries=fixed))

@@ -179,14 +179,15 @@ class _Worker:
 
                 add(system, 0, "-", per_channel(onehot, mixture), t0, onehot_class=instrument_name(labels[0]))
             elif system == "nmf":
-                from fewshot_sep.eval.nmf import nmf_estimate
+                from fewshot_sep.eval.nmf import example_dictionaries, nmf_estimate
 
                 for k, neg in self._conditions_of(system, conditions):
                     if neg == "with" and not has_negatives:
                         continue
                     t0 = time.process_time()
                     negs = list(ep.negatives) if neg == "with" else []
-                    add(system, k, neg, per_channel(lambda ch: nmf_estimate(ch, list(ep.support[:k]), negs), mixture), t0)
+                    fixed = example_dictionaries(list(ep.support[:k]), negs)  # once for both channels
+                    add(system, k, neg, per_channel(lambda ch: nmf_estimate(ch, (), dictionaries=fixed), mixture), t0)
 
         from fewshot_sep.realtime.conditioning import build_conditioning
 

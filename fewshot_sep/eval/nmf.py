@@ -53,15 +53,24 @@ def learn_dictionary(clips: Sequence[np.ndarray], atoms: int, seed: int = 0) -> 
     return w
 
 
+def example_dictionaries(support: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = (),
+                         seed: int = 0) -> list[np.ndarray]:
+    """The fixed dictionaries of `nmf_estimate`: the target's ``[bins, TARGET_ATOMS]`` from the
+    support clips, then (with negatives) ``[bins, NEGATIVE_ATOMS]`` from the negative clips.
+    Learn them once per example set and pass them to every channel's `nmf_estimate`."""
+    return [learn_dictionary(support, TARGET_ATOMS, seed)] + (
+        [learn_dictionary(negatives, NEGATIVE_ATOMS, seed + 1)] if len(negatives) else [])
+
+
 def nmf_estimate(mixture: np.ndarray, support: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = (),
-                 seed: int = 0) -> np.ndarray:
-    """Estimate ``[n]`` of the examples' instrument in `mixture` ``[n]`` (mono clips as `support`)."""
+                 seed: int = 0, dictionaries: list[np.ndarray] | None = None) -> np.ndarray:
+    """Estimate ``[n]`` of the examples' instrument in `mixture` ``[n]`` (mono clips as `support`);
+    `dictionaries`: `example_dictionaries` of the same clips and seed, when already learned."""
     mixture = np.asarray(mixture, np.float32)
     pad = N_FFT - 1
     mix_p = np.pad(mixture, (0, pad))
     v = np.abs(stft(mix_p)).astype(np.float64)
-    w_target = learn_dictionary(support, TARGET_ATOMS, seed)
-    fixed = [w_target] + ([learn_dictionary(negatives, NEGATIVE_ATOMS, seed + 1)] if len(negatives) else [])
+    fixed = dictionaries if dictionaries is not None else example_dictionaries(support, negatives, seed)
     rng = np.random.default_rng(seed + 2)
     free = rng.uniform(0.1, 1.0, (v.shape[0], FREE_ATOMS))
     free /= free.sum(axis=0, keepdims=True)
@@ -74,4 +83,4 @@ def nmf_estimate(mixture: np.ndarray, support: Sequence[np.ndarray], negatives: 
     return apply_mask_offline(mix_p, mask.astype(np.float32))[: mixture.size]
 
 
-__all__ = ["nmf_estimate", "learn_dictionary", "TARGET_ATOMS", "FREE_ATOMS", "NEGATIVE_ATOMS"]
+__all__ = ["nmf_estimate", "example_dictionaries", "learn_dictionary", "TARGET_ATOMS", "FREE_ATOMS", "NEGATIVE_ATOMS"]
