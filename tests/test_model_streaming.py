@@ -12,7 +12,10 @@ from model_test_config import small_model  # noqa: E402
                                             ("tcn", {"band_gru": 10, "band_gru_level": 0}),
                                             ("gru", {"refiner": 6}),
                                             ("gru", {"refiner": 6, "refiner_frames": 4, "band_gru": 10,
-                                                     "band_gru_level": 1})])
+                                                     "band_gru_level": 1}),
+                                            ("gru", {"lookahead_frames": 3, "fine_head": 6, "band_gru": 10,
+                                                     "band_gru_level": 1}),
+                                            ("tcn", {"lookahead_frames": 0, "lookahead_hidden": 8})])
 @pytest.mark.parametrize("chunks", [[1] * 30, [3, 1, 7, 19]])
 def test_stream_equals_full_pass(temporal, extra, chunks):
     model = small_model(temporal=temporal, tcn_dilations=[1, 2, 4], **extra)

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after this many minutes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: train.threads)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                        help="override one config value (YAML value; repeatable), e.g. --set model.lookahead_frames=4")
     parser.add_argument("--publish", type=Path, default=None, metavar="DIR",
                         help="do not train: copy the run's best model (weights, config.json, log.csv; no "
                              "optimiser state) to DIR, e.g. models/release")
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         path = publish_checkpoint(run_dir, args.publish)
         print(f"published {path} ({path.stat().st_size / 1e6:.1f} MB) with config.json and log.csv")
         return 0
-    config = load_config(args.config)
+    config = load_config(args.config, args.overrides)
     if args.data_root is not None:
         config["data"]["root"] = str(args.data_root)
     if args.threads is not None:

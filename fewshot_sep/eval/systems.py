@@ -111,7 +111,10 @@ class _TorchCheckpoint:
         self.torch = torch
         self.model, self.config = load_checkpoint(run)
         self.model.eval()
-        self.latency = 1023 + int(getattr(self.model.separator, "lookahead_frames", 0)) * 256
+        # A look-ahead model's masks are realigned with their frames in ``_pass``, so its output
+        # is late by the framing alone; the padding still covers the look-ahead.
+        self.lookahead_frames = int(getattr(self.model.separator, "lookahead_frames", 0))
+        self.latency = 1023
 
     def _separate(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> np.ndarray:
         return self._pass(mixture, conditioning, states)[0]
@@ -123,12 +126,16 @@ class _TorchCheckpoint:
 
         torch = self.torch
         n = mixture.shape[-1]
-        padded = np.pad(np.asarray(mixture, np.float32), (0, self.latency))
+        lookahead = self.lookahead_frames
+        padded = np.pad(np.asarray(mixture, np.float32), (0, self.latency + lookahead * 256))
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
             mask, *final_states = self.model.separator(magnitude, conditioning, *states)
-        out = istft(spec * mask[0, 0].numpy(), padded.size)
+        mask = mask[0, 0].numpy()
+        if lookahead:  # output frame t is the mask of frame t - L; the last L frames are padding
+            mask = np.concatenate([mask[:, lookahead:], np.zeros_like(mask[:, :lookahead])], axis=1)
+        out = istft(spec * mask, padded.size)
         return _delay_compensate(out, self.latency, n), tuple(final_states)
 
 

@@ -276,3 +276,58 @@ class MaskRefiner(nn.Module):
         z = z + self.act(self.conv_d2(z))
         z = z + self.act(self.conv_d4(z))
         return self.conv_out(z).transpose(2, 3), new_state          # [B, 1, F, T]
+
+
+class LookaheadContext(nn.Module):
+    """Future context for the bottleneck features, as a delay plus a zero-initialised residual.
+
+    Input ``z [B, H, T]`` (output frame ``t`` of a call sees input frames up to ``t``);
+    output ``[B, H, T]`` whose frame ``t`` describes input frame ``t - L``: the delayed
+    feature ``z[t - L]`` plus ``W2 act(conv(z[t - L .. t]))``, a learnt look at the
+    ``L`` frames that follow it. ``W2`` starts at zero, so an untrained layer is a pure
+    delay and a causal checkpoint warm-starts into the same masks, ``L`` frames late.
+    State: the last ``L`` input frames ``[B, H, L]`` (none for ``L = 0``, where the layer
+    is a pointwise residual of the same size: the control of a look-ahead curve).
+    """
+
+    def __init__(self, channels: int, frames: int, hidden: int) -> None:
+        super().__init__()
+        if frames < 0:
+            raise ValueError(f"model.lookahead_frames {frames} is invalid: use 0 or more frames")
+        self.channels = channels
+        self.frames = frames
+        self.conv = nn.Conv1d(channels, hidden, frames + 1)
+        self.out = nn.Conv1d(hidden, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.act = nn.LeakyReLU(0.1)
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        """State shape with ``None`` for the batch dimension (``[]`` when ``L = 0``)."""
+        return [None, self.channels, self.frames] if self.frames else []
+
+    def forward(self, z: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.frames == 0:
+            return z + self.out(self.act(self.conv(z))), None
+        full = torch.cat([state, z], dim=-1)                       # [B, H, L + T]
+        frames = z.shape[-1]
+        delayed = full[..., :frames]
+        return delayed + self.out(self.act(self.conv(full))), full[..., -self.frames:]
+
+
+class FrameDelay(nn.Module):
+    """Delay ``x [B, C, F, T]`` by ``frames`` frames; state: the last ``frames`` frames."""
+
+    def __init__(self, channels: int, bins: int, frames: int) -> None:
+        super().__init__()
+        self.channels, self.bins, self.frames = channels, bins, frames
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        """State shape with ``None`` for the batch dimension."""
+        return [None, self.channels, self.bins, self.frames]
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        full = torch.cat([state, x], dim=-1)
+        return full[..., : x.shape[-1]], full[..., -self.frames:]

@@ -17,8 +17,16 @@ Layout (defaults of ``configs/release.yaml``)::
           Nyquist copies bin 511
 
 Time context comes from the causal convs (1 cached frame each) and the GRU, so
-``lookahead_frames = 0`` and the separator streams frame by frame with its
+with ``lookahead_frames = 0`` the separator streams frame by frame with its
 states (``initial_states``) giving the same result as one full pass.
+
+With ``lookahead_frames = L > 0`` (the studio tier) the bottleneck gets a look at
+the ``L`` frames that follow each frame (:class:`~fewshot_sep.model.layers.LookaheadContext`)
+and the decoder's skips and the head's input are delayed by ``L`` frames to match:
+output frame ``t`` is the mask of input frame ``t - L``. The stream stays causal
+in its own time (states are the delay lines), so streaming still equals one pass;
+:meth:`Separator.aligned_mask` pads ``L`` silent frames and crops, giving masks
+aligned with the input frames (what training and offline evaluation use).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import torch
 from torch import nn
 
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM,
-                                      FineHead, MaskRefiner)
+                                      FineHead, FrameDelay, LookaheadContext, MaskRefiner)
 
 N_BINS = 513
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
@@ -41,15 +49,20 @@ class Separator(nn.Module):
     ``forward(magnitude [B,1,513,T], conditioning [B,D], *states) -> (mask [B,1,513,T], *new_states)``.
     """
 
-    lookahead_frames: int = 0
-
     def __init__(self, conditioning_dim: int, channels: list[int] | None = None, time_kernel: int = 2,
                  freq_kernel: int = 3, gru_hidden: int = 256, context_dim: int = 256,
                  film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
                  temporal: str = "gru", tcn_dilations: list[int] | None = None,
                  band_width: int = 8, fine_head: int = 0, band_gru: int = 0, band_gru_level: int = 1,
-                 input_gain: float = 1.0, refiner: int = 0, refiner_frames: int = 3) -> None:
+                 input_gain: float = 1.0, refiner: int = 0, refiner_frames: int = 3,
+                 lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
         super().__init__()
+        if lookahead_frames < 0 or lookahead_hidden < 0:
+            raise ValueError(f"model.lookahead_frames {lookahead_frames} / lookahead_hidden {lookahead_hidden} "
+                             "are invalid: use 0 or more (frames of look-ahead, hidden channels)")
+        if lookahead_frames > 0 and refiner > 0:
+            raise ValueError("model.lookahead_frames > 0 does not combine with model.refiner: set one of them to 0")
+        self.lookahead_frames = int(lookahead_frames)
         channels = list(channels or [32, 48, 64, 64])
         self.conditioning_dim = conditioning_dim
         self.channels = channels
@@ -141,6 +154,14 @@ class Separator(nn.Module):
         # channels over ``refiner_frames`` frames; one more state, after the band GRU's).
         self.refiner = (MaskRefiner(channels[0], band_width, MODEL_BINS, refiner, context_dim,
                                     time_kernel=refiner_frames) if refiner > 0 else None)
+        # Optional look-ahead (studio tier): future context in the bottleneck, delay lines for the
+        # skips and the head's input (``L + 1`` frames: the fine head also reads the frame before).
+        self.lookahead = (LookaheadContext(gru_hidden, lookahead_frames, lookahead_hidden or gru_hidden)
+                          if lookahead_frames > 0 or lookahead_hidden > 0 else None)
+        if lookahead_frames > 0:
+            self.input_delay = FrameDelay(1, MODEL_BINS, lookahead_frames + 1)
+            self.skip_delays = nn.ModuleList(FrameDelay(c, b, lookahead_frames)
+                                             for c, b in zip(channels[:-1], self.enc_bins[:-1]))
         # How many state tensors a call takes and returns; counted once, not on every streamed frame.
         self.n_states = len(self.state_shapes)
 
@@ -157,6 +178,10 @@ class Separator(nn.Module):
             shapes.append(self.band_gru.state_shape)
         if self.refiner is not None:
             shapes.append(self.refiner.state_shape)
+        if self.lookahead_frames > 0:
+            shapes.append(self.lookahead.state_shape)
+            shapes.append(self.input_delay.state_shape)
+            shapes += [delay.state_shape for delay in self.skip_delays]
         return shapes
 
     def initial_states(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
@@ -186,9 +211,10 @@ class Separator(nn.Module):
         elif len(states) != n_states:
             raise ValueError(f"the separator takes {n_states} state tensors (state_shapes), got {len(states)}: "
                              "pass initial_states(batch) or the states the previous call returned")
-        # The optional states sit at the end: band GRU, then refiner.
-        refiner_index = n_states - 1
-        band_gru_index = n_states - 1 - (self.refiner is not None)
+        # The optional states sit at the end: band GRU, refiner, then the look-ahead's delay lines.
+        band_gru_index = n_enc + (1 if self.temporal == "gru" else len(self.tcn))
+        refiner_index = band_gru_index + (self.band_gru is not None)
+        lookahead_index = refiner_index + (self.refiner is not None)
         context = self.context(conditioning)
         x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
 
@@ -222,6 +248,18 @@ class Separator(nn.Module):
                 new_states.append(s)
                 z = z + self.act(y)
             z = self.film_post_gru(z, context)
+        lookahead_states: list[torch.Tensor] = []
+        if self.lookahead is not None:                  # z [B, H, T]: frame t now describes t - L
+            z, s = self.lookahead(z, states[lookahead_index] if self.lookahead_frames else None)
+            if self.lookahead_frames:
+                lookahead_states.append(s)
+                # the head's input frame and the one before it, both L frames late
+                x_full = torch.cat([states[lookahead_index + 1], x_in], dim=-1)   # [B, 1, 512, L + 1 + T]
+                lookahead_states.append(x_full[..., -(self.lookahead_frames + 1):])
+                x_before, x_in = x_full[..., :frames], x_full[..., 1:frames + 1]
+                for level, delay in enumerate(self.skip_delays):
+                    skips[level], s = delay(skips[level], states[lookahead_index + 2 + level])
+                    lookahead_states.append(s)
         z = z.transpose(1, 2)
         z = self.act(self.bottleneck_out(z))            # [B, T, C*bins]
         h = z.reshape(batch, frames, chans, bins).permute(0, 2, 3, 1)
@@ -236,7 +274,8 @@ class Separator(nn.Module):
         logits = self.band_merge(h) + x_in * self.head_input_weight + self.head_bias
         if self.fine_head is not None:
             # The previous input frame of each frame: the band split's state, then this call's frames.
-            x_prev = torch.cat([states[0], x_in[..., :-1]], dim=-1)
+            x_prev = (x_before if self.lookahead_frames
+                      else torch.cat([states[0], x_in[..., :-1]], dim=-1))
             logits = logits + self.fine_head(h, x_in, x_prev)
         refiner_state: torch.Tensor | None = None
         if self.refiner is not None:
@@ -248,7 +287,20 @@ class Separator(nn.Module):
             new_states.append(band_gru_state)
         if refiner_state is not None:
             new_states.append(refiner_state)
-        return (mask, *new_states)
+        return (mask, *new_states, *lookahead_states)
+
+    def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor) -> torch.Tensor:
+        """One pass from zero states: ``mask [B, 1, 513, T]`` aligned with the input frames.
+
+        For a look-ahead model the input gets ``L`` silent frames at its end (what a stream
+        that ends in silence sees) and the first ``L`` outputs, which describe frames before
+        the stream, are dropped. For a causal model this is ``forward(...)[0]``.
+        """
+        lookahead = self.lookahead_frames
+        if lookahead:
+            magnitude = torch.nn.functional.pad(magnitude, (0, lookahead))
+        mask = self(magnitude, conditioning)[0]
+        return mask[..., lookahead:] if lookahead else mask
 
 
 def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> Separator:
@@ -272,4 +324,6 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         input_gain=float(model_cfg.get("input_gain", 1.0)),
         refiner=int(model_cfg.get("refiner") or 0),
         refiner_frames=int(model_cfg.get("refiner_frames", 3)),
+        lookahead_frames=int(model_cfg.get("lookahead_frames") or 0),
+        lookahead_hidden=int(model_cfg.get("lookahead_hidden") or 0),
     )

@@ -9,7 +9,8 @@ Signal path for one block ``[C, n]`` at the host rate::
     out = g_dry * dry + g_iso * wet      (isolate: 1-mix, mix; remove: 1, -mix)
 
 Latency (``latency_samples``, host samples, exact): at the model rate it is the
-card's ``latency_samples`` (1023 for the causal model). At other host rates the
+card's ``latency_samples`` (1023 for the causal model, 1023 + 256 L for a model that looks
+L frames ahead: its spectra wait L frames for their masks). At other host rates the
 two linear-phase polyphase resamplers (``fewshot_sep.realtime.resampler``) add
 their half-lengths; their centres are chosen so that the chain's delay
 ``(c_down + c_up + 1023 * C/model) / (C/host)`` (common rate ``C``) is a whole
@@ -136,10 +137,16 @@ class _SeparatorCore:
         self.n_fft, self.hop = model.n_fft, model.hop_length
         self.n_bins = self.n_fft // 2 + 1
         self.analysis = StreamingAnalysis(num_channels, max_block, self.n_fft, self.hop)
-        self.synthesis = StreamingSynthesis(num_channels, max_block, delay, self.n_fft, self.hop)
+        # A look-ahead model's mask of call frame t belongs to spectrum frame t - L: the spectra
+        # wait L frames in a delay line, which is that part of the delay (synthesis adds the rest).
+        self.lookahead = model.lookahead_frames
+        self.synthesis = StreamingSynthesis(num_channels, max_block, delay - self.lookahead * self.hop,
+                                            self.n_fft, self.hop)
         max_frames = self.analysis.max_frames
         max_batch = 2 * self.base_batch  # doubled while a conditioning crossfade runs
         F = self.n_bins
+        self._spectra_line = np.zeros((num_channels, self.lookahead + max_frames, F), dtype=np.complex128)
+        self._spectra_waiting = np.zeros((num_channels, self.lookahead, F), dtype=np.complex128)
         self._magnitude = np.zeros(max_batch * F * max_frames, dtype=np.float32)
         self._mask = np.zeros(max_batch * F * max_frames, dtype=np.float32)
         self._mid = np.zeros(max_frames * F, dtype=np.complex128)
@@ -209,6 +216,7 @@ class _SeparatorCore:
     def reset(self) -> None:
         self.analysis.reset()
         self.synthesis.reset()
+        self._spectra_waiting[:] = 0.0
         for state in self._states_in:
             state[:] = 0.0
 
@@ -284,6 +292,13 @@ class _SeparatorCore:
                 self._fade_done += T
                 if self._fade_done >= self._fade_frames:
                     self._finish_fade()
+            if self.lookahead:
+                L = self.lookahead
+                line = self._spectra_line
+                line[:, :L] = self._spectra_waiting
+                line[:, L : L + T] = spectra
+                self._spectra_waiting[:] = line[:, T : T + L]  # not yet masked: the next call's
+                spectra = line[:, :T]
             np.multiply(spectra, mask_now.transpose(0, 2, 1), out=spectra)
             frames = self._frames[: self.num_channels * T * self.n_fft].reshape(self.num_channels, T, self.n_fft)
             np.fft.irfft(spectra, n=self.n_fft, axis=-1, out=frames)
@@ -422,11 +437,6 @@ class StreamingSeparator:
         offline_chunk_frames: int = 128,
     ):
         self.model = ModelFiles.load(model)
-        if self.model.lookahead_frames != 0:
-            raise UserError(
-                f"model {self.model.folder} has lookahead_frames {self.model.lookahead_frames}: this engine "
-                "supports causal models (lookahead_frames 0) only"
-            )
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise UserError(f"sample rate {sample_rate!r} is invalid: use a positive integer in Hz, e.g. 44100 or 48000")
         if sample_rate != self.model.sample_rate and sample_rate not in SUPPORTED_HOST_RATES:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from fewshot_sep.utils.errors import UserError
 
@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
         "refiner": 0,               # > 0: hidden channels of the full-resolution refiner with time context
         "refiner_frames": 3,        # frames the refiner sees (current + past), its time kernel
+        "lookahead_frames": 0,      # > 0: the studio tier's look-ahead in frames (output L frames late)
+        "lookahead_hidden": 0,      # > 0: hidden channels of the look-ahead layer (0 with L > 0: gru_hidden)
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],
@@ -154,8 +156,38 @@ def resolve_config(raw: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML run config and resolve it against the defaults."""
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Set ``SECTION.KEY=VALUE`` overrides (``VALUE`` read as YAML: ``4``, ``true``, ``[1, 2]``)
+    in the raw config mapping ``raw`` (changed in place and returned)."""
+    import yaml
+
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise UserError(f"--set {item!r} is invalid: write SECTION.KEY=VALUE, e.g. model.lookahead_frames=4")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise UserError(f"--set {item!r}: the value is not valid YAML ({err})") from None
+        if isinstance(parsed, str):  # YAML 1.1 reads 3e-4 as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        node = raw
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UserError(f"--set {item!r}: {part} is a value, not a section")
+            node = child
+        node[parts[-1]] = parsed
+    return raw
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read a YAML run config, apply ``SECTION.KEY=VALUE`` overrides and resolve it
+    against the defaults."""
     import yaml
 
     path = Path(path)
@@ -167,4 +199,4 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         raise UserError(f"config {path} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise UserError(f"config {path} must be a YAML mapping with sections data/val/model/train")
-    return resolve_config(raw)
+    return resolve_config(apply_overrides(raw, overrides))

@@ -176,7 +176,7 @@ def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor]
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied."""
     spec = S.stft(batch["mixture"])
-    mask = model.separator(spec.abs().unsqueeze(1), conditioning)[0][:, 0]
+    mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning)[:, 0]
     est_spec = mask * spec
     return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec, mask
 
