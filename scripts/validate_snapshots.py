@@ -1,7 +1,7 @@
 """Validate checkpoints (few-shot or one-hot; e.g. the snapshots of a run trained elsewhere) on the fixed
 validation episodes of a run config, as the trainer would have: median SI-SDR improvement.
 
-    python scripts/validate_snapshots.py runs/release7/snapshot-*.pt models/release-stage4/checkpoint.pt
+    python scripts/validate_snapshots.py runs/release8/snapshot-*.pt models/release/checkpoint.pt
     python scripts/validate_snapshots.py --config configs/release-stage4.yaml runs/release7/*.pt
 
 The episodes are those of the config's ``val`` section (default: configs/release-stage4.yaml:

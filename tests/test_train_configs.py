@@ -26,7 +26,7 @@ def test_onehot_baseline_trains_with_its_config_switch(tmp_path):
     from fewshot_sep.train.config import load_config
     from fewshot_sep.train.loop import train
 
-    onehot = load_config(REPO / "configs" / "onehot.yaml")
+    onehot = load_config(REPO / "configs" / "onehot-stage8.yaml")
     config = smoke_config(total_steps=3)
     config["model"]["conditioning"] = onehot["model"]["conditioning"]
     summary = train(config, tmp_path / "onehot", progress=False)

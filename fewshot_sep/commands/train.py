@@ -9,7 +9,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train the few-shot separator (or the one-hot baseline) from a YAML config",
-        description="Episodic training from a YAML config (configs/release.yaml, configs/onehot.yaml, "
+        description="Episodic training from a YAML config (configs/release.yaml, configs/onehot-stage8.yaml, "
                     "configs/smoke.yaml). Writes config.json, checkpoint.pt, best.pt and log.csv into the "
                     "run folder; --resume continues from its checkpoint.pt.")
     parser.add_argument("config", type=Path, help="YAML run config")
