@@ -170,9 +170,7 @@ def _live(**kw):
     def func(ctx: Context):
         from fewshot_sep.plugin_host.live_host import LiveHost
 
-        host = LiveHost([kw.pop("preset", str(ctx.preset))], model=ctx.model, out=io.StringIO(), **kw)
-        if "samplerate" in kw:
-            host._resolve_samplerate()
+        LiveHost([kw.pop("preset", str(ctx.preset))], model=ctx.model, out=io.StringIO(), **kw)  # checks the rate
         return None
 
     return api(func)
