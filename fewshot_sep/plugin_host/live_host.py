@@ -294,7 +294,8 @@ class LiveHost:
         seconds = time.monotonic() - self._started_at if self._started_at is not None else 0.0
         self.stream.stop()
         self._realtime_settings(False)
-        return self.audio.summary(seconds, self.device_latency_s, self.blocksize, self.channels,
+        # The stream's block size: a JACK server may have changed its period while running.
+        return self.audio.summary(seconds, self.device_latency_s, self.stream.blocksize, self.channels,
                                   self.stream.kind, self._notes)
 
     def request_stop(self) -> None:

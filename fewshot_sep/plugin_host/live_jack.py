@@ -165,7 +165,7 @@ class JackStream:
         self.outports: list = []
         self.latency_api: LatencyAPI | None = None
         self.blocksize = 0
-        self.failure: str | None = None
+        self._server_gone = False  # the server shut down: nothing left to deactivate
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
         self._last_device_latency = 0.0
 
@@ -177,6 +177,7 @@ class JackStream:
     def prepare(self) -> tuple[int, int]:
         """Open the client; ``(server rate, server period)``, checked against what was asked for."""
         jack = import_jack()
+        self._server_gone, self.inports, self.outports = False, [], []
         jack.set_error_function(lambda message: None)  # libjack's own lines; the UserError says it all
         try:
             # Not use_exact_name: jackd2 then answers a taken name with a bare "server error";
@@ -205,7 +206,7 @@ class JackStream:
         if period > MAX_ENGINE_BLOCK:
             self.stop()
             raise UserError(f"{server}: the separator takes at most {MAX_ENGINE_BLOCK} frames per block; "
-                            f"use a period of {MAX_ENGINE_BLOCK} or less (jack_bufsize 1024)")
+                            f"use a period of {MAX_ENGINE_BLOCK} or less (jack_bufsize {MAX_ENGINE_BLOCK})")
         self.blocksize = period
         return rate, period
 
@@ -312,11 +313,11 @@ class JackStream:
                            f"{self.audio.sample_rate} Hz: start live again")
 
     def _shutdown(self, _status: Any, reason: str) -> None:
+        self._server_gone = True
         with contextlib.suppress(Exception):
             self._fail(f"the JACK server shut down ({reason})")
 
     def _fail(self, text: str) -> None:
-        self.failure = text
         self._on_failure(text)
 
     # ------------------------------------------------------------------ state
@@ -325,7 +326,7 @@ class JackStream:
         if self.client is None:
             return
         self._last_device_latency = self.device_latency_s
-        if self.failure is None or "shut down" not in self.failure:
+        if not self._server_gone:
             with contextlib.suppress(Exception):
                 self.client.deactivate()
         with contextlib.suppress(Exception):
