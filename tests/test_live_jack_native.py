@@ -206,7 +206,7 @@ def test_jack_options_without_jack_are_usage_errors(tmp_path, gain_model, gain_m
 
     preset = make_gain_preset(tmp_path, gain_model, 0.5)
     rc = main(["live", "-p", str(preset), "--no-autoconnect", "--model", str(gain_model_dir)])
-    assert rc == 2 and "--no-autoconnect applies only to the native JACK client: add --jack" in capsys.readouterr().err
+    assert rc == 2 and "--no-autoconnect applies only to the native JACK client: use it with --jack" in capsys.readouterr().err
 
 
 def test_a_taken_client_name_is_refused(jack_server, gain_model):

@@ -71,14 +71,15 @@ def _check_options(args: argparse.Namespace) -> str | float:
             one = len(given) == 1
             raise UserError(f"{', '.join(given)} {'sets' if one else 'set'} up PortAudio and "
                             f"{'does' if one else 'do'} not apply with --jack: leave {'it' if one else 'them'} out "
-                            "and connect the JACK ports with your "
-                            "patchbay (or let --jack connect them to the system ports)")
+                            "and use your patchbay to connect the JACK ports (or let --jack connect them to the "
+                            "system ports)")
     else:
         given = [flag for flag, value in (("--client-name", args.client_name is not None),
                                           ("--no-autoconnect", args.no_autoconnect)) if value]
         if given:
+            it = "it" if len(given) == 1 else "them"
             raise UserError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to the native "
-                            "JACK client: add --jack")
+                            f"JACK client: use {it} with --jack (or leave {it} out)")
     latency: str | float = "low" if args.latency is None else args.latency
     if latency not in ("low", "high"):
         try:

@@ -38,7 +38,7 @@ def check_samplerate(value: float | None) -> int | None:
     except (TypeError, ValueError):
         rate = math.nan
     if not (math.isfinite(rate) and rate > 0):
-        raise UserError(f"sample rate {value!r} is invalid: give Hz, e.g. 48000 (--samplerate)")
+        raise UserError(f"sample rate {value!r} is invalid: give Hz, e.g. 48000")
     return int(round(rate))
 
 
