@@ -159,3 +159,20 @@ def test_a_rate_the_engine_cannot_run_at_is_refused_before_any_device_opens(gain
         host.start()
     assert host.stream.stream is None
 
+
+
+@pytest.mark.parametrize("width", [79, 100, 130])
+def test_a_narrow_terminal_keeps_preset_meters_xruns_and_errors(host, width):
+    full = host.status_text()
+    assert len(full) > 130  # everything: meters with bars, the latency's split, the load's maximum
+    line = host.status_text(width=width)
+    assert len(line) <= width
+    assert "'vector 1'" in line and "isolate" in line and "mix 1.0" in line
+    assert "in " in line and " out " in line and "dB" in line
+    assert line.endswith("xruns 0 | errors 0")
+
+
+def test_columns_of_the_terminal_written_to(host):
+    from fewshot_sep.plugin_host.live_console import LiveConsole
+
+    assert LiveConsole(host, Terminal()).columns() > 0  # no file descriptor: the fallback width

@@ -20,6 +20,7 @@ says so on a line of its own.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import select
@@ -42,17 +43,27 @@ METER_FLOOR_DB = -60.0
 METER_WIDTH = 8
 
 
+#: How the status line gives up detail to fit a terminal: indexes into its (head, meters,
+#: latency, load) renditions, richest first (see LiveConsole.status_text).
+STATUS_STEPS = ((0, 0, 0, 0), (0, 0, 1, 0), (0, 0, 1, 1), (0, 0, 2, 1), (0, 0, 2, 2), (1, 0, 2, 2), (1, 1, 2, 2))
+
+
 def level_db(peak: float) -> float:
     """A linear peak as dBFS (-inf for silence)."""
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
+def level_text(peak: float) -> str:
+    """``-12 dB`` (``-inf dB`` for silence, ``CLIP`` at full scale)."""
+    db = level_db(peak)
+    return "CLIP" if peak >= 1.0 else ("-inf dB" if db == -math.inf else f"{db:.0f} dB")
+
+
 def meter(peak: float, width: int = METER_WIDTH) -> str:
-    """``[#####...] -12 dB``: a bar from -60 to 0 dBFS and the peak (``CLIP`` at full scale)."""
+    """``[#####...] -12 dB``: a bar from -60 to 0 dBFS and the peak."""
     db = level_db(peak)
     filled = 0 if db <= METER_FLOOR_DB else min(width, round(width * (1 - db / METER_FLOOR_DB)))
-    value = "CLIP" if peak >= 1.0 else ("-inf dB" if db == -math.inf else f"{db:.0f} dB")
-    return f"[{'#' * filled}{'.' * (width - filled)}] {value}"
+    return f"[{'#' * filled}{'.' * (width - filled)}] {level_text(peak)}"
 
 
 def is_terminal(stream: IO[str]) -> bool:
@@ -75,12 +86,20 @@ class LiveConsole:
     def write_line(self, text: str, newline: bool = True) -> None:
         """A line: redrawn in place on a terminal (``newline=False``), else always a plain line."""
         if self.ansi:
-            width = shutil.get_terminal_size((120, 24)).columns - 1
+            width = self.columns()
             text = text if newline or len(text) <= width else text[: max(0, width - 3)] + "..."
             self.out.write("\r\x1b[K" + text + ("\n" if newline else ""))
         else:
             self.out.write(text + "\n")
         self.out.flush()
+
+    def columns(self) -> int:
+        """Usable width of the terminal `out` writes to (one column spare, so a line never wraps)."""
+        try:
+            columns = os.get_terminal_size(self.out.fileno()).columns
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            columns = 0
+        return (columns or shutil.get_terminal_size((120, 24)).columns) - 1
 
     def preset_list_text(self) -> str:
         """``presets: [1 violin]  2 bass``: every preset, the current one in brackets."""
@@ -89,21 +108,34 @@ class LiveConsole:
                  for i in range(len(host.presets))]
         return "presets: " + "  ".join(items)
 
-    def status_text(self) -> str:
-        """The status line: preset, mode, mix, meters (peaks since the last line), latency, load, xruns, errors."""
+    def status_text(self, width: int | None = None) -> str:
+        """The status line: preset, mode, mix, meters (peaks since the last line), latency, load, xruns, errors.
+
+        With `width` (a terminal's), detail goes first where it matters least (the latency's
+        split, the load's maximum, the latency, the load, the long head, the meters' bars; the
+        latency is in the start line and the summary), so the preset, the meters, xruns and
+        errors stay in sight on a narrow terminal.
+        """
         host, audio = self.host, self.host.audio
         peak_in, peak_out = audio.take_peaks()
-        algo = 1000 * host.algorithmic_latency_s
-        device = 1000 * host.device_latency_s
+        algo, device = 1000 * host.algorithmic_latency_s, 1000 * host.device_latency_s
+        bypass = " BYPASS" if host.bypass else ""
+        position, name = f"{host.preset_index + 1}/{len(host.presets)}", repr(host.preset_label())
+        heads = [f"preset {position} {name} | {host.separator.mode} | mix {host.mix:.1f}{bypass}",
+                 f"{position} {name} {host.separator.mode} mix {host.mix:.1f}{bypass}"]
+        meters = [f"in {meter(peak_in)} out {meter(peak_out)}", f"in {level_text(peak_in)} out {level_text(peak_out)}"]
+        latencies = [f"latency {algo + device:.1f} ms (algo {algo:.1f} + device {device:.1f})",
+                     f"latency {algo + device:.1f} ms", ""]
+        loads = [f"load {100 * audio.mean_load:.0f}% (max {100 * audio.max_load:.0f}%)",
+                 f"load {100 * audio.mean_load:.0f}%", ""]
         error = f" last: {audio.last_error[:40]}" if audio.last_error else ""
-        return (
-            f"preset {host.preset_index + 1}/{len(host.presets)} {host.preset_label()!r} | "
-            f"{host.separator.mode} | mix {host.mix:.1f}{' BYPASS' if host.bypass else ''} | "
-            f"in {meter(peak_in)} out {meter(peak_out)} | "
-            f"latency {algo + device:.1f} ms (algo {algo:.1f} + device {device:.1f}) | "
-            f"load {100 * audio.mean_load:.0f}% (max {100 * audio.max_load:.0f}%) | xruns {audio.xruns} | "
-            f"errors {audio.errors}{error}"
-        )
+        tail = f"xruns {audio.xruns} | errors {audio.errors}{error}"
+        line = ""
+        for h, m, lat, load in STATUS_STEPS:
+            line = " | ".join(p for p in (heads[h], meters[m], latencies[lat], loads[load], tail) if p)
+            if width is None or len(line) <= width:
+                break
+        return line
 
     # --------------------------------------------------------------------- keys
     def handle_key(self, key: str) -> bool:
@@ -179,7 +211,7 @@ class LiveConsole:
                     if now >= deadline:
                         break
                     if now >= next_status:
-                        self.write_line(self.status_text(), newline=False)
+                        self.write_line(self.status_text(self.columns() if self.ansi else None), newline=False)
                         next_status = now + status_interval
                     wait = max(0.0, min(0.1, deadline - now, next_status - now))
                     if keys is None:

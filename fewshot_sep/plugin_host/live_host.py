@@ -186,9 +186,9 @@ class LiveHost:
         self.bypass = bool(on)
         self.separator.mix = 0.0 if self.bypass else self.mix
 
-    def status_text(self) -> str:
-        """The one-line status shown while running (see `LiveConsole.status_text`)."""
-        return self.console.status_text()
+    def status_text(self, width: int | None = None) -> str:
+        """The one-line status shown while running, fitted to `width` columns if given (see `LiveConsole`)."""
+        return self.console.status_text(width)
 
     # ------------------------------------------------------------ audio state
     @property
