@@ -119,16 +119,8 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     from fewshot_sep.presets import list_builtins
     from plugin_helpers import tapered_tones
 
-    class RecordingHost(LiveHost):
-        """LiveHost that keeps every callback's load in a preallocated ring (no allocation)."""
-
-        def reset_counters(self) -> None:
-            super().reset_counters()
-            self.loads = np.zeros(int(minutes * 60 * RATE / PERIOD * 1.1) + 1024, dtype=np.float32)
-
-        def _callback(self, indata, outdata, frames, time_info, status) -> None:
-            super()._callback(indata, outdata, frames, time_info, status)
-            self.loads[(self.callbacks - 1) % self.loads.shape[0]] = self.last_load
+    # Every callback's load goes into a preallocated ring (LiveAudio.load_history: no allocation).
+    loads = np.zeros(int(minutes * 60 * RATE / PERIOD * 1.1) + 1024, dtype=np.float32)
 
     rng = np.random.default_rng(seed)
     names = [f"builtin:{n}" for n in sorted(list_builtins())]
@@ -144,8 +136,9 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      preexec_fn=jh._die_with_parent)
         assert neighbour.stdout.readline().strip() == "ready", "the neighbour JACK client did not start"
-        host = RecordingHost(names, model=model, input_device="JACK", output_device="JACK", samplerate=RATE,
+        host = LiveHost(names, model=model, input_device="JACK", output_device="JACK", samplerate=RATE,
                              blocksize=PERIOD, channels=2, out=io.StringIO())
+        host.audio.load_history = loads
         host.start()
         signal = tapered_tones(10.0, RATE, 2) + (0.05 * rng.standard_normal((2, 10 * RATE))).astype(np.float32)
         player = LoopPlayer(server.name, signal)
@@ -182,7 +175,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     finally:
         if player is not None:
             player.close()
-        if host is not None and host.stream is not None:
+        if host is not None and host.running:
             host.stop()
         if neighbour is not None:
             neighbour.stdin.close()
@@ -193,8 +186,8 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
                 neighbour.wait()
         sd._terminate()
         jh.stop_jack_server(server)
-    count = min(summary.callbacks, host.loads.shape[0])
-    loads = host.loads[:count].astype(np.float64)
+    count = min(summary.callbacks, loads.shape[0])
+    loads = loads[:count].astype(np.float64)
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,

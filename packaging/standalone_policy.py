@@ -52,7 +52,6 @@ NOT_NEEDED: tuple[str, ...] = (
     "tkinter",
     "_tkinter",
     "pytest",
-    "jack",  # JACK-Client is a test tool; the app talks to JACK through PortAudio
     "setuptools",
     "pkg_resources",
     # The `distributed` extra: `separate --workers/--scheduler` (Dask) is for the Python

@@ -170,9 +170,7 @@ def _live(**kw):
     def func(ctx: Context):
         from fewshot_sep.plugin_host.live_host import LiveHost
 
-        host = LiveHost([kw.pop("preset", str(ctx.preset))], model=ctx.model, out=io.StringIO(), **kw)
-        if "samplerate" in kw:
-            host._resolve_samplerate()
+        LiveHost([kw.pop("preset", str(ctx.preset))], model=ctx.model, out=io.StringIO(), **kw)  # checks the rate
         return None
 
     return api(func)
@@ -298,6 +296,13 @@ CASES: list[Case] = [
     Case(LIVE, "huge", "--preset with 1e30 embeddings", cli_file(["live", "-p"], "huge_embedding"), names="L2 norm"),
     Case(LIVE, "empty", "no --preset", cli("live"), names="preset"),
     Case(LIVE, "non-finite", "samplerate=nan (API)", _live(samplerate=float("nan")), names="nan"),
+    Case(LIVE, "wrong type", "--client-name with ':'", cli("live", "--jack", "-p", "{preset}", "--client-name", "a:b"),
+         names="'a:b'"),
+    Case(LIVE, "empty", "--client-name ''", cli("live", "--jack", "-p", "{preset}", "--client-name", ""), names="''"),
+    Case(LIVE, "wrong type", "--jack with --input", cli("live", "--jack", "-p", "{preset}", "--input", "1"),
+         names="--input"),
+    Case(LIVE, "wrong type", "--no-autoconnect without --jack", cli("live", "-p", "{preset}", "--no-autoconnect"),
+         names="use it with --jack"),
     # ------------------------------------------------------------- process()
     Case(PROC, "wrong type", "a list of strings", _process(["a", "b"]), names="<U1"),
     Case(PROC, "wrong type", "None", _process(lambda ctx: None), names="shape ()"),

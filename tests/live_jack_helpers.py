@@ -83,7 +83,7 @@ def start_jack_server(log_dir: Path, sample_rate: int = SAMPLE_RATE, period: int
     try:
         import jack
     except ImportError:
-        pytest.fail("the JACK-Client package is not installed: pip install -e '.[dev]' (or JACK-Client)")
+        pytest.fail("the JACK-Client package is not installed: pip install -e . (or JACK-Client)")
     # Realtime scheduling first (-R): on a loaded machine the audio threads must win
     # against other work or the dummy driver reports xruns. Where it is not allowed
     # (unprivileged containers) jackd says so in its log and we restart without (-r).
@@ -134,6 +134,26 @@ def _wait_for_server(server: JackServer, jack, timeout: float = 15.0) -> bool:
     return False
 
 
+def jack_lsp(server_name: str) -> dict[str, dict]:
+    """``jack_lsp -c -l`` parsed: port -> {"connections": [...], "playback": (min, max), "capture": (min, max)}."""
+    out = subprocess.run(["jack_lsp", "-s", server_name, "-c", "-l"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    ports: dict[str, dict] = {}
+    current: dict | None = None
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            current = ports.setdefault(line.strip(), {"connections": []})
+        elif "latency = [" in line:
+            kind = "playback" if "playback" in line else "capture"
+            low, high = line.split("[", 1)[1].split("]", 1)[0].split()
+            current[kind] = (int(low), int(high))
+        else:  # a connection: three spaces, then the other port
+            current["connections"].append(line.strip())
+    return ports
+
+
 def stop_jack_server(server: JackServer) -> None:
     server.process.terminate()
     try:
@@ -150,7 +170,7 @@ class PlayRecord:
     period the signal started), ``host_offset`` (frames the host processed before).
     """
 
-    def __init__(self, server_name: str, host, signal: np.ndarray, tail: int) -> None:
+    def __init__(self, server_name: str, host, signal: np.ndarray, tail: int, host_client: str = "PortAudio") -> None:
         import jack
 
         self.host = host
@@ -171,22 +191,22 @@ class PlayRecord:
         self.recorder.set_process_callback(self._record)
         self.player.activate()
         self.recorder.activate()
-        self._connect(channels)
+        self._connect(channels, host_client)
 
-    def _connect(self, channels: int) -> None:
+    def _connect(self, channels: int, host_client: str) -> None:
         client = self.player
         host_in = sorted(
-            (p for p in client.get_ports(is_audio=True, is_input=True) if p.name.startswith("PortAudio")),
+            (p for p in client.get_ports(is_audio=True, is_input=True) if p.name.startswith(host_client + ":")),
             key=lambda p: p.name,
         )
         host_out = sorted(
-            (p for p in client.get_ports(is_audio=True, is_output=True) if p.name.startswith("PortAudio")),
+            (p for p in client.get_ports(is_audio=True, is_output=True) if p.name.startswith(host_client + ":")),
             key=lambda p: p.name,
         )
         assert len(host_in) == channels and len(host_out) == channels, (
-            f"expected {channels} PortAudio ports each way, found {[p.name for p in host_in + host_out]}"
+            f"expected {channels} {host_client} ports each way, found {[p.name for p in host_in + host_out]}"
         )
-        for port in host_in + host_out:  # PortAudio auto-connects to system:*; undo that
+        for port in host_in + host_out:  # PortAudio (and live --jack) auto-connect to system:*; undo that
             for other in client.get_all_connections(port):
                 if other.name.startswith("system:"):
                     if port.is_input:
@@ -206,7 +226,7 @@ class PlayRecord:
         now = self.player.last_frame_time
         if self.start_frame is None:
             self.start_frame = now
-            self.host_offset = self.host.frames  # the host runs after us in this period
+            self.host_offset = self.host.audio.frames  # the host runs after us in this period
         index = now - self.start_frame
         for c, b in enumerate(buffers):
             part = self.signal[c, index : index + frames]

@@ -111,8 +111,8 @@ def test_process_raises_and_live_counts_an_error_on_non_finite_output(overflowin
     host.reset_counters()
     block = np.ascontiguousarray(noise(0.1, 44100, 2)[:, :4096].T)
     outdata = np.zeros_like(block)
-    host._callback(block, outdata, block.shape[0], None, None)  # never raises
-    assert host.errors == 1 and "NaN/Inf" in host.last_error
+    host.audio.portaudio_callback(block, outdata, block.shape[0], None, None)  # never raises
+    assert host.audio.errors == 1 and "NaN/Inf" in host.audio.last_error
     assert np.all(np.isfinite(outdata))
 
 

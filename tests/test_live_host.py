@@ -40,7 +40,7 @@ def _run_blocks(host, x, block=256):
     for start in range(0, x.shape[1], block):
         indata = np.ascontiguousarray(x[:, start : start + block].T)
         outdata = np.empty_like(indata)
-        host._callback(indata, outdata, indata.shape[0], None, _status())
+        host.audio.portaudio_callback(indata, outdata, indata.shape[0], None, _status())
         out[start : start + block] = outdata
     return out.T
 
@@ -50,8 +50,8 @@ def test_callback_runs_the_engine_with_its_latency(host):
     y = _run_blocks(host, x)
     latency = host.latency_samples
     np.testing.assert_allclose(y[:, latency:], 0.5 * x[:, :-latency], atol=1e-5)
-    assert host.callbacks == -(-x.shape[1] // 256) and host.errors == 0
-    assert 0 < host.max_load
+    assert host.audio.callbacks == -(-x.shape[1] // 256) and host.audio.errors == 0
+    assert 0 < host.audio.max_load
 
 
 def test_callback_never_raises_and_passes_input_through(host):
@@ -64,19 +64,19 @@ def test_callback_never_raises_and_passes_input_through(host):
     host.engine = Broken()
     indata = noise(0.01, 44100, 2).T[:256].copy()
     outdata = np.zeros_like(indata)
-    host._callback(indata, outdata, 256, None, _status())  # must not raise
+    host.audio.portaudio_callback(indata, outdata, 256, None, _status())  # must not raise
     np.testing.assert_array_equal(outdata, indata)
-    assert host.errors == 1 and "model exploded" in host.last_error
+    assert host.audio.errors == 1 and "model exploded" in host.audio.last_error
     assert "errors 1" in host.status_text()
 
 
 def test_status_flags_are_counted_as_xruns(host):
     block = np.zeros((256, 2), np.float32)
-    host._callback(block, block.copy(), 256, None, _status(output_underflow=True))
-    host._callback(block, block.copy(), 256, None, _status(input_overflow=True, output_underflow=True))
-    host._callback(block, block.copy(), 256, None, _status(priming_output=True))  # not an xrun
-    assert host.xruns == 3 and host.output_underflows == 2 and host.input_overflows == 1
-    assert len(host.xrun_times_s) == 2
+    host.audio.portaudio_callback(block, block.copy(), 256, None, _status(output_underflow=True))
+    host.audio.portaudio_callback(block, block.copy(), 256, None, _status(input_overflow=True, output_underflow=True))
+    host.audio.portaudio_callback(block, block.copy(), 256, None, _status(priming_output=True))  # not an xrun
+    assert host.audio.xruns == 3 and host.audio.output_underflows == 2 and host.audio.input_overflows == 1
+    assert len(host.audio.xrun_times_s) == 2
 
 
 def test_keys_switch_preset_mode_mix_and_bypass(host):
@@ -142,6 +142,6 @@ def test_overruns_are_split_into_waiting_and_computing(host, kind):
 
     host.engine = Slow()
     block = noise(0.01, 44100, 2).T[:256].copy()
-    host._callback(block, np.zeros_like(block), 256, None, _status())
-    assert host.overruns == 1
-    assert host.waiting_overruns == (1 if kind == "sleeping" else 0)
+    host.audio.portaudio_callback(block, np.zeros_like(block), 256, None, _status())
+    assert host.audio.overruns == 1
+    assert host.audio.waiting_overruns == (1 if kind == "sleeping" else 0)

@@ -214,8 +214,21 @@ def test_bad_device_is_a_user_error(jack_server, gain_model):
         host.start()
 
 
+def test_a_rate_the_jack_server_does_not_run_at_names_its_rate(jack_server, gain_model):
+    """PortAudio on JACK: --samplerate other than the server's is refused naming the server's rate."""
+    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.utils.errors import UserError
+
+    host = LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, input_device="JACK",
+                    output_device="JACK", samplerate=44100, out=io.StringIO())
+    with pytest.raises(UserError, match=f"the output device runs at {SAMPLE_RATE} Hz .*use --samplerate "
+                                        f"{SAMPLE_RATE} or leave it out"):
+        host.start()
+
+
 def test_interactive_keys_on_a_terminal(jack_server, tmp_path, gain_model, gain_model_dir):
-    """`live` on a pseudo-terminal: keys switch preset and mode, bypass, and q quits with a summary."""
+    """`live` with stdin on a pseudo-terminal: keys switch preset and mode, bypass, a key that does nothing
+    says so, and q quits with a summary."""
     import pty
     import subprocess
     import sys
@@ -245,7 +258,7 @@ def test_interactive_keys_on_a_terminal(jack_server, tmp_path, gain_model, gain_
             if proc.poll() is not None:
                 break
             time.sleep(0.1)
-        for key in (b"2", b"m", b"b", b"-"):
+        for key in (b"2", b"m", b"b", b"-", b"9"):
             os.write(controller, key)
             time.sleep(0.8)
         os.write(controller, b"q")
@@ -262,4 +275,7 @@ def test_interactive_keys_on_a_terminal(jack_server, tmp_path, gain_model, gain_
     assert "keys: 1-9 preset" in err
     assert "preset 2/2 'second' | remove | mix 1.0 BYPASS" in err
     assert "mix 0.9 BYPASS" in err
+    assert "presets: 1 first  [2 second]" in err  # the list, current preset marked
+    assert "key 9: there is no preset 9 (2 preset(s): keys 1-2)" in err  # a key that does nothing says so
+    assert "\x1b" not in err  # stderr is a pipe: plain lines
     assert "errors in the audio callback: 0" in err

@@ -32,6 +32,7 @@ import numpy as np
 import pedalboard
 
 from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
+from fewshot_sep.plugin_host.pedalboard_names import CHAIN_HINT, PedalboardNames
 from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, InvalidParameter
 
 ChainItem = Union[pedalboard.Plugin, FewShotSeparator]
@@ -174,7 +175,7 @@ def check_chain_item(item: object) -> ChainItem:
     )
 
 
-class Chain:
+class Chain(PedalboardNames):
     """An ordered list of native pedalboard plugins and FewShotSeparators.
 
     Args:
@@ -184,7 +185,9 @@ class Chain:
 
     The list can be edited like a Python list (``append``, ``insert``, indexing,
     ``del``); stages are rebuilt on the next ``process`` call after an edit, which
-    also restarts a stream.
+    also restarts a stream. It is what ``pedalboard.Pedalboard`` is for native plugins
+    (which cannot hold a FewShotSeparator), with pedalboard's names
+    ``reported_latency_samples``, ``is_effect`` and ``is_instrument``.
     """
 
     def __init__(self, plugins: Iterable[ChainItem] = ()) -> None:
@@ -229,8 +232,12 @@ class Chain:
         return iter(list(self._plugins))
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(p) for p in self._plugins)
-        return f"<fewshot_sep.Chain [{inner}]>"
+        inner = ", ".join(p.label() if isinstance(p, FewShotSeparator) else repr(p) for p in self._plugins)
+        try:
+            latency = f" latency_samples={self.latency_samples}"
+        except InvalidParameter:  # e.g. one plugin twice: process() says so, a repr must not raise
+            latency = ""
+        return f"<fewshot_sep.Chain [{inner}]{latency}; {CHAIN_HINT}>"
 
     @property
     def separators(self) -> list[FewShotSeparator]:

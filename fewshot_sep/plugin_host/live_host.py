@@ -1,45 +1,34 @@
-"""`LiveHost`: run the separator live on an audio interface through sounddevice.
+"""`LiveHost`: run the separator live, through PortAudio or as a native JACK client.
 
-A duplex ``sounddevice.Stream`` calls :meth:`LiveHost._callback` once per block
-in PortAudio's audio thread. The callback:
+The live host is four parts, each with one job:
 
-- never raises and never blocks: everything is inside ``try/except``; on an error
-  the input is passed through, the error is counted and its text kept for the
-  status line (no printing, no locks, no file I/O in the callback);
-- allocates no audio buffers: the engine reads ``indata`` and writes ``outdata``
-  in place (channels-first views), with its own buffers preallocated;
-- measures its own load: time spent / block period (``time.perf_counter``);
-- counts xruns from PortAudio's status flags (input/output under- and overflows).
-
-The main thread shows a status line (latency = algorithmic + device, load, xruns,
-preset, mode, mix) and, on a terminal, reads single keys::
-
-    1-9  select preset        n/p  next/previous preset
-    m    toggle isolate/remove b or space  bypass (dry, latency-aligned)
-    + -  mix up/down by 0.1    q    quit          h  help
-
-Parameter changes go through the engine's click-free setters (a preset change is a
-crossfade of conditioning vectors; bypass is ``mix = 0``, so the latency does not
-jump). Ctrl-C or ``q`` stops the stream cleanly and prints a summary. When stdin
-is not a terminal (scripts, tests) the host runs without keys, for ``duration``
-seconds or until interrupted.
+- `live_audio.LiveAudio`: the audio callback (engine call, counters, meters); it never
+  raises, never blocks and allocates no audio buffers;
+- `live_portaudio.PortAudioStream` / `live_jack.JackStream`: the stream that calls it
+  (a sounddevice duplex stream on any host API, or a JACK client with named ports and
+  its latency published);
+- `live_console.LiveConsole`: status line, meters, preset list and keys, in the main
+  thread;
+- :class:`LiveHost` (here): the presets and parameters (click-free: a preset change is a
+  crossfade of conditioning vectors; bypass is ``mix = 0``, so the latency does not
+  jump), and starting and stopping the whole.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import math
-import os
-import select
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import IO, Any, Sequence, Union
 
 import numpy as np
 
+from fewshot_sep.plugin_host.live_audio import NONFINITE_ERROR, LiveAudio, LiveSummary
+from fewshot_sep.plugin_host.live_console import KEY_HELP, MIX_STEP, LiveConsole, stdin_is_tty
+from fewshot_sep.plugin_host.live_jack import DEFAULT_CLIENT_NAME, JackStream
+from fewshot_sep.plugin_host.live_portaudio import (DEFAULT_BLOCKSIZE, PortAudioStream, check_samplerate,
+                                                    parse_device, reinitialize_portaudio)
 from fewshot_sep.plugin_host.separator_plugin import (
     MAX_ENGINE_BLOCK,
     FewShotSeparator,
@@ -51,107 +40,38 @@ from fewshot_sep.plugin_host.separator_plugin import (
 )
 from fewshot_sep.utils.errors import UserError
 
+__all__ = ["LiveHost", "LiveSummary", "parse_device", "reinitialize_portaudio", "KEY_HELP", "MIX_STEP",
+           "NONFINITE_ERROR", "BACKENDS"]
+
 PresetOrVector = Union[PresetRef, np.ndarray]
-MIX_STEP = 0.1
+BACKENDS = ("portaudio", "jack")
 #: GIL switch interval while streaming (see LiveHost.start).
 LIVE_SWITCH_INTERVAL_S = 0.0005
 #: Below this many frames per callback the fixed cost of a Python callback (tens of
 #: microseconds) and of the separator call is a large share of the block period: at
 #: 1 frame / 48 kHz the load measured 144 %. Smaller blocks are allowed, with a warning.
 MIN_RECOMMENDED_BLOCK = 64
-NONFINITE_ERROR = (
-    "the separator's output held NaN/Inf (contained: wet signal muted); the preset's conditioning is out of "
-    "the model's range: rebuild the preset"
-)
-KEY_HELP = (
-    "keys: 1-9 preset, n/p next/prev preset, m mode, b/space bypass, +/- mix, h help, q quit"
-)
-
-
-@dataclass
-class LiveSummary:
-    """Counters of a live run (all read after the stream stopped)."""
-
-    seconds: float
-    callbacks: int
-    frames: int
-    xruns: int
-    input_overflows: int
-    input_underflows: int
-    output_overflows: int
-    output_underflows: int
-    errors: int
-    last_error: str | None
-    max_load: float
-    mean_load: float
-    latency_algorithmic_s: float
-    latency_device_s: float
-    sample_rate: int
-    blocksize: int
-    channels: int
-    xrun_times_s: list[float]
-    max_interval_s: float
-    xrun_callbacks: int = 0
-    overruns: int = 0  # callbacks that took longer than their block period
-    # ... of which the callback thread ran on a CPU for under half the period: it was
-    # waiting (descheduled by the OS, or blocked), not computing. Time a VM's host steals from
-    # the virtual CPU still counts as the thread's CPU time, so it shows as computing.
-    waiting_overruns: int = 0
-
-    def text(self) -> str:
-        """A short human-readable summary."""
-        lines = [
-            f"ran {self.seconds:.1f} s: {self.callbacks} callbacks ({self.frames} frames per channel) at "
-            f"{self.sample_rate} Hz, block {self.blocksize or 'variable'}, {self.channels} channel(s)",
-            f"xruns: {self.xruns} (input overflow {self.input_overflows}, input underflow "
-            f"{self.input_underflows}, output overflow {self.output_overflows}, output underflow "
-            f"{self.output_underflows}) in {self.xrun_callbacks} callback(s)"
-            + (f" at {', '.join(f'{t:.2f}' for t in self.xrun_times_s[:8])} s" if self.xrun_times_s else ""),
-            f"callback load: mean {100 * self.mean_load:.1f} %, max {100 * self.max_load:.1f} % of the block period "
-            f"({self.overruns} callback(s) over it, {self.waiting_overruns} of them waiting, not computing); "
-            f"longest gap between callbacks {1000 * self.max_interval_s:.1f} ms"
-            + (f" (block period {1000 * self.blocksize / self.sample_rate:.1f} ms)" if self.blocksize and self.sample_rate else ""),
-            f"latency: {1000 * (self.latency_algorithmic_s + self.latency_device_s):.1f} ms "
-            f"(algorithmic {1000 * self.latency_algorithmic_s:.1f} ms + device {1000 * self.latency_device_s:.1f} ms)",
-            f"errors in the audio callback: {self.errors}"
-            + (f" (last: {self.last_error})" if self.last_error else ""),
-        ]
-        return "\n".join(lines)
-
-
-def parse_device(value: str | int | None) -> int | str | None:
-    """A device given on the command line: an index (``3``) or a name substring (``"Scarlett"``)."""
-    if value is None or isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return text or None
-
-
-def reinitialize_portaudio() -> None:
-    """Re-scan audio host APIs (PortAudio only sees a JACK server running at initialisation)."""
-    import sounddevice as sd
-
-    sd._terminate()
-    sd._initialize()
 
 
 class LiveHost:
-    """Duplex live separation on an audio interface.
+    """Duplex live separation on an audio interface or as a JACK client.
 
     Args:
         presets: presets to switch between (``builtin:NAME``, library names, paths,
             ``Preset`` objects, or raw conditioning vectors ``[D]``); the first is active.
         model: model folder or ModelFiles (None = packaged model / $FEWSHOT_SEP_MODEL).
-        input_device, output_device: sounddevice device index or name substring
-            (None = the system default).
-        samplerate: Hz; None = the device's default rate.
-        blocksize: frames per callback (1..8192; 0 = whatever the device prefers).
+        input_device, output_device: PortAudio device index or name substring
+            (None = the system default; not with ``backend="jack"``).
+        samplerate: Hz; None = the device's default rate (PortAudio) or the server's (JACK).
+        blocksize: frames per callback (1..8192; 0 = whatever the device prefers); None =
+            256 with PortAudio, the server's period with JACK.
         channels: channels in and out.
         mode, mix: initial mode and mix (default: the first preset's defaults).
         latency: PortAudio latency hint ("low", "high" or seconds).
         out: where the status line and summary go (default stderr).
+        backend: "portaudio" (any host API) or "jack" (a native JACK client).
+        client_name, autoconnect: the JACK client's name (None = "fewshot-sep"), and whether
+            its ports are connected to the physical ports (``backend="jack"`` only).
     """
 
     def __init__(
@@ -162,19 +82,35 @@ class LiveHost:
         input_device: int | str | None = None,
         output_device: int | str | None = None,
         samplerate: float | None = None,
-        blocksize: int = 256,
+        blocksize: int | None = None,
         channels: int = 2,
         mode: str | None = None,
         mix: float | None = None,
         latency: str | float = "low",
         out: IO[str] | None = None,
+        backend: str = "portaudio",
+        client_name: str | None = None,
+        autoconnect: bool = True,
     ) -> None:
         if not presets:
             raise UserError("give at least one preset (--preset builtin:NAME, a library name or a .json file)")
-        if not 0 <= int(blocksize) <= MAX_ENGINE_BLOCK:
+        if blocksize is not None and not 0 <= int(blocksize) <= MAX_ENGINE_BLOCK:
             raise UserError(f"block size {blocksize} is invalid: use 1..{MAX_ENGINE_BLOCK} (or 0 = device default)")
         if not 1 <= int(channels) <= 32:
             raise UserError(f"channel count {channels} is invalid: use 1..32 (--channels)")
+        if backend not in BACKENDS:
+            raise UserError(f"backend {backend!r} is invalid: use 'portaudio' or 'jack' (live --jack)")
+        self.out = out if out is not None else sys.stderr
+        self.channels = int(channels)
+        rate = check_samplerate(samplerate)
+        if backend == "jack":
+            if input_device is not None or output_device is not None:
+                raise UserError("--input/--output pick PortAudio devices; with --jack, connect the client's ports "
+                                "with your patchbay (or let --jack connect them to the system ports)")
+            name = DEFAULT_CLIENT_NAME if client_name is None else client_name
+            self.stream: Any = JackStream(name, self.channels, autoconnect, rate, blocksize, self._note)
+        else:
+            self.stream = PortAudioStream(input_device, output_device, rate, blocksize, self.channels, latency)
         self.model = load_model(model)
         self.presets: list[Any] = [
             np.asarray(p, np.float32) if isinstance(p, np.ndarray) else resolve_preset_ref(p, self.model)
@@ -188,27 +124,32 @@ class LiveHost:
         self.separator.mix = check_mix(mix) if mix is not None else getattr(first, "default_mix", 1.0)
         self.mix = self.separator.mix
         self.bypass = False
-        self.input_device = parse_device(input_device)
-        self.output_device = parse_device(output_device)
-        self.requested_samplerate = samplerate
-        self.blocksize = int(blocksize)
-        self.channels = int(channels)
-        self.latency_hint = latency
-        self.out = out if out is not None else sys.stderr
-        if 0 < self.blocksize < MIN_RECOMMENDED_BLOCK:
-            self.out.write(
-                f"warning: block size {self.blocksize} is very small: the callback's fixed cost is a large share "
-                f"of each block, so expect a load over 100 % and xruns; use {MIN_RECOMMENDED_BLOCK} or more "
-                "(--blocksize 256 is the default)\n"
-            )
-        self.stream: Any = None
-        self.engine: Any = None
-        self.sample_rate = 0
+        self.blocksize = DEFAULT_BLOCKSIZE if blocksize is None else int(blocksize)
+        if blocksize is not None:
+            self._warn_small_block(self.blocksize)
+        self.audio = LiveAudio()
+        self.console = LiveConsole(self, self.out)
         self._stop_event = threading.Event()
-        self.reset_counters()
+        self._notes: list[str] = []
+        self._started_at: float | None = None
+        self._gc_frozen = False
+        self._saved_switch_interval: float | None = None
+
+    def _note(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _warn_small_block(self, blocksize: int) -> None:
+        if 0 < blocksize < MIN_RECOMMENDED_BLOCK:
+            self._note(
+                f"warning: block size {blocksize} is very small: the callback's fixed cost is a large share "
+                f"of each block, so expect a load over 100 % and xruns; use {MIN_RECOMMENDED_BLOCK} or more "
+                f"(--blocksize {DEFAULT_BLOCKSIZE} is the default; with --jack: the server's period)"
+            )
 
     # ------------------------------------------------------------------ presets
     def preset_label(self, index: int | None = None) -> str:
+        """The name of preset `index` (default: the current one); "vector N" for a raw vector."""
         index = self.preset_index if index is None else index
         preset = self.presets[index]
         return preset.name if hasattr(preset, "name") else f"vector {index + 1}"
@@ -229,29 +170,10 @@ class LiveHost:
             raise UserError(f"preset number {index + 1} does not exist: there are {len(self.presets)}")
         self._apply_preset(index)
 
-    # ----------------------------------------------------------------- commands
+    # --------------------------------------------------------------- parameters
     def handle_key(self, key: str) -> bool:
-        """Apply one key command; returns False when the key asks to quit."""
-        if key in ("q", "Q", "\x1b"):
-            return False
-        if key.isdigit() and key != "0":
-            if int(key) <= len(self.presets):
-                self.select_preset(int(key) - 1)
-        elif key == "n":
-            self.select_preset((self.preset_index + 1) % len(self.presets))
-        elif key == "p":
-            self.select_preset((self.preset_index - 1) % len(self.presets))
-        elif key == "m":
-            self.separator.mode = "remove" if self.separator.mode == "isolate" else "isolate"
-        elif key in ("b", " "):
-            self.set_bypass(not self.bypass)
-        elif key in ("+", "="):
-            self.set_mix(self.mix + MIX_STEP)
-        elif key in ("-", "_"):
-            self.set_mix(self.mix - MIX_STEP)
-        elif key in ("h", "?"):
-            self._print_line(KEY_HELP, newline=True)
-        return True
+        """Apply one key command (see `live_console`); returns False when the key asks to quit."""
+        return self.console.handle_key(key)
 
     def set_mix(self, value: float) -> None:
         """Set the wet/dry mix (clamped to 0..1); it applies when not bypassed."""
@@ -264,195 +186,36 @@ class LiveHost:
         self.bypass = bool(on)
         self.separator.mix = 0.0 if self.bypass else self.mix
 
-    # ----------------------------------------------------------------- callback
+    def status_text(self, width: int | None = None) -> str:
+        """The one-line status shown while running, fitted to `width` columns if given (see `LiveConsole`)."""
+        return self.console.status_text(width)
+
+    # ------------------------------------------------------------ audio state
+    @property
+    def engine(self) -> Any:
+        """The running engine (set by :meth:`start`)."""
+        return self.audio.engine
+
+    @engine.setter
+    def engine(self, engine: Any) -> None:
+        self.audio.engine = engine
+
+    @property
+    def sample_rate(self) -> int:
+        """The stream's rate in Hz (0 before :meth:`start`)."""
+        return self.audio.sample_rate
+
+    @sample_rate.setter
+    def sample_rate(self, rate: int) -> None:
+        self.audio.sample_rate = rate
+
     def reset_counters(self) -> None:
-        self.callbacks = 0
-        self.frames = 0
-        self.input_overflows = 0
-        self.input_underflows = 0
-        self.output_overflows = 0
-        self.output_underflows = 0
-        self.errors = 0
-        self.last_error: str | None = None
-        self.max_load = 0.0
-        self._load_sum = 0.0
-        self.last_load = 0.0
-        # Longest time between two callback starts (a late start shows here, not in the load).
-        self.max_interval_s = 0.0
-        self._last_start = 0.0
-        # Callbacks that reported an xrun (one xrun usually raises two flags at once), and
-        # the stream positions (frames) of the first 32, preallocated for the callback.
-        self.xrun_callbacks = 0
-        self._xrun_frames = np.zeros(32, dtype=np.int64)
-        # Callbacks that took longer than their block period, and those of them whose thread
-        # had under half the period of CPU time (waiting: descheduled or blocked, not computing).
-        self.overruns = 0
-        self.waiting_overruns = 0
-        self._nonfinite_seen = self.engine.nonfinite_outputs if getattr(self, "engine", None) is not None else 0
+        """Zero the callback's counters (e.g. once a JACK graph has settled)."""
+        self.audio.reset_counters()
 
     @property
-    def xrun_times_s(self) -> list[float]:
-        """Stream times (seconds) of the first 32 callbacks that reported an xrun."""
-        rate = self.sample_rate or 1
-        return [float(f) / rate for f in self._xrun_frames[: self.xrun_callbacks]]
-
-    @property
-    def xruns(self) -> int:
-        return self.input_overflows + self.input_underflows + self.output_overflows + self.output_underflows
-
-    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        started = time.perf_counter()
-        started_cpu = time.thread_time()
-        if self._last_start:
-            gap = started - self._last_start
-            if gap > self.max_interval_s:
-                self.max_interval_s = gap
-        self._last_start = started
-        try:
-            if status:
-                if status.input_overflow or status.input_underflow or status.output_overflow or status.output_underflow:
-                    if self.xrun_callbacks < self._xrun_frames.shape[0]:
-                        self._xrun_frames[self.xrun_callbacks] = self.frames
-                    self.xrun_callbacks += 1
-                self.input_overflows += bool(status.input_overflow)
-                self.input_underflows += bool(status.input_underflow)
-                self.output_overflows += bool(status.output_overflow)
-                self.output_underflows += bool(status.output_underflow)
-            # Channels-first views of PortAudio's buffers: the engine reads and writes
-            # them in place, so the steady state allocates no audio memory.
-            self.engine.process_block(indata.T, out=outdata.T)
-            if self.engine.nonfinite_outputs != self._nonfinite_seen:  # contained by the engine; reported here
-                self._nonfinite_seen = self.engine.nonfinite_outputs
-                self.errors += 1
-                self.last_error = NONFINITE_ERROR
-        except Exception as err:  # never let an exception reach PortAudio: pass audio through
-            self.errors += 1
-            self.last_error = f"{type(err).__name__}: {err}"
-            try:
-                outdata[:] = indata
-            except Exception:
-                outdata.fill(0)
-        finally:
-            self.callbacks += 1
-            self.frames += frames
-            if frames:
-                load = (time.perf_counter() - started) * self.sample_rate / frames
-                self.last_load = load
-                self._load_sum += load
-                if load > self.max_load:
-                    self.max_load = load
-                if load >= 1.0:
-                    self.overruns += 1
-                    if (time.thread_time() - started_cpu) * self.sample_rate / frames < 0.5:
-                        self.waiting_overruns += 1
-
-    # ------------------------------------------------------------------- stream
-    def _resolve_samplerate(self) -> int:
-        import sounddevice as sd
-
-        if self.requested_samplerate is not None:
-            rate = float(self.requested_samplerate)
-            if not (math.isfinite(rate) and rate > 0):
-                raise UserError(f"sample rate {self.requested_samplerate} is invalid: give Hz, e.g. 48000")
-            return int(round(rate))
-        try:
-            info = sd.query_devices(self.output_device, "output")
-        except (ValueError, sd.PortAudioError) as err:
-            raise UserError(f"output device {self.output_device!r}: {err}; list devices with `fewshot-sep devices`") from err
-        return int(round(info["default_samplerate"]))
-
-    def start(self) -> None:
-        """Open and start the duplex stream (raises UserError with a hint on device problems)."""
-        import sounddevice as sd
-
-        self.sample_rate = self._resolve_samplerate()
-        self.engine = self.separator.engine_for(self.sample_rate, self.channels)
-        self.engine.reset()
-        # Warm up the engine (first ONNX runs allocate) before real time starts.
-        silence = np.zeros((self.channels, max(1, self.blocksize or 256)), dtype=np.float32)
-        for _ in range(8):
-            self.engine.process_block(silence)
-        self.engine.reset()
-        self.reset_counters()
-        try:
-            self.stream = sd.Stream(
-                samplerate=self.sample_rate,
-                blocksize=self.blocksize,
-                device=(self.input_device, self.output_device),
-                channels=self.channels,
-                dtype="float32",
-                latency=self.latency_hint,
-                callback=self._callback,
-            )
-        except (ValueError, sd.PortAudioError) as err:
-            raise UserError(
-                f"cannot open audio devices (input {self.input_device!r}, output {self.output_device!r}) at "
-                f"{self.sample_rate} Hz, {self.channels} channel(s), block {self.blocksize}: {err}; "
-                "list devices with `fewshot-sep devices` and pick them with --input/--output, "
-                "or change --samplerate/--channels"
-            ) from err
-        self._started_at = time.monotonic()
-        # The callback runs Python in PortAudio's audio thread and must win the GIL
-        # back quickly (onnxruntime releases it while the graph runs); the default 5 ms
-        # switch interval is a whole 256-frame period at 48 kHz. Restored by stop().
-        self._saved_switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._saved_switch_interval, LIVE_SWITCH_INTERVAL_S))
-        # A full garbage collection walks every Python object (tens of ms in a big
-        # process); if it starts inside the callback, that block is late. Freezing
-        # the objects that exist now makes later collections cheap.
-        gc.collect()
-        gc.freeze()
-        self._gc_frozen = True
-        try:
-            self.stream.start()
-        except Exception as err:  # sounddevice.PortAudioError and friends
-            self.stop()
-            raise UserError(
-                f"cannot start the audio stream at {self.sample_rate} Hz, block {self.blocksize}: {err}; "
-                "check the devices with `fewshot-sep devices`"
-            ) from err
-
-    def stop(self) -> LiveSummary:
-        """Stop and close the stream; return the run's summary."""
-        seconds = time.monotonic() - getattr(self, "_started_at", time.monotonic())
-        device_latency = self.device_latency_s
-        if self.stream is not None:
-            with contextlib.suppress(Exception):
-                self.stream.stop()
-            with contextlib.suppress(Exception):
-                self.stream.close()
-        self.stream = None
-        if getattr(self, "_gc_frozen", False):
-            gc.unfreeze()
-            self._gc_frozen = False
-        saved = getattr(self, "_saved_switch_interval", None)
-        if saved is not None:
-            sys.setswitchinterval(saved)
-            self._saved_switch_interval = None
-        return LiveSummary(
-            seconds=seconds,
-            callbacks=self.callbacks,
-            frames=self.frames,
-            xruns=self.xruns,
-            input_overflows=self.input_overflows,
-            input_underflows=self.input_underflows,
-            output_overflows=self.output_overflows,
-            output_underflows=self.output_underflows,
-            errors=self.errors,
-            last_error=self.last_error,
-            max_load=self.max_load,
-            mean_load=self._load_sum / self.callbacks if self.callbacks else 0.0,
-            latency_algorithmic_s=self.algorithmic_latency_s,
-            latency_device_s=device_latency,
-            xrun_times_s=self.xrun_times_s,
-            xrun_callbacks=self.xrun_callbacks,
-            overruns=self.overruns,
-            waiting_overruns=self.waiting_overruns,
-            max_interval_s=self.max_interval_s,
-            sample_rate=self.sample_rate,
-            blocksize=self.blocksize,
-            channels=self.channels,
-        )
+    def running(self) -> bool:
+        return self.stream.running
 
     @property
     def latency_samples(self) -> int:
@@ -465,40 +228,80 @@ class LiveHost:
 
     @property
     def device_latency_s(self) -> float:
-        """Input + output latency as PortAudio reports it for the open stream."""
-        if self.stream is None:
-            return getattr(self, "_last_device_latency", 0.0)
-        latency = self.stream.latency
-        total = float(sum(latency)) if isinstance(latency, (tuple, list)) else float(latency)
-        self._last_device_latency = total
-        return total
+        """Latency of the audio path around the separator (PortAudio's report, or JACK's port latencies)."""
+        return self.stream.device_latency_s
 
-    def status_text(self) -> str:
-        """The one-line status shown while running."""
-        algo = 1000 * self.algorithmic_latency_s
-        device = 1000 * self.device_latency_s
-        mean = self._load_sum / self.callbacks if self.callbacks else 0.0
-        error = f" last: {self.last_error[:40]}" if self.last_error else ""
-        return (
-            f"preset {self.preset_index + 1}/{len(self.presets)} {self.preset_label()!r} | "
-            f"{self.separator.mode} | mix {self.mix:.1f}{' BYPASS' if self.bypass else ''} | "
-            f"latency {algo + device:.1f} ms (algo {algo:.1f} + device {device:.1f}) | "
-            f"load {100 * mean:.0f}% (max {100 * self.max_load:.0f}%) | xruns {self.xruns} | "
-            f"errors {self.errors}{error}"
-        )
+    # ------------------------------------------------------------------- stream
+    def start(self) -> None:
+        """Open and start the stream (raises UserError with a hint on device or server problems)."""
+        from fewshot_sep.realtime.engine import check_host_rate
 
-    def _print_line(self, text: str, newline: bool = False) -> None:
-        if newline:
-            self.out.write("\r\x1b[K" + text + "\n")
-        else:
-            self.out.write("\r\x1b[K" + text)
-        self.out.flush()
+        rate, blocksize = self.stream.prepare()
+        try:
+            try:
+                check_host_rate(rate, self.model.sample_rate)
+            except UserError as err:
+                raise UserError(self.stream.rate_refused(rate, err)) from None
+            engine = self.separator.engine_for(rate, self.channels)
+            if self.stream.kind == "jack" and blocksize != self.blocksize:
+                self.blocksize = blocksize
+                self._warn_small_block(blocksize)
+            self.audio.engine, self.audio.sample_rate = engine, rate
+            engine.reset()
+            # Warm up the engine (first ONNX runs allocate) before real time starts.
+            silence = np.zeros((self.channels, max(1, self.blocksize or DEFAULT_BLOCKSIZE)), dtype=np.float32)
+            for _ in range(8):
+                engine.process_block(silence)
+            engine.reset()
+            self.audio.reset_counters()
+            self._notes = []
+            self._started_at = time.monotonic()
+            self._realtime_settings(True)
+            self.stream.start(self.audio, rate, self._stream_failed)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _stream_failed(self, reason: str) -> None:
+        """The stream ended on its own (e.g. the JACK server shut down): stop the run, say why."""
+        self._notes.append(reason)
+        self._stop_event.set()
+
+    def _realtime_settings(self, on: bool) -> None:
+        """While streaming: a short GIL switch interval and a frozen garbage collector."""
+        if on:
+            # The callback runs Python in the audio thread and must win the GIL back quickly
+            # (onnxruntime releases it while the graph runs); the default 5 ms switch
+            # interval is a whole 256-frame period at 48 kHz.
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._saved_switch_interval, LIVE_SWITCH_INTERVAL_S))
+            # A full collection walks every Python object (tens of ms in a big process); if it
+            # starts inside the callback, that block is late. Freezing the objects that exist
+            # now makes later collections cheap.
+            gc.collect()
+            gc.freeze()
+            self._gc_frozen = True
+            return
+        if self._gc_frozen:
+            gc.unfreeze()
+            self._gc_frozen = False
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+            self._saved_switch_interval = None
+
+    def stop(self) -> LiveSummary:
+        """Stop and close the stream; return the run's summary."""
+        seconds = time.monotonic() - self._started_at if self._started_at is not None else 0.0
+        self.stream.stop()
+        self._realtime_settings(False)
+        # The stream's block size: a JACK server may have changed its period while running.
+        return self.audio.summary(seconds, self.device_latency_s, self.stream.blocksize, self.channels,
+                                  self.stream.kind, self._notes)
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to return (thread-safe)."""
         self._stop_event.set()
 
-    # ---------------------------------------------------------------------- run
     def run(
         self,
         duration: float | None = None,
@@ -510,91 +313,13 @@ class LiveHost:
         Args:
             duration: seconds to run (None = until stopped).
             interactive: read keys from stdin (None = only when stdin is a terminal).
-            status_interval: seconds between status updates (default: 0.5 on a terminal,
-                where the line is redrawn in place; 5 otherwise, one line each).
+            status_interval: seconds between status lines (default: 0.5 on a terminal,
+                where the line is redrawn in place; 5 otherwise, one plain line each).
 
         Returns:
             The LiveSummary (also printed).
         """
         if interactive is None:
-            interactive = _stdin_is_tty()
-        if status_interval is None:
-            status_interval = 0.5 if interactive else 5.0
+            interactive = stdin_is_tty()
         self._stop_event.clear()
-        self.start()
-        deadline = math.inf if duration is None else time.monotonic() + float(duration)
-        self._print_line(
-            f"live: {self.sample_rate} Hz, block {self.blocksize or 'variable'}, {self.channels} ch, "
-            f"latency {1000 * (self.algorithmic_latency_s + self.device_latency_s):.1f} ms. "
-            + (KEY_HELP if interactive else "Ctrl-C to stop."),
-            newline=True,
-        )
-        try:
-            with _cbreak_stdin(interactive) as keys:
-                next_status = time.monotonic()
-                while not self._stop_event.is_set():
-                    now = time.monotonic()
-                    if now >= deadline:
-                        break
-                    if now >= next_status:
-                        self._print_line(self.status_text(), newline=not interactive)
-                        next_status = now + status_interval
-                    wait = max(0.0, min(0.1, deadline - now, next_status - now))
-                    if keys is not None:
-                        key = keys(wait)
-                        if key is not None and not self._safe_key(key):
-                            break
-                    else:
-                        self._stop_event.wait(wait)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            summary = self.stop()
-        self._print_line("", newline=False)
-        self.out.write(summary.text() + "\n")
-        self.out.flush()
-        return summary
-
-    def _safe_key(self, key: str) -> bool:
-        try:
-            return self.handle_key(key)
-        except UserError as err:
-            self._print_line(str(err), newline=True)
-            return True
-
-
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _cbreak_stdin(enabled: bool):
-    """Yield a ``read_key(timeout) -> str | None`` on a terminal in cbreak mode, else None."""
-    if not enabled:
-        yield None
-        return
-    try:
-        import termios
-        import tty
-    except ImportError:  # Windows: fall back to no keys
-        yield None
-        return
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        # TCSANOW, not tty's default TCSAFLUSH: keys typed while the app starts are kept.
-        tty.setcbreak(fd, termios.TCSANOW)
-
-        def read_key(timeout: float) -> str | None:
-            ready, _, _ = select.select([fd], [], [], timeout)
-            if not ready:
-                return None
-            data = os.read(fd, 1)
-            return data.decode("utf-8", "replace") if data else "q"
-
-        yield read_key
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        return self.console.run(duration, interactive, status_interval, self._stop_event)

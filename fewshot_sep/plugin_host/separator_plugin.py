@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
+from fewshot_sep.plugin_host.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
 from fewshot_sep.realtime.conditioning import check_conditioning_range
 from fewshot_sep.utils.errors import UserError
 
@@ -109,7 +110,7 @@ def resolve_preset_ref(ref: PresetRef, model: "ModelFiles") -> "Preset":
     return resolve_preset(ref, model)
 
 
-class FewShotSeparator:
+class FewShotSeparator(PedalboardNames):
     """Isolate or remove one instrument (given by a preset) from audio, pedalboard-style.
 
     Args:
@@ -124,7 +125,9 @@ class FewShotSeparator:
         model: the model folder (ModelFiles or path); None = the packaged model.
 
     Parameters ``preset``, ``mode`` and ``mix`` can be changed at any time, also while
-    streaming; a preset change is crossfaded by the engine.
+    streaming; a preset change is crossfaded by the engine. pedalboard's names
+    ``reported_latency_samples``, ``is_effect`` and ``is_instrument`` work too; a native
+    ``pedalboard.Pedalboard`` cannot hold it: use :class:`~fewshot_sep.plugin_host.Chain`.
     """
 
     def __init__(
@@ -375,11 +378,12 @@ class FewShotSeparator:
                 )
             return out
 
+    def label(self) -> str:
+        """``FewShotSeparator('violin', isolate, mix=1)``: how a Chain's repr shows it."""
+        return f"FewShotSeparator({self.name!r}, {self._mode}, mix={self._mix:g})"
+
     def __repr__(self) -> str:
-        return (
-            f"<fewshot_sep.FewShotSeparator preset={self.name!r} mode={self._mode!r} "
-            f"mix={self._mix:g} latency_samples={self.latency_samples}>"
-        )
+        return f"<fewshot_sep.{self.label()} latency_samples={self.latency_samples}; {PEDALBOARD_HINT}>"
 
 
 def channel_groups(num_channels: int) -> list[tuple[int, int]]:

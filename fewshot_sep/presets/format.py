@@ -94,6 +94,10 @@ class EmbeddingSum:
     def copy(self) -> "EmbeddingSum":
         return EmbeddingSum(self.count, None if self.total is None else self.total.copy())
 
+    def __repr__(self) -> str:  # the sum's E floats stay out of sight (see Preset.__repr__)
+        size = "None" if self.total is None else f"<[{self.total.shape[0]}] float64>"
+        return f"EmbeddingSum(count={self.count}, total={size})"
+
 
 @dataclass
 class ClipRecord:
@@ -171,6 +175,15 @@ class Preset:
     created: str = field(default_factory=utc_now)
     modified: str = field(default_factory=utc_now)
     source: str | None = None
+
+    def __repr__(self) -> str:
+        """One short line (the dataclass default printed both embedding sums: hundreds of floats)."""
+        negatives = f", {self.negative.count} negative" if self.negative.count else ""
+        return (
+            f"<fewshot_sep.presets.Preset {self.name!r}: {self.positive.count} positive clip(s){negatives} "
+            f"from {len(self.clips)} file(s), default {self.default_mode} mix {self.default_mix:g}, "
+            f"model {self.model_id}>"
+        )
 
     # -- conditioning ---------------------------------------------------------------------
     @property

@@ -400,6 +400,17 @@ class _Pipeline:
         np.add(out, dry, out=out)
 
 
+def check_host_rate(sample_rate: int, model_rate: int) -> None:
+    """Raise UserError unless the engine can stream at `sample_rate` Hz (the model's rate or a supported one)."""
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise UserError(f"sample rate {sample_rate!r} is invalid: use a positive integer in Hz, e.g. 44100 or 48000")
+    if sample_rate != model_rate and sample_rate not in SUPPORTED_HOST_RATES:
+        raise UserError(
+            f"sample rate {sample_rate} Hz is not supported: use one of {SUPPORTED_HOST_RATES} "
+            "(other rates: resample the audio first)"
+        )
+
+
 class StreamingSeparator:
     """Isolate or remove an instrument from a stream, block by block (see docs/realtime.md).
 
@@ -437,13 +448,7 @@ class StreamingSeparator:
         offline_chunk_frames: int = 128,
     ):
         self.model = ModelFiles.load(model)
-        if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise UserError(f"sample rate {sample_rate!r} is invalid: use a positive integer in Hz, e.g. 44100 or 48000")
-        if sample_rate != self.model.sample_rate and sample_rate not in SUPPORTED_HOST_RATES:
-            raise UserError(
-                f"sample rate {sample_rate} Hz is not supported: use one of {SUPPORTED_HOST_RATES} "
-                "(other rates: resample the audio first)"
-            )
+        check_host_rate(sample_rate, self.model.sample_rate)
         if num_channels not in (1, 2):
             raise UserError(f"num_channels {num_channels!r} is invalid: use 1 (mono) or 2 (stereo)")
         if stereo not in STEREO_MODES:
