@@ -236,7 +236,9 @@ def run_tasks(
         if scheduler or workers > 1:
             _run_on_dask(spec, todo, workers, scheduler, report.finish, summary, log)
         elif jobs > 1 and len(todo) > 1:
-            _run_in_processes(spec, todo, jobs, report.finish)
+            from fewshot_sep.plugin_host.local_jobs import run_in_processes
+
+            run_in_processes(spec, todo, jobs, report.finish)
         else:
             processors = list(processors) if processors is not None else build_processors(spec)
             for index, task in enumerate(todo, 1):
@@ -244,7 +246,7 @@ def run_tasks(
     finally:
         report.close()
         summary.wall_seconds = time.perf_counter() - start
-        if book is not None:
+        if book is not None or jobs > 1:  # a process killed mid-file (SIGKILL, OOM) left its temp file
             remove_orphan_temp_files(t for task in tasks for t in task.targets)
     return summary
 
@@ -261,31 +263,6 @@ def check_engine_options(workers: int, scheduler: str | None, jobs: int) -> None
     if jobs > 1 and (scheduler or workers > 1):
         raise UserError("--jobs runs files in local processes without Dask; --workers/--scheduler run them on "
                         "Dask: give one of them")
-
-
-def _run_in_processes(spec: ProcessorSpec, todo: Sequence[FileTask], jobs: int,
-                      finish: Callable[[int, FileOutcome], None]) -> None:
-    """``--jobs N``: the files in a pool of N local processes (spawned: no Dask, no fork of onnxruntime).
-
-    Each process builds its processors once (`run_on_worker`, as a Dask worker does), so the
-    outputs are those of a run in this process. A process that dies fails its file alone.
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
-    try:
-        futures = {pool.submit(run_on_worker, spec, task): task for task in todo}
-        for index, future in enumerate(as_completed(futures), 1):
-            task = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as err:  # BrokenProcessPool (a process died), or a bug
-                outcome = FileOutcome(task.input, "failed", list(task.targets), error=f"{type(err).__name__}: {err}",
-                                      labels=list(task.labels))
-            finish(index, outcome)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_on_dask(spec, todo, workers, scheduler, finish, summary, log) -> None:
