@@ -140,12 +140,8 @@ def test_remove_with_a_partial_mix_measures_the_estimate(tmp_path, gain_model, g
     assert "-26.0 dB below the mix" in capsys.readouterr().err  # the estimate, not mix * estimate
 
 
-def test_a_killed_job_process_loses_no_file(tmp_path, gain_model, gain_model_dir):
-    """SIGKILL to a --jobs process mid-file: its files are tried again in a fresh pool; nothing is left half-written."""
-    import re
-    import signal
-    import time
-
+def _start_long_batch(tmp_path, gain_model, gain_model_dir, **popen):
+    """`separate --jobs 2` over four 20 s files in a child process; returns (process, output folder)."""
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(4):
@@ -154,19 +150,35 @@ def test_a_killed_job_process_loses_no_file(tmp_path, gain_model, gain_model_dir
     out = tmp_path / "out"
     child = subprocess.Popen(_cli("separate", str(folder), "-o", str(out), "-p", str(preset), "--model",
                                   str(gain_model_dir), "--jobs", "2", "-q"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    killed = None
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), **popen)
+    return child, out
+
+
+def _first_temp_file(child, out: Path):
+    """The first temp file a job process writes in `out` (its pid is in the name), or None if none came."""
+    import time
+
     deadline = time.time() + 60
-    while killed is None and time.time() < deadline and child.poll() is None:
+    while time.time() < deadline and child.poll() is None:
         for entry in (out.iterdir() if out.is_dir() else []):
-            match = re.match(r"\.s\d\.wav\.~(\d+)~", entry.name)  # a job process writing: its pid is in the name
-            if match:
-                killed = int(match[1])
-                os.kill(killed, signal.SIGKILL)
-                break
+            if entry.name.startswith(".s"):
+                return entry
         time.sleep(0.005)
+    return None
+
+
+def test_a_killed_job_process_loses_no_file(tmp_path, gain_model, gain_model_dir):
+    """SIGKILL to a --jobs process mid-file: its files are tried again in a fresh pool; nothing is left half-written."""
+    import re
+    import signal
+
+    child, out = _start_long_batch(tmp_path, gain_model, gain_model_dir)
+    temp = _first_temp_file(child, out)
+    assert temp is not None, "no job process was caught writing"
+    killed = int(re.match(r"\.s\d\.wav\.~(\d+)~", temp.name)[1])
+    assert killed != child.pid
+    os.kill(killed, signal.SIGKILL)
     stdout, stderr = child.communicate(timeout=120)
-    assert killed is not None and killed != child.pid, "no job process was caught writing"
     assert child.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert sorted(p.name for p in out.iterdir()) == ["s0.wav", "s1.wav", "s2.wav", "s3.wav"]  # no temp files
@@ -178,23 +190,10 @@ def test_a_killed_job_process_loses_no_file(tmp_path, gain_model, gain_model_dir
 def test_ctrl_c_stops_a_jobs_batch_cleanly(tmp_path, gain_model, gain_model_dir):
     """SIGINT to the process group (what Ctrl-C sends) mid-file: exit 130, no traceback, no temp file."""
     import signal
-    import time
 
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(4):
-        sf.write(folder / f"s{i}.wav", noise(20.0, 44100, 2, seed=i).T, 44100)
-    preset = make_gain_preset(tmp_path, gain_model, 0.3)
-    out = tmp_path / "out"
-    child = subprocess.Popen(_cli("separate", str(folder), "-o", str(out), "-p", str(preset), "--model",
-                                  str(gain_model_dir), "--jobs", "2", "-q"), start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    deadline = time.time() + 60
-    while time.time() < deadline and child.poll() is None:
-        if out.is_dir() and any(p.name.startswith(".") for p in out.iterdir()):
-            os.killpg(child.pid, signal.SIGINT)
-            break
-        time.sleep(0.005)
+    child, out = _start_long_batch(tmp_path, gain_model, gain_model_dir, start_new_session=True)
+    assert _first_temp_file(child, out) is not None, "no job process was caught writing"
+    os.killpg(child.pid, signal.SIGINT)
     stdout, stderr = child.communicate(timeout=60)
     assert child.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
