@@ -2,4 +2,5 @@ import sys
 
 from fewshot_sep.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned worker process (separate --jobs) imports it
+    sys.exit(main())

@@ -62,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`fewshot-sep preset list | head -1`): stop
+        # quietly, as a program killed by SIGPIPE would (status 128 + 13), not with a traceback.
+        from fewshot_sep.utils.console import silence_stream
+
+        silence_stream(sys.stdout)
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

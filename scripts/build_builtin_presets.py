@@ -155,7 +155,7 @@ def build(model_dir: Path, output: Path, names: list[str] | None, phrases: int, 
             files = render_examples(b, folder, phrases, seconds, seed)
             label = " + ".join(f"{instrument_name(i)} (GM {i if i < 128 else f'kit {i - 128}'})" for i in b.instruments)
             preset = create_preset(
-                b.name, files, model=model, encoder=encoder,
+                b.name, files, model=model, encoder=encoder, strict=True,
                 description=f"Built-in: {label}; rendered with FluidR3_GM and TimGM6mb by "
                 f"scripts/build_builtin_presets.py ({settings})",
             )

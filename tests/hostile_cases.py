@@ -144,6 +144,14 @@ def cli_file(argv_before: list[str], kind: str, argv_after: list[str] = (), suff
     return run
 
 
+def _existing_output(ctx: Context):
+    """`separate` onto a file that exists (not the input): refused before any work without --overwrite."""
+    import shutil
+
+    shutil.copy(ctx.song, ctx.tmp / "existing.wav")
+    return cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/existing.wav")(ctx)
+
+
 def api(func: Callable[[Context], Any]) -> Callable[[Context], Any]:
     def run(ctx: Context):
         return ("api", func(ctx))
@@ -241,8 +249,15 @@ CASES: list[Case] = [
     Case(SEP, "wrong type", "--output .xyz", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o.xyz"), names="o.xyz"),
     Case(SEP, "non-finite", "--chunk-seconds nan", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o.wav", "--chunk-seconds", "nan"), names="nan"),
     Case(SEP, "out of range", "--chunk-seconds -1", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o.wav", "--chunk-seconds", "-1"), names="-1"),
-    Case(SEP, "hostile file", "--output over the existing output's folder", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}"), expect="file", names=""),
+    Case(SEP, "hostile file", "--output over the existing output's folder", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}"), names="refusing to overwrite"),
     Case(SEP, "empty", "--preset ''", cli("separate", "{song}", "-p", "", "-o", "{tmp}/o.wav"), names="''"),
+    Case(SEP, "hostile file", "--output over an existing file", _existing_output, names="--overwrite"),
+    Case(SEP, "wrong type", "--filename with an unknown field", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o", "--filename", "{{track}}-{{stem}}.{{ext}}"), names="{stem}"),
+    Case(SEP, "hostile file", "--filename leaving the output folder", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o", "--filename", "../{{track}}.{{ext}}"), names="'../{track}.{ext}'"),
+    Case(SEP, "wrong type", "--filename with a format spec", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o", "--filename", "{{track!r}}.{{ext}}"), names="{track}"),
+    Case(SEP, "out of range", "--jobs 0", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o.wav", "--jobs", "0"), names="--jobs 0"),
+    Case(SEP, "out of range", "--threads 0", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o.wav", "--threads", "0"), names="--threads 0"),
+    Case(SEP, "wrong type", "--mode both to one file", cli("separate", "{song}", "-p", "{preset}", "-o", "{tmp}/o.wav", "--mode", "both"), names="--mode both"),
     # ------------------------------------------------------------ CLI preset
     Case(PRESET, "empty", "create with an empty name", cli("preset", "create", "", "--examples", "{song}"), names="''"),
     Case(PRESET, "huge", "create with a 1000-character name", cli("preset", "create", "x" * 1000, "--examples", "{song}"), names="1000 characters"),

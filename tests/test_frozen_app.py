@@ -261,6 +261,10 @@ def test_double_model_preset_and_separate_match_python(frozen_app, identity_doub
              "--output", str(tmp_path / "batch"), "-q"]
     check(run_app(frozen_app, batch + ["--resume"], env, tmp_path), "frozen separate --resume")
     assert (tmp_path / "batch" / "fewshot-sep-manifest.jsonl").is_file()
+    # --jobs spawns worker processes: the frozen app must start them as workers, not as a second CLI.
+    jobs = run_app(frozen_app, batch[:-3] + ["--output", str(tmp_path / "jobs"), "--jobs", "2", "-q"], env, tmp_path)
+    check(jobs, "frozen separate --jobs 2")
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == sorted([mix.name, clips[0].name]), jobs.stdout
     refused = run_app(frozen_app, batch + ["--workers", "2", "--output", str(tmp_path / "cluster")], env, tmp_path)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "fewshot-sep[distributed]" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr

@@ -1,4 +1,8 @@
-"""Every kind of bad example gets a message naming the file and the problem; nothing is written."""
+"""Every kind of bad example gets a message naming the file and the problem; nothing is written.
+
+A lone bad file is refused either way; with good files beside it, --strict (strict=True) refuses
+and the default leaves it out with a warning (tests/test_presets_partial_examples.py).
+"""
 
 from __future__ import annotations
 
@@ -85,7 +89,7 @@ BAD = {
 def test_bad_example_api(tmp_path, identity_model, case):
     files, message = BAD[case](tmp_path)
     with pytest.raises(UserError, match=message):
-        create_preset("bad", files, model=identity_model)
+        create_preset("bad", files, model=identity_model, strict=True)
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -93,7 +97,8 @@ def test_bad_example_cli_writes_nothing(tmp_path, identity_model_dir, home, caps
     files, message = BAD[case](tmp_path)
     out = tmp_path / "out" / "p.json"
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code = main(["preset", "create", "bad", "--examples", *files, "--output", str(out), "--model", str(identity_model_dir)])
+    code = main(["preset", "create", "bad", "--examples", *files, "--output", str(out), "--model", str(identity_model_dir),
+                 "--strict"])
     assert code == 2
     err = capsys.readouterr().err
     assert "error" in err
@@ -103,7 +108,7 @@ def test_bad_example_cli_writes_nothing(tmp_path, identity_model_dir, home, caps
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no temp files either
     # Into the library: nothing there either.
-    code = main(["preset", "create", "bad", "--examples", *files, "--model", str(identity_model_dir)])
+    code = main(["preset", "create", "bad", "--examples", *files, "--model", str(identity_model_dir), "--strict"])
     assert code == 2
     assert not home.exists() or not any(home.rglob("*.json"))
 
@@ -112,17 +117,17 @@ def test_negative_examples_are_checked_too(tmp_path, identity_model):
     good = _good(tmp_path)
     silent = write(tmp_path / "quiet.wav", np.zeros(44100 * 2, np.float32))
     with pytest.raises(UserError, match=r"quiet\.wav.*is silent"):
-        create_preset("x", [good], [silent], model=identity_model)
+        create_preset("x", [good], [silent], model=identity_model, strict=True)
     with pytest.raises(UserError, match=r"same file as .*good\.wav \(positive\)"):
-        create_preset("x", [good], [good], model=identity_model)
+        create_preset("x", [good], [good], model=identity_model, strict=True)
     with pytest.raises(UserError, match=r"good\.wav@0-: the same file"):
-        create_preset("x", [good, f"{good}@0-"], model=identity_model)
+        create_preset("x", [good, f"{good}@0-"], model=identity_model, strict=True)
 
 
 def test_all_bad_files_are_listed_at_once(tmp_path, identity_model):
     files = _missing(tmp_path)[0] + _silent(tmp_path)[0] + [str(_good(tmp_path))]
     with pytest.raises(UserError, match=r"(?s)2 examples cannot be used, nothing was written.*missing\.wav.*silent\.flac"):
-        create_preset("x", files, model=identity_model)
+        create_preset("x", files, model=identity_model, strict=True)
 
 
 def test_clipped_example_warns_but_builds(tmp_path, identity_model_dir, identity_model, capsys):

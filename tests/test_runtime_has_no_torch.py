@@ -41,7 +41,8 @@ def test_blocker_really_blocks_torch():
 
 @pytest.mark.parametrize(
     "module",
-    ["fewshot_sep.realtime", "fewshot_sep.presets", "fewshot_sep.plugin_host", "fewshot_sep.utils.audio"],
+    ["fewshot_sep.realtime", "fewshot_sep.presets", "fewshot_sep.plugin_host", "fewshot_sep.utils.audio",
+     "fewshot_sep.utils.console", "fewshot_sep.commands.completion"],
 )
 def test_runtime_layer_imports_without_torch(module):
     proc = _run_without_torch(
@@ -57,7 +58,7 @@ def test_runtime_layer_imports_without_torch(module):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("command", ["separate", "preset", "live", "devices", "demo"])
+@pytest.mark.parametrize("command", ["separate", "preset", "live", "devices", "demo", "completion"])
 def test_producer_commands_parse_without_torch(command):
     proc = _run_without_torch(
         f"""
@@ -71,3 +72,15 @@ def test_producer_commands_parse_without_torch(command):
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage:" in proc.stdout
+
+
+def test_completion_script_is_made_without_torch():
+    proc = _run_without_torch(
+        """
+        from fewshot_sep.cli import main
+        assert main(["completion", "bash"]) == 0
+        assert "torch" not in sys.modules
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "_fewshot_sep()" in proc.stdout

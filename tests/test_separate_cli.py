@@ -57,10 +57,12 @@ def test_batch_with_a_bad_file_continues_and_fails_at_the_end(setup, capsys):
 def test_refuses_to_overwrite_the_input(setup, capsys):
     tmp, model, preset, x = setup
     before = (tmp / "song.wav").read_bytes()
-    rc = main(["separate", str(tmp / "song.wav"), "-p", preset, "-o", str(tmp / "song.wav"), "--model", model, "-q"])
-    assert rc == 1
-    assert "refusing to overwrite" in capsys.readouterr().err
-    assert (tmp / "song.wav").read_bytes() == before
+    for extra in ([], ["--overwrite"]):  # a usage error, refused before any work, even with --overwrite
+        rc = main(["separate", str(tmp / "song.wav"), "-p", preset, "-o", str(tmp / "song.wav"), "--model", model,
+                   "-q", *extra])
+        assert rc == 2
+        assert "is the input file: refusing to overwrite it" in capsys.readouterr().err
+        assert (tmp / "song.wav").read_bytes() == before
 
 
 def test_stems_and_residual(setup, gain_model):

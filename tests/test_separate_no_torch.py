@@ -37,6 +37,10 @@ def test_separate_and_chain_without_torch(tmp_path, gain_model, gain_model_dir):
                    "--output", {str(tmp_path / "out.wav")!r}, "--model", {str(gain_model_dir)!r},
                    "--bit-depth", "32", "--quiet"])
         assert rc == 0, rc
+        rc = main(["separate", {str(tmp_path / "in.wav")!r}, "--preset", {str(preset)!r}, "--mode", "both",
+                   "--output", {str(tmp_path / "both")!r}, "--filename", "{{track}}/{{mode}}.{{ext}}", "--json",
+                   "--model", {str(gain_model_dir)!r}, "--quiet"])
+        assert rc == 0, rc
         assert "torch" not in sys.modules
         """
     )
@@ -44,3 +48,4 @@ def test_separate_and_chain_without_torch(tmp_path, gain_model, gain_model_dir):
     assert proc.returncode == 0, proc.stderr
     y, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
     np.testing.assert_allclose(y.T, 0.3 * x, atol=1e-5)
+    assert sorted(p.name for p in (tmp_path / "both" / "in").iterdir()) == ["isolate.wav", "remove.wav"]

@@ -4,7 +4,9 @@ Separates the bundled example mix (`fewshot_sep/assets/example/mix.flac`, a 7 s
 render of piano, bass, violin, flute and drums) with a built-in preset, writes
 the isolated and the removed versions, and prints where they are together with
 the SI-SDR improvement measured against the bundled reference stem. Runs on
-numpy + onnxruntime only (no torch).
+numpy + onnxruntime only (no torch). ``--write-examples DIR`` writes the example
+as files instead (a song, an album folder, takes of each instrument), so every
+command in the README can be run on a fresh machine.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="preset to isolate/remove (default builtin:violin; also builtin:piano, "
                              "builtin:flute, builtin:drums, or any preset reference)")
     parser.add_argument("--model", default=None, help="model folder (default: the packaged model)")
+    parser.add_argument("--write-examples", metavar="DIR", default=None,
+                        help="instead: write the example as files to try the other commands on (song.wav, "
+                        "album/, two takes of each instrument: bass-1.wav, bass-2.flac, ...) into DIR")
+    parser.add_argument("--overwrite", action="store_true", help="with --write-examples: replace existing files")
     parser.set_defaults(func=run)
 
 
@@ -81,6 +87,14 @@ def run_demo(out: Path, preset: str, model: str | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `fewshot-sep demo`."""
+    if args.write_examples is not None:
+        from fewshot_sep.plugin_host.example import write_examples
+
+        written = write_examples(args.write_examples, overwrite=args.overwrite)
+        print(f"wrote {len(written)} example files into {args.write_examples}:")
+        for path in written:
+            print(f"  {path}")
+        return 0
     out = Path(args.out) if args.out else default_demo_folder()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {str(out)!r} is a file: give a folder")

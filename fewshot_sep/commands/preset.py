@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--model", metavar="DIR", default=None,
                        help="model folder (default: $FEWSHOT_SEP_MODEL or the packaged model)")
 
+    def strict_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--strict", action="store_true",
+                       help="refuse when any example file is unusable (default: leave it out with a warning "
+                       "and build from the others)")
+
     p = sub.add_parser("create", help="build a preset from example clips",
                        description="Build a preset from example clips of one instrument (and optionally "
                        "negative examples of what should NOT be separated). Without --output it is saved "
@@ -47,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("isolate", "remove"), default="isolate", help="default mode (default: isolate)")
     p.add_argument("--mix", type=float, default=1.0, help="default wet/dry mix 0..1 (default: 1)")
     p.add_argument("--force", action="store_true", help="replace an existing preset or file")
+    strict_option(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     model_option(p)
     p.set_defaults(func=_run_create)
@@ -60,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", metavar="P.json", default=None,
                    help="write the result here instead of updating REF in place")
     p.add_argument("--force", action="store_true", help="replace --output if it exists")
+    strict_option(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     model_option(p)
     p.set_defaults(func=_run_add)
@@ -144,6 +151,7 @@ def _run_create(args: argparse.Namespace) -> int:
     preset = create_preset(
         name, args.examples, args.negative, model=args.model, description=args.description,
         mode=args.mode, mix=args.mix, progress=not args.quiet and sys.stderr.isatty(), on_warning=_warn,
+        strict=args.strict,
     )
     path = save_new_preset(preset, output, args.force) if output else save_to_library(preset, overwrite=args.force)
     print(f"saved preset {preset.name!r} ({_summary(preset)}) to {path}")
@@ -175,7 +183,8 @@ def _run_add(args: argparse.Namespace) -> int:
     updated = update_preset_file(
         Path(preset.source),
         lambda latest: add_examples(latest, args.examples, args.negative, model=args.model,
-                                    progress=not args.quiet and sys.stderr.isatty(), on_warning=_warn),
+                                    progress=not args.quiet and sys.stderr.isatty(), on_warning=_warn,
+                                    strict=args.strict),
         output=output, overwrite=args.force,
     )
     print(f"updated preset {updated.name!r}: now {_summary(updated)}; saved to {output}")

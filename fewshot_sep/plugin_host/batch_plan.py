@@ -26,6 +26,7 @@ from fewshot_sep.plugin_host.file_processing import (
     RESIDUAL_NAME,
     FileResult,
     ProgressCallback,
+    check_targets,
     expand_inputs,
     safe_file_stem,
     stream_file,
@@ -48,6 +49,8 @@ class ProcessorSpec:
         model: model folder given by the user (``--model`` or ``$FEWSHOT_SEP_MODEL``);
             None = each machine's packaged model.
         model_id: id of the model the client resolved; a worker with another model refuses.
+        both: ``--mode both``: one isolating separator, the removed file is the residual.
+        threads: onnxruntime intra-op threads per separator.
     """
 
     kind: str
@@ -59,11 +62,21 @@ class ProcessorSpec:
     chain_file: str | None = None
     model: str | None = None
     model_id: str = ""
+    both: bool = False
+    threads: int = 1
 
     @property
     def key(self) -> str:
-        """A short hash of everything that decides the output samples (for caches and the manifest)."""
-        text = json.dumps(asdict(self), sort_keys=True)
+        """A short hash of everything that decides the output samples (for caches and the manifest).
+
+        Fields at their defaults are left out, so a job keeps its key across versions that
+        add options; `threads` is left out always (it decides speed, not the result).
+        """
+        fields = asdict(self)
+        fields.pop("threads")
+        if not fields["both"]:
+            fields.pop("both")
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -77,6 +90,7 @@ class FileTask:
         residual: the residual stem's path (``--stems`` only).
         bit_depth: bits per sample for PCM outputs.
         chunk_seconds: seconds read per chunk (None = DEFAULT_CHUNK_FRAMES frames).
+        labels: ``(preset, mode)`` of each target (outputs, then the residual), for reports.
     """
 
     input: str
@@ -84,6 +98,7 @@ class FileTask:
     residual: str | None = None
     bit_depth: int = 24
     chunk_seconds: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -96,7 +111,7 @@ def plan_separation(
     output: str | os.PathLike,
     presets: Sequence[Any] = (),
     *,
-    mode: str | None = None,
+    mode: str | Sequence[str] | None = None,
     mix: float | None = None,
     chain: str | os.PathLike | None = None,
     stems: bool = False,
@@ -104,6 +119,8 @@ def plan_separation(
     bit_depth: int = 24,
     chunk_seconds: float | None = None,
     model: Any = None,
+    filename: str | None = None,
+    threads: int = 1,
 ) -> tuple[ProcessorSpec, list[FileTask], list[Any]]:
     """Check the options of a separation job and turn them into a spec, file tasks and processors.
 
@@ -113,89 +130,171 @@ def plan_separation(
     Presets are resolved here (``builtin:NAME``, library names, files, ``Preset``
     objects) against the model, so workers need neither the user's preset library nor
     the files. `model` is a folder, ``ModelFiles`` or None (the packaged model or
-    ``$FEWSHOT_SEP_MODEL``); `chunk_seconds` is in seconds of audio.
+    ``$FEWSHOT_SEP_MODEL``); `chunk_seconds` is in seconds of audio. `mode` is
+    ``"isolate"``, ``"remove"``, ``"both"`` or a list of them (both: one pass, the removed
+    file is the input minus the isolated one); `filename` a template of
+    :mod:`fewshot_sep.plugin_host.output_names`; `threads` onnxruntime intra-op threads.
 
     Raises:
         UserError: any bad option (a usage problem: nothing has been written yet).
     """
-    from fewshot_sep.plugin_host.separator_plugin import check_mix, load_model, resolve_preset_ref
+    from fewshot_sep.plugin_host.output_names import check_template
+    from fewshot_sep.plugin_host.separator_plugin import check_mix, load_model
     from fewshot_sep.realtime.model_files import ENV_VAR
 
+    modes = parse_modes(mode)
     if mix is not None:
         check_mix(mix)
     if chunk_seconds is not None and not chunk_seconds > 0:
         raise UserError(f"--chunk-seconds {chunk_seconds} is invalid: give a positive number of seconds")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UserError(f"--threads {threads!r} is invalid: give a whole number of threads, 1 or more")
+    template = check_template(filename) if filename is not None else None
     files = expand_inputs(inputs)
-    batch = len(inputs) > 1 or any(Path(p).expanduser().is_dir() for p in inputs)
     out = Path(output).expanduser()
+    if template is not None and out.suffix.lower() in READABLE_EXTENSIONS and not out.is_dir():
+        raise UserError(f"with --filename, --output is the folder the names are made in, not a file: got "
+                        f"{str(out)!r}; e.g. --output out/ --filename '{{track}}-{{mode}}.{{ext}}'")
     model_files = load_model(model)
     # The folder travels to workers only when the user chose one: otherwise each machine
     # uses its own packaged model (same id checked by build_processors).
     given_model = getattr(model, "folder", model) if model is not None else os.environ.get(ENV_VAR)
     model_path = str(Path(given_model).expanduser().absolute()) if given_model else None
-
-    def preset_texts(refs: Sequence[Any]) -> tuple[str, ...]:
-        return tuple(resolve_preset_ref(ref, model_files).to_text() for ref in refs)
-
-    common = dict(bit_depth=bit_depth, chunk_seconds=chunk_seconds)
+    ids = dict(model=model_path, model_id=model_files.model_id, threads=threads)
     if stems:
-        if chain:
-            raise UserError("--stems and --chain cannot be combined: --stems runs one separator per --preset")
-        if not presets:
-            raise UserError("--stems needs at least one --preset (repeat --preset for each instrument)")
-        if mode == "remove":
-            raise UserError("--stems isolates each preset's instrument; --mode remove does not apply "
-                            "(the 'residual' file holds everything else)")
-        if mix is not None:
-            raise UserError("--mix does not apply to --stems (each stem is fully separated)")
-        if out.suffix and out.suffix.lower() in READABLE_EXTENSIONS:
-            raise UserError(f"with --stems, --output is a folder, not a file: got {str(out)!r}")
-        texts = preset_texts(presets)
-        names = unique_names([safe_file_stem(json.loads(t)["name"]) for t in texts])
-        if RESIDUAL_NAME in names:
-            raise UserError(f"a preset is named {RESIDUAL_NAME!r}, which clashes with the residual stem: rename it")
-        spec = ProcessorSpec("stems", texts, tuple(names), "isolate", 1.0, model=model_path,
-                             model_id=model_files.model_id)
-        tasks = []
-        for path in files:
-            folder = out / safe_file_stem(path.stem) if batch else out
-            ext = output_extension(path, fmt)
-            tasks.append(FileTask(
-                _abs(path), tuple(_abs(folder / f"{n}{ext}") for n in names),
-                residual=_abs(folder / f"{RESIDUAL_NAME}{ext}"), **common,
-            ))
-        return spec, tasks, build_processors(spec, model_files)
+        spec = _stems_spec(presets, modes, mix, chain, out, model_files, ids)
+    else:
+        spec = _single_spec(presets, modes, mix, chain, model_files, ids)
+    processors = build_processors(spec, model_files)  # also checks mode, mix and the chain now
+    batch = len(inputs) > 1 or any(Path(p).expanduser().is_dir() for p in inputs)
+    to_folder = batch or out.is_dir() or str(output).endswith(("/", os.sep))
+    tasks = _file_tasks(spec, processors, files, out, template, batch=batch, to_folder=to_folder, fmt=fmt,
+                        bit_depth=bit_depth, chunk_seconds=chunk_seconds)
+    return spec, tasks, processors
 
+
+MODE_CHOICES = ("isolate", "remove", "both")
+
+
+def parse_modes(mode: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``None`` (the preset's default), ``("isolate",)``, ``("remove",)`` or ``("isolate", "remove")``.
+
+    Takes ``"isolate"``, ``"remove"``, ``"both"`` or a list of them (``--mode`` may be repeated).
+
+    Raises:
+        UserError: an unknown mode.
+    """
+    if mode is None:
+        return None
+    given = [mode] if isinstance(mode, str) else list(mode)
+    if not given:
+        return None
+    chosen = set()
+    for value in given:
+        if value not in MODE_CHOICES:
+            raise UserError(f"--mode {value!r} is invalid: use isolate, remove or both (or repeat --mode)")
+        chosen.update(("isolate", "remove") if value == "both" else (value,))
+    return tuple(m for m in ("isolate", "remove") if m in chosen)
+
+
+def _preset_texts(refs: Sequence[Any], model_files: Any) -> tuple[str, ...]:
+    from fewshot_sep.plugin_host.separator_plugin import resolve_preset_ref
+
+    return tuple(resolve_preset_ref(ref, model_files).to_text() for ref in refs)
+
+
+def _stems_spec(presets, modes, mix, chain, out: Path, model_files, ids: dict) -> ProcessorSpec:
+    if chain:
+        raise UserError("--stems and --chain cannot be combined: --stems runs one separator per --preset")
+    if not presets:
+        raise UserError("--stems needs at least one --preset (repeat --preset for each instrument)")
+    if modes is not None and "remove" in modes:
+        raise UserError("--stems isolates each preset's instrument; --mode remove does not apply "
+                        "(the 'residual' file holds everything else)")
+    if mix is not None:
+        raise UserError("--mix does not apply to --stems (each stem is fully separated)")
+    if out.suffix and out.suffix.lower() in READABLE_EXTENSIONS:
+        raise UserError(f"with --stems, --output is a folder, not a file: got {str(out)!r}")
+    texts = _preset_texts(presets, model_files)
+    names = unique_names([safe_file_stem(json.loads(t)["name"]) for t in texts])
+    if RESIDUAL_NAME in names:
+        raise UserError(f"a preset is named {RESIDUAL_NAME!r}, which clashes with the residual stem: rename it")
+    return ProcessorSpec("stems", texts, tuple(names), "isolate", 1.0, **ids)
+
+
+def _single_spec(presets, modes, mix, chain, model_files, ids: dict) -> ProcessorSpec:
+    both = modes == ("isolate", "remove")
+    if both and chain:
+        raise UserError("--mode both needs one separator, not a --chain: run the chain once per mode, "
+                        "e.g. --mode isolate, then --mode remove")
+    if both and mix is not None:
+        raise UserError("--mix does not apply to --mode both: the isolated and the removed files are fully "
+                        "separated, so that together they add up to the input")
+    mode = "isolate" if both else (modes[0] if modes else None)
     if chain:
         if len(presets) > 1:
             raise UserError("give at most one --preset with --chain (it fills separators that name none)")
         from fewshot_sep.plugin_host.chain_file import read_chain_document
 
         chain_path = Path(chain).expanduser()
-        spec = ProcessorSpec("chain", preset_texts(presets[:1]), mode=mode, mix=mix,
-                             chain=json.dumps(read_chain_document(chain_path)), chain_file=str(chain_path.absolute()),
-                             model=model_path, model_id=model_files.model_id)
-    else:
-        if not presets:
-            raise UserError("give a preset with --preset (builtin:NAME, a library name or a .json file)")
-        if len(presets) > 1:
-            raise UserError("several --preset values need --stems (one output file per preset)")
-        spec = ProcessorSpec("single", preset_texts(presets), mode=mode, mix=mix, model=model_path,
-                             model_id=model_files.model_id)
-    processors = build_processors(spec, model_files)  # also checks mode, mix and the chain now
-    to_folder = batch or out.is_dir() or str(output).endswith(("/", os.sep))
-    if not to_folder:
-        from fewshot_sep.utils.audio import check_writable_extension
+        return ProcessorSpec("chain", _preset_texts(presets[:1], model_files), mode=mode, mix=mix,
+                             chain=json.dumps(read_chain_document(chain_path)),
+                             chain_file=str(chain_path.absolute()), **ids)
+    if not presets:
+        raise UserError("give a preset with --preset (builtin:NAME, a library name or a .json file)")
+    if len(presets) > 1:
+        raise UserError("several --preset values need --stems (one output file per preset)")
+    return ProcessorSpec("single", _preset_texts(presets, model_files), mode=mode,
+                         mix=1.0 if both else mix, both=both, **ids)
 
+
+def output_labels(spec: ProcessorSpec, processors: Sequence[Any]) -> list[tuple[str, str]]:
+    """``(preset, mode)`` of each file a task writes: the processors' outputs, then the residual."""
+    if spec.kind == "stems":
+        return [(n, "isolate") for n in spec.names] + [(RESIDUAL_NAME, "remove")]
+    if spec.kind == "chain":
+        return [(safe_file_stem(Path(spec.chain_file or "chain").stem), spec.mode or "chain")]
+    name = safe_file_stem(processors[0].name)
+    return [(name, "isolate"), (name, "remove")] if spec.both else [(name, processors[0].mode)]
+
+
+def _file_tasks(spec: ProcessorSpec, processors: Sequence[Any], files: Sequence[Path], out: Path,
+                template: str | None, *, batch: bool, to_folder: bool, fmt: str | None, bit_depth: int,
+                chunk_seconds: float | None) -> list[FileTask]:
+    """One FileTask per input, its outputs named by `template` (or the default names)."""
+    from fewshot_sep.plugin_host.output_names import DEFAULT_TEMPLATES, clash_message, name_outputs
+    from fewshot_sep.utils.audio import check_writable_extension
+
+    labels = output_labels(spec, processors)
+    n_outputs = len(processors)
+    naming = template
+    if naming is None and spec.kind == "stems":
+        naming = DEFAULT_TEMPLATES["stems-batch" if batch else "stems"]
+    elif naming is None and spec.both:
+        if not to_folder and out.suffix.lower() in READABLE_EXTENSIONS:
+            raise UserError(f"--mode both writes two files: give a folder as --output (e.g. "
+                            f"{str(out.with_suffix(''))}/) or a --filename template with {{mode}}")
+        naming = DEFAULT_TEMPLATES["both"]
+    elif naming is None and to_folder:
+        naming = DEFAULT_TEMPLATES["single"]
+    elif naming is None:
         check_writable_extension(out)  # a clear error before any work
-    targets = [out / f"{p.stem}{output_extension(p, fmt)}" if to_folder else out for p in files]
-    clashes = _duplicates(targets)
+    tasks = []
+    for path in files:
+        if naming is None:
+            paths = (_abs(out),)
+        else:
+            # The default stem folders were always made safe; a user's template gets the name as it is.
+            track = safe_file_stem(path.stem) if template is None and spec.kind == "stems" else path.stem
+            paths, _ = name_outputs(out, naming, track, output_extension(path, fmt), labels)
+        check_targets(path, [Path(p) for p in paths])  # e.g. an output that is the input: refused up front
+        residual = paths[n_outputs] if len(paths) > n_outputs else None
+        tasks.append(FileTask(_abs(path), tuple(paths[:n_outputs]), residual=residual, bit_depth=bit_depth,
+                              chunk_seconds=chunk_seconds, labels=tuple(labels)))
+    clashes = _duplicates([Path(t) for task in tasks for t in task.targets])
     if clashes:
-        raise UserError(
-            f"several inputs would be written to {clashes[0]}: give inputs with different names "
-            "or process them separately"
-        )
-    return spec, [FileTask(_abs(p), (_abs(t),), **common) for p, t in zip(files, targets)], processors
+        raise UserError(clash_message(clashes[0], template))
+    return tasks
 
 
 def build_processors(spec: ProcessorSpec, model: Any = None) -> list[Any]:
@@ -219,16 +318,21 @@ def build_processors(spec: ProcessorSpec, model: Any = None) -> list[Any]:
         )
     presets = [_preset(text) for text in spec.presets]
     if spec.kind == "stems":
-        return [FewShotSeparator(p, mode="isolate", mix=1.0, model=model) for p in presets]
-    if spec.kind == "chain":
+        processors = [FewShotSeparator(p, mode="isolate", mix=1.0, model=model) for p in presets]
+    elif spec.kind == "chain":
         from fewshot_sep.plugin_host.chain_file import chain_from_json
 
         where = str(spec.chain_file or "chain")
-        return [chain_from_json(
+        processors = [chain_from_json(
             json.loads(spec.chain or "{}"), where=where, base=Path(where).parent, model=model,
             default_preset=presets[0] if presets else None, mode_override=spec.mode, mix_override=spec.mix,
         )]
-    return [FewShotSeparator(presets[0], mode=spec.mode, mix=spec.mix, model=model)]
+    else:
+        processors = [FewShotSeparator(presets[0], mode=spec.mode, mix=spec.mix, model=model)]
+    for processor in processors:
+        for separator in processor.separators if hasattr(processor, "separators") else [processor]:
+            separator.threads = spec.threads
+    return processors
 
 
 def run_file_task(

@@ -29,7 +29,6 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -39,8 +38,8 @@ from fewshot_sep.plugin_host.batch_manifest import (
     file_sha256,
     is_complete,
     remove_orphan_temp_files,
-    utc_stamp,
 )
+from fewshot_sep.plugin_host.batch_outcome import BatchProgress, BatchSummary, FileOutcome
 from fewshot_sep.plugin_host.batch_plan import (
     FileTask,
     ProcessorSpec,
@@ -48,76 +47,11 @@ from fewshot_sep.plugin_host.batch_plan import (
     plan_separation,
     run_file_task,
 )
-from fewshot_sep.plugin_host.file_processing import FILE_ERRORS, FileResult, done_message, failed_message
+from fewshot_sep.plugin_host.file_processing import FILE_ERRORS
+from fewshot_sep.plugin_host.quiet_part import quiet_part_warnings
 from fewshot_sep.utils.errors import UserError
 
 INSTALL_HINT = "pip install 'fewshot-sep[distributed]'"
-
-
-@dataclass
-class FileOutcome:
-    """What happened to one file (one manifest line); times in seconds."""
-
-    input: str
-    status: str  # "done" | "failed"
-    outputs: list[str]
-    error: str | None = None
-    seconds: float = 0.0  # audio duration
-    wall_seconds: float = 0.0  # processing time
-    sample_rate: int = 0
-    channels: int = 0
-    input_sha256: str | None = None
-    input_bytes: int | None = None
-    input_mtime_ns: int | None = None
-    output_bytes: list[int] = field(default_factory=list)
-    worker: str = ""
-    nonfinite_samples: int = 0  # NaN/Inf input samples processed as silence
-
-    def record(self, job: str) -> dict[str, Any]:
-        """The manifest line of this outcome."""
-        return {
-            "input": self.input, "input_sha256": self.input_sha256, "input_bytes": self.input_bytes,
-            "input_mtime_ns": self.input_mtime_ns, "outputs": self.outputs, "output_bytes": self.output_bytes,
-            "status": self.status, "error": self.error, "seconds": round(self.seconds, 6),
-            "wall_seconds": round(self.wall_seconds, 3), "job": job, "worker": self.worker,
-            "finished": utc_stamp(),
-        }
-
-
-@dataclass
-class BatchSummary:
-    """Outcome of a batch: files done, skipped (already complete, ``--resume``) and failed."""
-
-    done: list[FileOutcome] = field(default_factory=list)
-    failed: list[FileOutcome] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    wall_seconds: float = 0.0
-    workers: int = 1
-    dashboard: str | None = None
-    manifest: Path | None = None
-
-    @property
-    def audio_seconds(self) -> float:
-        """Seconds of audio separated in this run (skipped files not counted)."""
-        return sum(o.seconds for o in self.done)
-
-    @property
-    def files_per_second(self) -> float:
-        """Files done per second of wall time."""
-        return len(self.done) / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
-    @property
-    def audio_seconds_per_second(self) -> float:
-        """Seconds of audio separated per second of wall time (x real time)."""
-        return self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
-    def text(self) -> str:
-        """One summary line: done, skipped, failed, throughput."""
-        return (
-            f"done {len(self.done)}, skipped {len(self.skipped)}, failed {len(self.failed)} "
-            f"in {self.wall_seconds:.1f} s on {self.workers} worker(s): {self.files_per_second:.2f} files/s, "
-            f"{self.audio_seconds_per_second:.1f} s of audio per second"
-        )
 
 
 # ------------------------------------------------------------------ one file, anywhere
@@ -130,7 +64,8 @@ def attempt_file(
     try:
         result = run_file_task(task, processors, progress=False, progress_callback=progress_callback)
     except FILE_ERRORS as err:
-        outcome = FileOutcome(task.input, "failed", list(task.targets), error=str(err), worker=worker)
+        outcome = FileOutcome(task.input, "failed", list(task.targets), error=str(err), worker=worker,
+                              labels=list(task.labels))
         with contextlib.suppress(OSError):
             _describe_input(outcome)
         outcome.wall_seconds = time.perf_counter() - start
@@ -138,7 +73,8 @@ def attempt_file(
     outcome = FileOutcome(
         task.input, "done", list(task.targets), seconds=result.seconds, sample_rate=result.sample_rate,
         channels=result.channels, output_bytes=[os.stat(t).st_size for t in task.targets], worker=worker,
-        nonfinite_samples=result.nonfinite_samples,
+        nonfinite_samples=result.nonfinite_samples, latency_samples=result.latency_samples,
+        labels=list(task.labels), warnings=quiet_part_warnings(task, processors, result),
     )
     _describe_input(outcome)
     outcome.wall_seconds = time.perf_counter() - start
@@ -243,8 +179,10 @@ def run_tasks(
     *,
     workers: int = 1,
     scheduler: str | None = None,
+    jobs: int = 1,
     manifest: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool | None = None,
     log: Callable[[str], Any] = print,
 ) -> BatchSummary:
@@ -255,91 +193,76 @@ def run_tasks(
         processors: the spec's processors for a local run (None = build them).
         workers: local Dask worker processes (> 1 starts a LocalCluster).
         scheduler: address of an existing Dask scheduler (instead of `workers`).
+        jobs: local worker processes without Dask (> 1 runs files in a process pool).
         manifest: JSON Lines job manifest to append to (None = none).
         resume: skip the tasks the manifest shows complete (needs `manifest`).
+        overwrite: replace outputs that exist; without it, any existing output refuses the
+            whole batch before work starts (with `resume`, the outputs the manifest records
+            may be replaced).
         progress: one bar for the batch in seconds of audio (None = only on a terminal).
-        log: gets one line per file (lines with ``": FAILED: "`` are failures).
+        log: gets one line per file (lines with ``": FAILED: "`` are failures, lines with
+            ``": warning: "`` warnings).
 
     Returns:
         A BatchSummary. A failing file never stops the batch.
+
+    Raises:
+        UserError: bad engine options, or outputs that exist (without `overwrite`).
     """
-    from tqdm import tqdm
+    from fewshot_sep.plugin_host.output_names import check_overwrite
 
-    from fewshot_sep.utils.audio import audio_info
-
-    if not isinstance(workers, int) or workers < 1:
-        raise UserError(f"--workers {workers!r} is invalid: give a whole number of worker processes, 1 or more")
-    if scheduler and workers > 1:
-        raise UserError("--workers starts a local Dask cluster and --scheduler attaches to an existing one: "
-                        "give one of them (the cluster's own workers do the work with --scheduler)")
+    check_engine_options(workers, scheduler, jobs)
     if resume and manifest is None:
         raise ValueError("resume needs a manifest path")
     book = JobManifest(manifest) if manifest is not None else None
     job = f"{spec.key}-{tasks[0].bit_depth}" if tasks else spec.key
-    summary = BatchSummary(manifest=book.path if book else None, workers=workers)
+    summary = BatchSummary(manifest=book.path if book else None, workers=max(workers, jobs), tasks=list(tasks))
     todo = list(tasks)
+    records = book.records() if (resume and book is not None) else {}
+    if not overwrite:  # decided before any work, so a refused batch writes nothing
+        recorded = {p for r in records.values() for p in (r.get("outputs") or []) if isinstance(p, str)}
+        check_overwrite((t for task in todo for t in task.targets), allowed=recorded)
     if resume and book is not None:
         remove_orphan_temp_files(t for task in tasks for t in task.targets)  # left by a run that was killed
-        records = book.records()
         done = [is_complete(records.get(t.input), t.input, t.targets, job) for t in tasks]
         todo = [t for t, complete in zip(tasks, done) if not complete]
         summary.skipped = [t.input for t, complete in zip(tasks, done) if complete]
         if summary.skipped:  # one line, not one per file: a catalogue rerun may skip thousands
             log(f"skipping {len(summary.skipped)} file(s) the manifest {book.path} shows done")
 
-    expected: dict[str, float] = {}
-    for task in todo:  # headers only, for the bar's total
-        try:
-            rate, _, frames = audio_info(task.input)
-            expected[task.input] = frames / rate
-        except UserError:
-            expected[task.input] = 0.0
-    bar = tqdm(
-        total=round(sum(expected.values()), 2), unit="s", desc="batch",
-        disable=(not sys.stderr.isatty()) if progress is None else not progress,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio{postfix} "
-                   "[{elapsed}<{remaining}]",
-    )
-    finished_seconds = 0.0
-
-    def finish(index: int, outcome: FileOutcome) -> None:
-        nonlocal finished_seconds
-        if book is not None:
-            book.append(outcome.record(job))  # only now: after the outputs were renamed into place
-        prefix = f"[{index}/{len(todo)}] " if len(todo) > 1 else ""
-        if outcome.status == "done":
-            summary.done.append(outcome)
-            line = done_message(prefix, FileResult(Path(outcome.input), [Path(p) for p in outcome.outputs],
-                                                   outcome.seconds, outcome.sample_rate, outcome.channels,
-                                                   nonfinite_samples=outcome.nonfinite_samples))
-        else:
-            summary.failed.append(outcome)
-            line = failed_message(prefix, outcome.input, outcome.error or "unknown error")
-        with tqdm.external_write_mode(file=sys.stderr):  # the line goes above the bar, not through it
-            log(line)
-        finished_seconds += expected.get(outcome.input, 0.0)
-        bar.set_postfix_str(f"files {index}/{len(todo)}", refresh=False)
-        bar.update(max(0.0, round(finished_seconds - bar.n, 4)))
-
+    report = BatchProgress(todo, summary, book, job, progress, log)
     start = time.perf_counter()
     try:
         if scheduler or workers > 1:
-            _run_on_dask(spec, todo, workers, scheduler, finish, summary, log)
+            _run_on_dask(spec, todo, workers, scheduler, report.finish, summary, log)
+        elif jobs > 1 and len(todo) > 1:
+            from fewshot_sep.plugin_host.local_jobs import run_in_processes
+
+            run_in_processes(spec, todo, jobs, report.finish)
         else:
             processors = list(processors) if processors is not None else build_processors(spec)
             for index, task in enumerate(todo, 1):
-                base = finished_seconds
-
-                def inside(done_s: float, total_s: float, base: float = base) -> None:
-                    bar.update(max(0.0, round(base + done_s - bar.n, 4)))
-
-                finish(index, attempt_file(task, processors, progress_callback=inside))
+                report.finish(index, attempt_file(task, processors, progress_callback=report.inside()))
     finally:
-        bar.close()
+        report.close()
         summary.wall_seconds = time.perf_counter() - start
-        if book is not None:
+        if book is not None or jobs > 1:  # a process killed mid-file (SIGKILL, OOM) left its temp file
             remove_orphan_temp_files(t for task in tasks for t in task.targets)
     return summary
+
+
+def check_engine_options(workers: int, scheduler: str | None, jobs: int) -> None:
+    """Refuse bad or conflicting ``--workers``, ``--scheduler`` and ``--jobs`` values (UserError)."""
+    for flag, value in (("--workers", workers), ("--jobs", jobs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            what = "worker processes" if flag == "--workers" else "local processes"
+            raise UserError(f"{flag} {value!r} is invalid: give a whole number of {what}, 1 or more")
+    if scheduler and workers > 1:
+        raise UserError("--workers starts a local Dask cluster and --scheduler attaches to an existing one: "
+                        "give one of them (the cluster's own workers do the work with --scheduler)")
+    if jobs > 1 and (scheduler or workers > 1):
+        raise UserError("--jobs runs files in local processes without Dask; --workers/--scheduler run them on "
+                        "Dask: give one of them")
 
 
 def _run_on_dask(spec, todo, workers, scheduler, finish, summary, log) -> None:
@@ -380,7 +303,9 @@ def separate_files(
     *,
     workers: int = 1,
     scheduler: str | None = None,
+    jobs: int = 1,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool | None = None,
     log: Callable[[str], Any] = print,
     **options: Any,
@@ -393,22 +318,26 @@ def separate_files(
         presets: ``builtin:NAME``, library names, preset files or ``Preset`` objects.
         workers: > 1 runs the batch on a local Dask cluster of that many processes.
         scheduler: address of an existing Dask cluster (e.g. ``"tcp://10.0.0.5:8786"``).
+        jobs: > 1 runs the files in that many local processes (no Dask needed).
         resume: skip files the job manifest shows complete; a manifest is written
             whenever `resume` is set or the batch runs on Dask.
+        overwrite: replace existing outputs (otherwise any existing output refuses the batch
+            before work starts; see :func:`run_tasks`).
         progress: one bar in seconds of audio (None = only on a terminal).
-        log: gets one line per file.
+        log: gets one line per file (and one per warning).
         **options: the keyword options of :func:`plan_separation`, as on the command line:
             ``mode``, ``mix``, ``chain``, ``stems``, ``fmt``, ``bit_depth``,
-            ``chunk_seconds`` (s), ``model``.
+            ``chunk_seconds`` (s), ``model``, ``filename``, ``threads``.
 
     Returns:
         A BatchSummary (done, skipped, failed, throughput, manifest path).
 
     Raises:
-        UserError: a bad option (before any file is touched).
+        UserError: a bad option or an existing output (before any file is touched).
     """
+    check_engine_options(workers, scheduler, jobs)
     spec, tasks, processors = plan_separation(inputs, output, presets, **options)
-    distributed = bool(scheduler) or (isinstance(workers, int) and workers > 1)
+    distributed = bool(scheduler) or workers > 1
     manifest = manifest_path_for(tasks, output) if (resume or distributed) else None
-    return run_tasks(spec, tasks, processors, workers=workers, scheduler=scheduler, manifest=manifest,
-                     resume=resume, progress=progress, log=log)
+    return run_tasks(spec, tasks, processors, workers=workers, scheduler=scheduler, jobs=jobs, manifest=manifest,
+                     resume=resume, overwrite=overwrite, progress=progress, log=log)

@@ -3,12 +3,15 @@
 ``separate_example(out_dir)`` runs a built-in preset over
 ``fewshot_sep/assets/example/mix.flac`` (isolate and remove) and returns the
 written files; the demo command can call it and print where the results are.
+``write_examples(folder)`` writes the example as files to try the other commands
+on (``fewshot-sep demo --write-examples DIR``, used by the README).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fewshot_sep.utils.errors import UserError
 
@@ -48,3 +51,53 @@ def separate_example(
     outputs = [out_dir / f"{stem}-isolated.wav", out_dir / f"{stem}-removed.wav"]
     stream_file([isolate, remove], mix, outputs, progress=progress)
     return outputs
+
+
+#: Instrument number in the bundled example -> the short name its example takes get.
+EXAMPLE_TAKES = {0: "piano", 32: "bass", 40: "violin", 73: "flute", 128: "drums"}
+
+
+def write_examples(folder: str | os.PathLike, overwrite: bool = False) -> list[Path]:
+    """Write the bundled example as files to try every command on; returns the paths written.
+
+    Files (44.1 kHz mono, from ``fewshot_sep/assets/example``):
+
+    - ``song.wav``: the 7 s mix (piano, bass, violin, flute, drums);
+    - ``album/01-verse.flac``, ``album/02-chorus.wav``: its two halves, a folder of songs;
+    - ``<instrument>-1.wav``, ``<instrument>-2.flac``: two 2.5 s takes of each instrument
+      alone (piano, bass, violin, flute, drums) from other pieces, for presets.
+
+    Raises:
+        UserError: a file is already there (unless `overwrite`), or the example is missing.
+    """
+    import json
+
+    from fewshot_sep.utils.audio import read_audio, write_audio
+
+    example = example_mix_path().parent
+    if not example.is_dir():
+        raise UserError(f"the bundled example {example} is missing: reinstall fewshot-sep")
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--write-examples {str(folder)!r} is a file: give a folder")
+    mix, rate = read_audio(example_mix_path())
+    half = mix.shape[1] // 2
+    plan: list[tuple[Path, Any, int]] = [
+        (folder / "song.wav", mix, rate),
+        (folder / "album" / "01-verse.flac", mix[:, :half], rate),
+        (folder / "album" / "02-chorus.wav", mix[:, half:], rate),
+    ]
+    for entry in json.loads((example / "example.json").read_text())["instruments"]:
+        name = EXAMPLE_TAKES.get(int(entry["instrument"]))
+        if name is None:
+            continue
+        for k, clip in enumerate(entry["clips"][:2], 1):
+            audio, clip_rate = read_audio(example / clip)
+            plan.append((folder / f"{name}-{k}{'.wav' if k == 1 else '.flac'}", audio, clip_rate))
+    existing = [str(p) for p, _, _ in plan if p.exists()]
+    if existing and not overwrite:
+        raise UserError(f"{len(existing)} example file(s) already exist in {str(folder)!r} (e.g. {existing[0]!r}): "
+                        "choose another folder, or pass --overwrite to replace them")
+    for path, audio, audio_rate in plan:
+        write_audio(path, audio, audio_rate)
+    return [p for p, _, _ in plan]

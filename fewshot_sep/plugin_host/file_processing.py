@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -207,8 +207,18 @@ def _without_tiny_chunks(pairs):
 
 @dataclass
 class FileResult:
-    """What one file produced: output paths, duration, sample rate, channels, and how many
-    input samples were NaN/Inf (processed as silence)."""
+    """What one file produced.
+
+    Attributes:
+        input, outputs: the paths (outputs in processor order, then the residual).
+        seconds, sample_rate, channels: the input's duration (s), rate (Hz) and channel count.
+        nonfinite_samples: input samples that were NaN/Inf (processed as silence).
+        latency_samples: the processors' delay that was compensated, in samples at the
+            file's rate (the outputs are aligned with the input either way).
+        input_energy: sum of squares of the input (all channels, at the processing rate).
+        output_energy: per processor output, sum of squares of that output.
+        difference_energy: per processor output, sum of squares of (input - output).
+    """
 
     input: Path
     outputs: list[Path]
@@ -216,6 +226,28 @@ class FileResult:
     sample_rate: int
     channels: int
     nonfinite_samples: int = 0
+    latency_samples: int = 0
+    input_energy: float = 0.0
+    output_energy: list[float] = field(default_factory=list)
+    difference_energy: list[float] = field(default_factory=list)
+
+
+class _Levels:
+    """Running energies of the aligned input, each output and each (input - output)."""
+
+    def __init__(self, n_outputs: int) -> None:
+        self.input = 0.0
+        self.output = [0.0] * n_outputs
+        self.difference = [0.0] * n_outputs
+
+    def add(self, source: np.ndarray, outputs: Sequence[np.ndarray]) -> None:
+        source64 = source.astype(np.float64)
+        self.input += float(np.sum(source64 * source64))
+        for i, out in enumerate(outputs):
+            out64 = out.astype(np.float64)
+            diff = source64 - out64
+            self.output[i] += float(np.sum(out64 * out64))
+            self.difference[i] += float(np.sum(diff * diff))
 
 
 def stream_file(
@@ -261,14 +293,7 @@ def stream_file(
     if len(processors) != len(output_paths):
         raise ValueError("give one output path per processor")
     chunk_frames = max(int(chunk_frames), 2 * MIN_CHUNK_FRAMES)
-    for target in targets:
-        check_writable_extension(target)
-        if target.exists() and input_path.exists() and target.resolve() == input_path.resolve():
-            raise UserError(
-                f"output {str(target)!r} is the input file: refusing to overwrite it; choose another --output"
-            )
-    if len({t.resolve() for t in targets}) != len(targets):
-        raise UserError(f"two outputs would be written to the same file: {[str(t) for t in targets]}")
+    check_targets(input_path, targets)
     sample_rate, channels, file_frames = audio_info(input_path)
     total_seconds = file_frames / sample_rate
     # The engine runs at 22.05/44.1/48/88.2/96 kHz; any other file rate is streamed
@@ -276,53 +301,25 @@ def stream_file(
     work_rate = working_rate(sample_rate)
     resampling = work_rate != sample_rate
     # Work-rate frames to deliver: known up front without resampling; with it, counted
-    # as the resampled input arrives (the flush below runs after the last chunk).
+    # as the resampled input arrives (the flush runs after the last chunk).
     total_frames = file_frames if not resampling else 0
 
     streams = [_AlignedOutput(p) for p in processors]
-    if residual_path is not None:
-        streams.append(_AlignedOutput(_Identity()))
+    streams.append(_AlignedOutput(_Identity()))  # the input, aligned: residual and levels
+    levels = _Levels(len(processors))
     for stream in streams:
         stream.processor.reset()
 
     bar = tqdm(
-        total=round(total_seconds, 2),
-        unit="s",
-        desc=input_path.name[:30],
+        total=round(total_seconds, 2), unit="s", desc=input_path.name[:30],
         disable=(not sys.stderr.isatty()) if progress is None else not progress,
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]",
         leave=False,
     )
     with contextlib.ExitStack() as stack:
         stack.enter_context(contextlib.closing(bar))
-        tmp_paths = [stack.enter_context(atomic_path(t)) for t in targets]
-        file_writers = []
-        for tmp, target in zip(tmp_paths, targets):
-            file_writers.append(_Writer(tmp, target, sample_rate, channels, bit_depth))
-            # Closed before atomic_path renames (an ExitStack unwinds in reverse order).
-            stack.callback(file_writers[-1].close)
-        writers: list[Any] = (
-            [_RateWriter(w, work_rate, sample_rate, channels, file_frames) for w in file_writers]
-            if resampling
-            else file_writers
-        )
-        written = 0
-
-        def drain() -> None:
-            nonlocal written
-            ready = min(s.available for s in streams)
-            ready = min(ready, total_frames - written)
-            if ready <= 0:
-                return
-            pieces = [s.take(ready) for s in streams]
-            if residual_path is not None:
-                stems, source = pieces[:-1], pieces[-1]
-                residual = source - np.sum(stems, axis=0) if stems else source
-                pieces = stems + [residual]
-            for writer, piece in zip(writers, pieces):
-                writer.write(piece)
-            written += ready
-
+        writers = _open_writers(stack, targets, sample_rate, work_rate, channels, file_frames, bit_depth)
+        out = _Delivery(streams, writers, levels, residual=residual_path is not None, total_frames=total_frames)
         chunks = iter_audio_chunks(input_path, chunk_frames)
         if resampling:
             pairs = _resampled_chunks(chunks, sample_rate, work_rate, channels)
@@ -333,35 +330,103 @@ def stream_file(
             if not np.isfinite(file_chunk).all():  # the engine zeroes them; the user is told (run_batch)
                 nonfinite += int(file_chunk.size - np.count_nonzero(np.isfinite(file_chunk)))
             if resampling:
-                total_frames += chunk.shape[1]
+                out.total_frames += chunk.shape[1]
             if chunk.shape[1]:
                 for stream in streams:
                     stream.feed(chunk, work_rate, buffer_size)
-                drain()
+                out.drain()
             bar.update(round(file_chunk.shape[1] / sample_rate, 4))
             if progress_callback is not None:
-                progress_callback(min(written / work_rate, total_seconds), total_seconds)
-        # Flush: feed silence until every stream has delivered the input's length.
-        flushed, flush_limit = 0, 60 * work_rate
-        while written < total_frames:
-            if flushed > flush_limit:
-                raise UserError(
-                    f"processing {str(input_path)!r}: the processor still owed {total_frames - written} "
-                    "samples after 60 s of trailing silence; a plugin in the chain does not stream"
-                )
-            need = max(s.owed_latency() + (total_frames - written) - s.available for s in streams)
-            size = max(MIN_CHUNK_FRAMES, min(chunk_frames, need))
-            silence = np.zeros((channels, size), dtype=np.float32)
-            for stream in streams:
-                stream.feed(silence, work_rate, buffer_size)
-            flushed += size
-            drain()
+                progress_callback(min(out.written / work_rate, total_seconds), total_seconds)
+        out.flush(input_path, channels, work_rate, chunk_frames, buffer_size)
         if resampling:
             for writer in writers:
                 writer.finish(channels)
         if progress_callback is not None:
             progress_callback(total_seconds, total_seconds)
-    return FileResult(input_path, targets, total_seconds, sample_rate, channels, nonfinite)
+    latency = max((int(p.latency_samples) for p in processors), default=0)
+    return FileResult(
+        input_path, targets, total_seconds, sample_rate, channels, nonfinite,
+        latency_samples=int(round(latency * sample_rate / work_rate)), input_energy=levels.input,
+        output_energy=levels.output, difference_energy=levels.difference,
+    )
+
+
+class _Delivery:
+    """Takes aligned audio from every stream as it becomes ready and hands it to the writers.
+
+    The last stream is the input itself (for the residual and the levels); `written` counts
+    work-rate frames delivered, up to `total_frames`.
+    """
+
+    def __init__(self, streams: list[_AlignedOutput], writers: list[Any], levels: _Levels, *, residual: bool,
+                 total_frames: int) -> None:
+        self.streams, self.writers, self.levels, self.residual = streams, writers, levels, residual
+        self.total_frames = total_frames
+        self.written = 0
+
+    def drain(self) -> None:
+        ready = min(min(s.available for s in self.streams), self.total_frames - self.written)
+        if ready <= 0:
+            return
+        pieces = [s.take(ready) for s in self.streams]
+        stems, source = pieces[:-1], pieces[-1]
+        self.levels.add(source, stems)
+        if self.residual:
+            stems = stems + [source - np.sum(stems, axis=0) if stems else source]
+        for writer, piece in zip(self.writers, stems):
+            writer.write(piece)
+        self.written += ready
+
+    def flush(self, input_path: Path, channels: int, work_rate: int, chunk_frames: int, buffer_size: int) -> None:
+        """Feed silence until every stream has delivered the input's length."""
+        flushed, flush_limit = 0, 60 * work_rate
+        while self.written < self.total_frames:
+            if flushed > flush_limit:
+                raise UserError(
+                    f"processing {str(input_path)!r}: the processor still owed {self.total_frames - self.written} "
+                    "samples after 60 s of trailing silence; a plugin in the chain does not stream"
+                )
+            owed = self.total_frames - self.written
+            need = max(s.owed_latency() + owed - s.available for s in self.streams)
+            size = max(MIN_CHUNK_FRAMES, min(chunk_frames, need))
+            silence = np.zeros((channels, size), dtype=np.float32)
+            for stream in self.streams:
+                stream.feed(silence, work_rate, buffer_size)
+            flushed += size
+            self.drain()
+
+
+def check_targets(input_path: Path, targets: Sequence[Path]) -> None:
+    """Refuse outputs that cannot be written: unknown extension, the input itself, one path twice.
+
+    Raises:
+        UserError: naming the output.
+    """
+    for target in targets:
+        check_writable_extension(target)
+        if target.exists() and input_path.exists() and target.resolve() == input_path.resolve():
+            raise UserError(
+                f"output {str(target)!r} is the input file: refusing to overwrite it; choose another --output"
+            )
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise UserError(f"two outputs would be written to the same file: {[str(t) for t in targets]}")
+
+
+def _open_writers(
+    stack: contextlib.ExitStack, targets: Sequence[Path], sample_rate: int, work_rate: int, channels: int,
+    file_frames: int, bit_depth: int,
+) -> list[Any]:
+    """One atomic writer per target (taking work-rate audio ``[C, n]``), closed and renamed by `stack`."""
+    tmp_paths = [stack.enter_context(atomic_path(t)) for t in targets]
+    file_writers = []
+    for tmp, target in zip(tmp_paths, targets):
+        file_writers.append(_Writer(tmp, target, sample_rate, channels, bit_depth))
+        # Closed before atomic_path renames (an ExitStack unwinds in reverse order).
+        stack.callback(file_writers[-1].close)
+    if work_rate == sample_rate:
+        return file_writers
+    return [_RateWriter(w, work_rate, sample_rate, channels, file_frames) for w in file_writers]
 
 
 # ------------------------------------------------------------------------ batches

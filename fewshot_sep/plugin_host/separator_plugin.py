@@ -152,6 +152,7 @@ class FewShotSeparator(PedalboardNames):
         self._mix_explicit = mix is not None
         self._mode = check_mode(mode) if mode is not None else "isolate"
         self._mix = check_mix(mix) if mix is not None else 1.0
+        self._threads = 1
         if preset is not None and conditioning is not None:
             raise InvalidParameter("give either a preset or a conditioning vector, not both")
         if preset is not None:
@@ -223,6 +224,23 @@ class FewShotSeparator(PedalboardNames):
             self._mix = check_mix(value)
             self._mix_explicit = True
             self._push_mode_mix()
+
+    @property
+    def threads(self) -> int:
+        """onnxruntime intra-op threads of the separator (1, the live setting, by default).
+
+        Setting it rebuilds the engine on the next call (and so restarts a stream).
+        """
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InvalidParameter(f"threads {value!r} is invalid: give a whole number of threads, 1 or more")
+        with self._lock:
+            if int(value) != self._threads:
+                self._threads = int(value)
+                self._engine, self._engine_key = None, None
 
     @property
     def name(self) -> str:
@@ -310,6 +328,7 @@ class FewShotSeparator(PedalboardNames):
                         conditioning=self._conditioning,
                         mode=self._mode,
                         mix=self._mix,
+                        live_threads=self._threads,
                     )
                     for start, stop in groups
                 ]

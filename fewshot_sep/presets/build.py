@@ -73,15 +73,24 @@ def _prepare_all(
     negatives: Sequence[ExampleSpec],
     model: "ModelFiles",
     existing: Iterable[ClipRecord] = (),
+    *,
+    strict: bool = True,
+    warn: Callable[[str], None] = _default_warn,
+    need_positive: bool = True,
 ) -> list[PreparedExample]:
-    """Read and check every example; raise one UserError listing every bad file."""
+    """Read and check every example; return the usable ones.
+
+    With `strict`, any bad file raises one UserError listing every bad file. Otherwise each
+    bad file is left out with a warning, and the error is raised only when nothing usable is
+    left (no positive example when `need_positive`, else no example at all).
+    """
     clip_seconds, min_clip_seconds = _card_seconds(model)
     prepared = [
         prepare_example(spec, role, model.sample_rate, clip_seconds, min_clip_seconds)
         for role, specs in (("positive", positives), ("negative", negatives))
         for spec in specs
     ]
-    problems = [p.error for p in prepared if p.error]
+    problems = {id(p): p.error for p in prepared if p.error}
     # The same audio (same bytes, same segment) twice would silently double its weight.
     seen: dict[tuple, str] = {
         (rec.sha256, _segment_key(rec.segment)): f"{rec.spec()} (already in the preset as a {rec.role} example)"
@@ -92,18 +101,23 @@ def _prepare_all(
             continue
         key = (p.sha256, _segment_key(p.spec.segment))
         if key in seen:
-            problems.append(
+            problems[id(p)] = (
                 f"{p.spec.label}: the same file{' and segment' if p.spec.segment else ''} as {seen[key]} "
                 f"(sha256 {p.sha256[:12]}...); give each example once"
             )
         else:
             seen[key] = f"{p.spec.label} ({p.role})"
-    if problems:
+    usable = [p for p in prepared if id(p) not in problems]
+    enough = any(p.role == "positive" for p in usable) if need_positive else bool(usable)
+    if problems and (strict or not enough):
         n = len(problems)
         raise UserError(
-            f"{n} example{'s' if n > 1 else ''} cannot be used, nothing was written:\n  - " + "\n  - ".join(problems)
+            f"{n} example{'s' if n > 1 else ''} cannot be used, nothing was written:\n  - "
+            + "\n  - ".join(problems.values())
         )
-    return prepared
+    for problem in problems.values():
+        warn(f"{problem}; left out: the preset is built from the other example(s) (--strict refuses instead)")
+    return usable
 
 
 def _embed_into(
@@ -165,6 +179,7 @@ def create_preset(
     mix: float = 1.0,
     progress: bool = False,
     on_warning: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> Preset:
     """Build a preset from example files (nothing is written; see `save_preset`).
 
@@ -177,12 +192,15 @@ def create_preset(
         description, mode, mix: stored defaults.
         progress: show a progress bar while embedding.
         on_warning: called with each warning message (default: `warnings.warn` a PresetWarning).
+        strict: refuse the build when any example is bad; by default a bad file is left out
+            with a warning, as long as one good positive example remains.
 
     Returns:
         The new `Preset`.
 
     Raises:
-        UserError: bad name, no examples, or any bad example (all are listed in one message).
+        UserError: bad name, no examples, no usable positive example, or (`strict`) any bad
+            example; every bad file is listed in one message.
     """
     name = check_name(name)
     check_mode_mix(mode, mix)
@@ -191,8 +209,8 @@ def create_preset(
     model = load_model(model)
     positives = [parse_example(e) for e in examples]
     negative_specs = [parse_example(e) for e in negatives]
-    prepared = _prepare_all(positives, negative_specs, model)
     warn = on_warning or _default_warn
+    prepared = _prepare_all(positives, negative_specs, model, strict=strict, warn=warn)
     for p in prepared:
         for message in p.warnings:
             warn(message)
@@ -214,15 +232,19 @@ def add_examples(
     encoder: "ClipEncoder | None" = None,
     progress: bool = False,
     on_warning: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> Preset:
     """Return a copy of `preset` with more positive and/or negative examples.
 
     The running sums continue where they stopped, so the result equals `create_preset`
     on all the files in the same order, bit for bit. `preset` itself is not modified.
 
+    A bad file (or one already in the preset) is left out with a warning, unless `strict`
+    (then nothing is changed); with no usable file at all nothing is changed either.
+
     Raises:
-        UserError: no files given, the preset was made with another model, a file already in
-            the preset, or any bad example (nothing is changed).
+        UserError: no files given, the preset was made with another model, no usable file, or
+            (`strict`) any bad example.
     """
     from fewshot_sep.presets.resolve import check_model
 
@@ -230,10 +252,11 @@ def add_examples(
         raise UserError("nothing to add: pass --examples and/or --negative files")
     model = load_model(model)
     check_model(preset, model)
-    prepared = _prepare_all(
-        [parse_example(e) for e in examples], [parse_example(e) for e in negatives], model, existing=preset.clips
-    )
     warn = on_warning or _default_warn
+    prepared = _prepare_all(
+        [parse_example(e) for e in examples], [parse_example(e) for e in negatives], model, existing=preset.clips,
+        strict=strict, warn=warn, need_positive=False,
+    )
     for p in prepared:
         for message in p.warnings:
             warn(message)

@@ -8,7 +8,10 @@ Everything here is numpy only. The steps for one example file:
 4. trim leading/trailing silence (frames quieter than ``SILENCE_DBFS``); refuse a silent file
    or one shorter than the model's ``min_clip_seconds`` after trimming;
 5. cut into clips of ``clip_seconds`` with a hop of half a clip (the last clip is aligned to the
-   end so every sample is covered); near-silent clips are skipped.
+   end so every sample is covered); near-silent clips are skipped;
+6. a sparse example (a bass line or a lead with rests, where no clip is 25 % sound) is
+   built from its sounding parts instead: they are joined (``gather_sound``) and cut into
+   clips, when they add up to at least ``min_clip_seconds``.
 
 Problems are collected per file (`PreparedExample.error`) so one run reports every bad file.
 """
@@ -247,14 +250,63 @@ def prepare_example(
     kept = [c for c in clips if len(clips) == 1 or active_fraction(c, model_rate) >= MIN_ACTIVE_FRACTION]
     result.n_skipped = len(clips) - len(kept)
     if not kept:
-        result.error = (
-            f"{label}: every {clip_seconds:g} s clip is mostly silence (less than "
-            f"{100 * MIN_ACTIVE_FRACTION:.0f}% of it above {SILENCE_DBFS:g} dBFS); use a denser passage"
-        )
-        return result
+        return _from_sounding_parts(result, trimmed, model_rate, clip_seconds, min_clip_seconds)
     if result.n_skipped:
         result.warnings.append(
             f"{label}: skipped {result.n_skipped} of {len(clips)} mostly silent {clip_seconds:g} s clip(s)"
         )
     result.clips = [np.ascontiguousarray(c, dtype=np.float32) for c in kept]
     return result
+
+
+def _from_sounding_parts(
+    result: PreparedExample, trimmed: np.ndarray, model_rate: int, clip_seconds: float, min_clip_seconds: float
+) -> PreparedExample:
+    """A sparse example (rests everywhere, no clip 25 % sound): clips cut from its sounding parts joined."""
+    label = result.spec.label
+    gathered = gather_sound(trimmed, model_rate)
+    seconds = len(gathered) / model_rate
+    if seconds < min_clip_seconds:
+        result.error = (
+            f"{label}: every {clip_seconds:g} s clip is mostly silence (less than "
+            f"{100 * MIN_ACTIVE_FRACTION:.0f}% of it above {SILENCE_DBFS:g} dBFS), and its sounding parts add "
+            f"up to only {seconds:.2f} s of the {result.duration_s:.2f} s (at least {min_clip_seconds:g} s is "
+            "needed): use a longer or denser passage"
+        )
+        return result
+    clips = cut_clips(gathered, model_rate, clip_seconds)
+    result.warnings.append(
+        f"{label}: sparse example (no {clip_seconds:g} s stretch is {100 * MIN_ACTIVE_FRACTION:.0f}% sound): "
+        f"built from its sounding parts, {seconds:.2f} s of the {result.duration_s:.2f} s, joined "
+        f"({len(clips)} clip(s))"
+    )
+    result.duration_s = seconds
+    result.clips = [np.ascontiguousarray(c, dtype=np.float32) for c in clips]
+    return result
+
+
+#: Fade at each edge of a sounding part when they are joined (no click at the joins), in seconds.
+JOIN_FADE_SECONDS = 0.005
+
+
+def gather_sound(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The sounding parts of ``[n]`` audio joined end to end: ``[m]`` float32, m <= n.
+
+    A part is a run of silence-detector frames (``SILENCE_FRAME_SECONDS``) louder than
+    `SILENCE_DBFS`; each part gets a short raised-cosine fade in and out
+    (``JOIN_FADE_SECONDS``) so the joins do not click. Returns an empty array for silence.
+    """
+    frame = max(1, int(round(SILENCE_FRAME_SECONDS * sample_rate)))
+    active = np.concatenate([[False], frame_rms_db(mono, frame) > SILENCE_DBFS, [False]])
+    edges = np.flatnonzero(np.diff(active.astype(np.int8)))
+    fade = max(1, int(round(JOIN_FADE_SECONDS * sample_rate)))
+    parts = []
+    for start, stop in zip(edges[::2], edges[1::2]):
+        part = np.array(mono[start * frame : min(len(mono), stop * frame)], dtype=np.float32)
+        n = min(fade, len(part) // 2)
+        if n:
+            ramp = (0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)).astype(np.float32)
+            part[:n] *= ramp
+            part[len(part) - n :] *= ramp[::-1]
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from fewshot_sep.presets.format import Preset, load_preset, save_preset, utc_now
-from fewshot_sep.presets.names import check_name, name_key
+from fewshot_sep.presets.names import check_name, did_you_mean, name_key
 from fewshot_sep.utils.atomic import folder_lock
 from fewshot_sep.utils.errors import UserError
 
@@ -73,7 +73,7 @@ def _require(name: str) -> Path:
     if path is None:
         names = library_names()
         raise UserError(
-            f"no preset named {name!r} in your library ({library_dir()}); "
+            f"no preset named {name!r}{did_you_mean(name, names)} in your library ({library_dir()}); "
             f"your presets: {', '.join(names) or 'none yet'} (see `fewshot-sep preset list`)"
         )
     return path

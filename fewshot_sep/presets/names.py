@@ -8,8 +8,10 @@ can never escape the library folder.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from typing import Iterable
 
 from fewshot_sep.utils.errors import UserError
 
@@ -50,3 +52,24 @@ def check_name(name: str) -> str:
 def name_key(name: str) -> str:
     """Case-insensitive identity of a name (two presets may not differ only by case)."""
     return unicodedata.normalize("NFC", name).casefold()
+
+
+def did_you_mean(typed: str, candidates: "Iterable[str] | dict[str, str]") -> str:
+    """A hint naming the candidates closest to `typed`, e.g. ``" (did you mean builtin:violin?)"``; "" if none.
+
+    Args:
+        typed: what the user wrote.
+        candidates: the names that exist, or ``{name to compare against: name to suggest}``
+            (so ``violin`` can be matched against a built-in and suggested as ``builtin:violin``).
+
+    Matching is case-insensitive (difflib's ratio, at least 0.6); at most three names.
+    """
+    pairs = candidates if isinstance(candidates, dict) else {c: c for c in candidates}
+    keyed: dict[str, str] = {}
+    for compare, suggest in pairs.items():
+        keyed.setdefault(name_key(compare), suggest)
+    close = difflib.get_close_matches(name_key(str(typed)), list(keyed), n=3, cutoff=0.6)
+    names = list(dict.fromkeys(keyed[c] for c in close))
+    if not names:
+        return ""
+    return f" (did you mean {' or '.join(names)}?)"

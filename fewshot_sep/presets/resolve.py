@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fewshot_sep.presets.format import Preset, load_preset
-from fewshot_sep.presets.names import name_key
+from fewshot_sep.presets.names import did_you_mean, name_key
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +73,8 @@ def load_ref(ref: "str | os.PathLike") -> tuple[Preset, bool]:
         match = next((p for n, p in builtins.items() if name_key(n) == name_key(name)), None)
         if match is None:
             available = ", ".join(BUILTIN_PREFIX + n for n in builtins) or "none are installed in this package"
-            raise UserError(f"unknown built-in preset {ref!r}: available: {available}")
+            hint = did_you_mean(name, {n: BUILTIN_PREFIX + n for n in builtins})
+            raise UserError(f"unknown built-in preset {ref!r}{hint}: available: {available}")
         return load_preset(match), True
     if _looks_like_path(ref) or Path(ref).is_file():
         return load_preset(ref), False
@@ -84,12 +85,22 @@ def load_ref(ref: "str | os.PathLike") -> tuple[Preset, bool]:
         names = library_names()
         builtins = list_builtins()
         raise UserError(
-            f"no preset named {ref!r} in your library ({os.fspath(_library_dir_for_message())}); "
+            f"no preset named {ref!r}{name_hint(ref, names)} in your library "
+            f"({os.fspath(_library_dir_for_message())}); "
             f"your presets: {', '.join(names) or 'none yet'}; built-ins: "
             f"{', '.join(BUILTIN_PREFIX + n for n in builtins) or 'none installed'}. "
             "Give a library name, builtin:NAME, or a path to a .json preset file"
         )
     return load_preset(path), False
+
+
+def name_hint(typed: str, library: list[str]) -> str:
+    """`did_you_mean` over the library's names and the built-ins (``violn`` -> ``builtin:violin``)."""
+    candidates = {n: n for n in library}
+    for n in list_builtins():
+        candidates.setdefault(n, BUILTIN_PREFIX + n)
+        candidates[BUILTIN_PREFIX + n] = BUILTIN_PREFIX + n
+    return did_you_mean(typed, candidates)
 
 
 def _library_dir_for_message() -> Path:

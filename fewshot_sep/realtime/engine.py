@@ -428,6 +428,8 @@ class StreamingSeparator:
             "LQ" 60 dB, "MQ" 80 dB, "HQ" 100 dB, "VHQ" 120 dB (pass band flat to 18 kHz either way).
         offline_threads: onnxruntime intra-op threads for the offline path.
         offline_chunk_frames: STFT frames per separator call in the offline path.
+        live_threads: onnxruntime intra-op threads for `process_block` (1 = the live
+            configuration; more can help file processing on free cores).
     """
 
     max_block_size = MAX_BLOCK_SIZE
@@ -446,6 +448,7 @@ class StreamingSeparator:
         resample_quality: str = "HQ",
         offline_threads: int = 2,
         offline_chunk_frames: int = 128,
+        live_threads: int = 1,
     ):
         self.model = ModelFiles.load(model)
         check_host_rate(sample_rate, self.model.sample_rate)
@@ -486,7 +489,7 @@ class StreamingSeparator:
             c_down, c_up, latency = chain_centers(self.sample_rate, model_rate, self._core_delay, resample_quality)
             self._resampler_centers = (c_down, c_up)
             self.latency_samples = latency
-        self._live_session = make_session(self.model.separator_path, num_threads=1)
+        self._live_session = make_session(self.model.separator_path, num_threads=max(1, int(live_threads)))
         self._offline_session = None
         self._offline_channel_sessions: list | None = None
         self._live = _Pipeline(self, self._live_session, MAX_BLOCK_SIZE)

@@ -1,0 +1,101 @@
+"""``separate --jobs N``: the files of a batch in N local processes, without Dask.
+
+The same per-file code as a local or Dask run (`run_on_worker`: processors built once
+per process from the job's `ProcessorSpec`, then `stream_file`), so the outputs are
+byte for byte those of a run in one process. Processes are spawned (not forked: a
+fork of a process holding onnxruntime sessions is not safe). At most N files are
+handed out at a time, so Ctrl-C stops the batch after the files in progress, which
+stop too: the terminal's SIGINT reaches every process of the group, a process
+interrupts the file it is separating (its temp file is removed) and ignores the
+signal while idle. A process that dies (killed, out of memory) takes the pool's files
+in progress with it: they are tried again in a fresh pool, and a file that kills its
+process twice fails alone (`MAX_TRIES`).
+
+No torch, no dask.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any, Callable, Sequence
+
+_IN_TASK = False
+#: A file whose process died is tried this many times in all (like Dask's allowed-failures).
+MAX_TRIES = 2
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    if _IN_TASK:  # interrupt the file being separated; an idle process waits for the pool's shutdown
+        raise KeyboardInterrupt
+
+
+def _init_process() -> None:
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def run_job(spec: Any, task: Any) -> Any:
+    """One file in a pool process (`run_on_worker`), interruptible by SIGINT only while it runs."""
+    global _IN_TASK
+    from fewshot_sep.plugin_host.distributed_batch import run_on_worker
+
+    _IN_TASK = True
+    try:
+        return run_on_worker(spec, task)
+    finally:
+        _IN_TASK = False
+#: A file whose process died is tried this many times in all (like Dask's allowed-failures).
+MAX_TRIES = 2
+
+
+def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable[[int, Any], None]) -> None:
+    """Separate the FileTasks `todo` in `jobs` spawned processes; `finish(index, outcome)` per file, as done."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from fewshot_sep.plugin_host.batch_outcome import FileOutcome
+
+    workers = min(jobs, len(todo))
+    context = multiprocessing.get_context("spawn")
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_process)
+
+    def failed(task: Any, err: BaseException) -> Any:
+        return FileOutcome(task.input, "failed", list(task.targets), error=f"{type(err).__name__}: {err}",
+                           labels=list(task.labels))
+
+    pool = new_pool()
+    pending = list(reversed(todo))
+    running: dict[Any, Any] = {}
+    tries: dict[str, int] = {}
+    index = 0
+    try:
+        while pending or running:
+            while pending and len(running) < workers:  # never more files handed out than processes
+                task = pending.pop()
+                try:
+                    running[pool.submit(run_job, spec, task)] = task
+                except BrokenProcessPool:  # a process died since the last look: go on in a fresh pool
+                    pool.shutdown(wait=True)
+                    pool = new_pool()
+                    running[pool.submit(run_job, spec, task)] = task
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = running.pop(future)
+                try:
+                    outcome = future.result()
+                except KeyboardInterrupt:
+                    raise
+                except BrokenProcessPool as err:  # a process died: every file in progress is lost with it
+                    tries[task.input] = tries.get(task.input, 0) + 1
+                    if tries[task.input] < MAX_TRIES:
+                        pending.append(task)  # once more, in a fresh pool: most of them were not the cause
+                        continue
+                    outcome = failed(task, err)
+                except Exception as err:  # a bug
+                    outcome = failed(task, err)
+                index += 1
+                finish(index, outcome)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
