@@ -81,3 +81,21 @@ def test_config_overrides_set_nested_values(tmp_path):
         load_config(path, ["model.lookahead_frames"])
     with pytest.raises(UserError, match="unknown"):
         load_config(path, ["model.lookahed_frames=4"])
+
+
+def test_lr_scale_puts_a_new_layer_in_its_own_faster_group():
+    from fewshot_sep.train.loop import parameter_groups
+    from fewshot_sep.utils.errors import UserError
+
+    model = small_model(lookahead_frames=LOOKAHEAD)
+    params = list(model.parameters())
+    assert parameter_groups(model, params, None) == [{"params": params, "lr_scale": 1.0}]
+    groups = parameter_groups(model, params, {"separator.lookahead": 10})
+    by_scale = {g["lr_scale"]: g["params"] for g in groups}
+    lookahead = list(model.separator.lookahead.parameters())
+    assert set(map(id, by_scale[10.0])) == set(map(id, lookahead))
+    assert len(by_scale[1.0]) == len(params) - len(lookahead)
+    with pytest.raises(UserError, match="names no trained parameter"):
+        parameter_groups(model, params, {"separator.lookahed": 10})
+    with pytest.raises(UserError, match="positive factor"):
+        parameter_groups(model, params, {"separator.lookahead": -1})

@@ -96,6 +96,7 @@ DEFAULTS: dict[str, Any] = {
         "negative_leak_weight": 0.0,  # few-shot: weight of the negative-leakage loss (losses.negative_leakage_db)
         "negative_leak_floor_db": -30.0,  # leakage below this (dB re the target) is not penalised further
         "ema_decay": 0.0,           # > 0: validate and keep the moving average of the weights (e.g. 0.998)
+        "lr_scale": None,           # {parameter-name prefix: factor}: those parameters learn factor x faster
         "schedule_minutes": None,   # fresh run: after warm-up, set total_steps to what fits in this many minutes
         "snapshot_minutes": None,   # > 0: also keep the validated weights as snapshot-<step>.pt this often
         "max_snapshots": 5,         # the oldest snapshots beyond this many are deleted

@@ -329,9 +329,10 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
     torch.manual_seed(int(config["seed"]))  # reproducible initialisation
     model = build_model(config).to(device)
     model.train()
-    optimizer = torch.optim.AdamW(trainable_parameters(model, train_cfg.get("trainable"),
-                                                       train_cfg.get("frozen_norms", "running")), lr=float(train_cfg["lr"]),
-                                  weight_decay=float(train_cfg["weight_decay"]))
+    optimizer = torch.optim.AdamW(parameter_groups(model, trainable_parameters(model, train_cfg.get("trainable"),
+                                                                            train_cfg.get("frozen_norms", "running")),
+                                                   train_cfg.get("lr_scale")),
+                                  lr=float(train_cfg["lr"]), weight_decay=float(train_cfg["weight_decay"]))
     step, episodes, elapsed, best_val = 0, 0, 0.0, -math.inf
     prototype_weight = float(train_cfg.get("prototype_weight") or 0.0)
     if train_cfg.get("init_from") and not (resume and ckpt_path.exists()):
@@ -440,7 +441,7 @@ def train(config: dict[str, Any], run_dir: str | os.PathLike, resume: bool = Fal
                 batch = finish_batch(batch, augment_cfg)
             lr = learning_rate(step, train_cfg)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             parts: dict[str, torch.Tensor] = {}
             loss, sdr = batch_loss(model, batch, train_cfg, class_index, prototype_weight, parts)
             optimizer.zero_grad(set_to_none=True)
@@ -549,6 +550,29 @@ def trainable_parameters(model: FewShotModel, prefixes: list[str] | None,
                 module.register_forward_pre_hook(_inference_normalisation)
                 module._inference_normalisation = True  # once per module, however often this runs
     return chosen
+
+
+def parameter_groups(model: FewShotModel, parameters: list[torch.nn.Parameter],
+                     lr_scale: dict[str, float] | None) -> list[dict[str, Any]]:
+    """Optimiser groups: ``parameters`` in one group, or (``train.lr_scale``, a mapping of
+    parameter-name prefix -> learning-rate factor) one group per factor, e.g. a new layer
+    that starts at zero in a warm-started model learning 10x faster than the rest.
+    Raises :class:`UserError` for a prefix that names no trained parameter or a bad factor."""
+    if not lr_scale:
+        return [{"params": parameters, "lr_scale": 1.0}]
+    chosen = {id(p) for p in parameters}
+    named = [(name, p) for name, p in model.named_parameters() if id(p) in chosen]
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for prefix, factor in lr_scale.items():
+        if not isinstance(factor, (int, float)) or not factor > 0:
+            raise UserError(f"train.lr_scale[{prefix!r}] {factor!r} is invalid: use a positive factor such as 10")
+        if not any(name.startswith(prefix) for name, _ in named):
+            raise UserError(f"train.lr_scale {prefix!r} names no trained parameter: use a prefix of parameter "
+                            "names such as separator.lookahead")
+    for name, param in named:
+        factors = [float(f) for prefix, f in lr_scale.items() if name.startswith(prefix)]
+        groups.setdefault(factors[-1] if factors else 1.0, []).append(param)
+    return [{"params": params, "lr_scale": factor} for factor, params in groups.items()]
 
 
 def _inference_normalisation(module: torch.nn.Module, _inputs: Any) -> None:
