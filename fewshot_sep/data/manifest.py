@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.data.gm import ALL_INSTRUMENTS, DRUM_OFFSET, family_of, instrument_name, is_drum
 from fewshot_sep.data.split import SPLITS, instrument_status, split_of
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
 
-SAMPLE_RATE = 44100
 ACTIVITY_HOP_S = 0.1
 """Resolution of the `activity` column: one bit per 0.1 s frame."""
 ACTIVITY_HOP = int(round(ACTIVITY_HOP_S * SAMPLE_RATE))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 44100
+from fewshot_sep.contract.signal import SAMPLE_RATE
+
 SYNTH_GAIN = 0.4
 _BLOCK = 64  # FluidSynth's internal block: events take effect at block boundaries
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 44100
+from fewshot_sep.contract.signal import SAMPLE_RATE
+
 METHOD_PROGRAMS: dict[str, tuple[int, ...]] = {
     "plucked": (24, 25, 26, 33, 34, 45, 15, 105),
     "fm": (4, 5, 8, 9, 10, 12, 13),

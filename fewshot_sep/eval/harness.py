@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from fewshot_sep.contract.signal import LATENCY_SAMPLES, SAMPLE_RATE
 from fewshot_sep.eval.metrics import energy_db, sdr, si_sdr
 from fewshot_sep.eval.report import SYSTEM_ORDER
 from fewshot_sep.eval.settings import (  # noqa: F401  (settings names stay importable from the harness)
@@ -94,14 +95,12 @@ class _Worker:
 
             self.systems["onehot"] = TorchOneHot(settings.onehot_checkpoint)
         if "fewshot-nmf" in want:
-            from fewshot_sep.realtime.stft import N_FFT
-
             onnx = self.systems["fewshot-onnx"]
             # The mean of two estimates is the estimate of the mean mask only when both mask the
             # same STFT frames and align alike: the model's rate, no look-ahead, NMF's STFT.
-            if onnx.sample_rate != 44100 or onnx.latency != N_FFT - 1:
-                raise UserError(f"--systems fewshot-nmf needs a 44.1 kHz model without look-ahead (latency "
-                                f"{N_FFT - 1} samples); this one runs at {onnx.sample_rate} Hz with latency "
+            if onnx.sample_rate != SAMPLE_RATE or onnx.latency != LATENCY_SAMPLES:
+                raise UserError(f"--systems fewshot-nmf needs a {SAMPLE_RATE} Hz model without look-ahead (latency "
+                                f"{LATENCY_SAMPLES} samples); this one runs at {onnx.sample_rate} Hz with latency "
                                 f"{onnx.latency}: leave fewshot-nmf out")
 
     def evaluate(self, split: str, index: int) -> dict:
@@ -239,7 +238,7 @@ class _Worker:
 
         # no ':' in the folder: a browser would read "in-domain:test-0000/x.flac" as a URL scheme
         folder = self.listen_dir / episode_id.replace("/", "-").replace(":", "_")
-        sr = 44100
+        sr = SAMPLE_RATE
 
         def save(name: str, x: np.ndarray) -> str:
             x = np.asarray(x, np.float32)

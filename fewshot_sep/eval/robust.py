@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.data.episodes import Episode, EpisodeConfig, EpisodeSampler
 from fewshot_sep.data.gm import DRUM_KITS, DRUM_OFFSET, family_of
 from fewshot_sep.utils.errors import UserError
@@ -110,10 +111,10 @@ class RobustEpisodes:
         self.name = condition
         self.condition = c = CONDITIONS[condition]
         self.seed = seed
-        self.preroll = int(round(PREROLL_S * 44100)) if c.effects else 0
+        self.preroll = int(round(PREROLL_S * SAMPLE_RATE)) if c.effects else 0
         config = EpisodeConfig(
             splits=(split,), interferer_splits=("test", "test_unseen"), support_splits=("test", "test_unseen"),
-            clip_seconds=seconds + self.preroll / 44100, support_seconds=support_seconds, k_range=(k, k),
+            clip_seconds=seconds + self.preroll / SAMPLE_RATE, support_seconds=support_seconds, k_range=(k, k),
             n_interferers=c.interferers, fill_interferers=True, negative_prob=1.0, negatives_range=(negatives, negatives),
             target_gain_db=c.target_gain_db, interferer_gain_db=c.interferer_gain_db, soundfonts=c.sources,
             instruments=c.instruments, music=c.music, confusable=c.confusable,

@@ -37,6 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
+from fewshot_sep.contract.signal import LATENCY_SAMPLES, latency_samples
 from fewshot_sep.eval.onehot_rule import onehot_class_for
 from fewshot_sep.eval.oracle import ideal_ratio_mask_estimate
 
@@ -114,7 +115,7 @@ class _TorchCheckpoint:
         # A look-ahead model's masks are realigned with their frames in ``_pass``, so its output
         # is late by the framing alone; the padding still covers the look-ahead.
         self.lookahead_frames = int(getattr(self.model.separator, "lookahead_frames", 0))
-        self.latency = 1023
+        self.latency = LATENCY_SAMPLES
 
     def _separate(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> np.ndarray:
         return self._pass(mixture, conditioning, states)[0]
@@ -127,7 +128,7 @@ class _TorchCheckpoint:
         torch = self.torch
         n = mixture.shape[-1]
         lookahead = self.lookahead_frames
-        padded = np.pad(np.asarray(mixture, np.float32), (0, self.latency + lookahead * 256))
+        padded = np.pad(np.asarray(mixture, np.float32), (0, latency_samples(lookahead_frames=lookahead)))
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())

@@ -1,44 +1,32 @@
 """The model card (``model_card.json``) written beside the exported graphs.
 
-The format is fixed in docs/internals.md ("Model folder"); this module only
-fills it in. ``model_id`` is the first 16 hex digits of the sha256 of
-``separator.onnx`` followed by ``encoder.onnx`` (the same rule as
-``fewshot_sep.realtime.model_files.compute_model_id``, re-implemented here
-because ``export`` sits below ``realtime`` in the layering).
+The format, its checks and the model id belong to :mod:`fewshot_sep.contract.card`
+(shared with the run time's reader); this module fills the card in from a run
+(clip lengths from its config, the versions of the packages that made the graphs)
+and writes it as text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-from pathlib import Path
 from typing import Any, Sequence
 
 from fewshot_sep import __version__
+from fewshot_sep.contract.card import (  # noqa: F401 - re-exported: the exporter's names
+    CARD_NAME,
+    ENCODER_FILE,
+    FORMAT_VERSION,
+    SEPARATOR_FILE,
+    model_id_of,
+)
+from fewshot_sep.contract.card import build_card as _build_card
+from fewshot_sep.contract.signal import WINDOW, latency_samples  # noqa: F401 - re-exported
 from fewshot_sep.utils.errors import UserError
 
-CARD_NAME = "model_card.json"
-SEPARATOR_FILE = "separator.onnx"
-ENCODER_FILE = "encoder.onnx"
-FORMAT_VERSION = 1
-WINDOW = "hann_periodic"
 DEFAULT_CLIP_SECONDS = 3.0
 DEFAULT_MIN_CLIP_SECONDS = 1.0
-
-
-def model_id_of(separator_path: str | Path, encoder_path: str | Path) -> str:
-    """sha256 over the bytes of ``separator.onnx`` then ``encoder.onnx``, hex, first 16 chars."""
-    digest = hashlib.sha256()
-    for path in (separator_path, encoder_path):
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def latency_samples(n_fft: int, hop: int, lookahead_frames: int) -> int:
-    """Algorithmic latency ``n_fft - 1 + lookahead_frames * hop`` in samples at the model rate."""
-    return n_fft - 1 + lookahead_frames * hop
 
 
 def _lookup(config: dict[str, Any], key: str, sections: Sequence[str]) -> Any:
@@ -76,45 +64,23 @@ def build_card(*, model_id: str, name: str, sample_rate: int, n_fft: int, hop: i
                embedding_dim: int, state_shapes: Sequence[Sequence[int | None]], clip_seconds: float,
                min_clip_seconds: float, opset: int, training: dict[str, Any],
                baked: Sequence[dict[str, Any]] = (), verification: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The card as a plain dict (key order as in docs/internals.md)."""
+    """The card as a plain dict (:func:`fewshot_sep.contract.card.build_card`), with the versions
+    of fewshot-sep, torch, onnx and onnxruntime that made it and the ONNX `opset`."""
     import onnx
     import onnxruntime
     import torch
 
-    card: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "model_id": model_id,
-        "name": name,
-        "sample_rate": int(sample_rate),
-        "n_fft": int(n_fft),
-        "hop_length": int(hop),
-        "window": WINDOW,
-        "lookahead_frames": int(lookahead_frames),
-        "latency_samples": latency_samples(n_fft, hop, lookahead_frames),
-        "embedding_dim": int(embedding_dim),
-        "conditioning_dim": 2 * int(embedding_dim) + 1,
-        "clip_seconds": float(clip_seconds),
-        "min_clip_seconds": float(min_clip_seconds),
-        "separator": {
-            "file": SEPARATOR_FILE,
-            "states": [{"name": f"state_{i}", "shape": [None if d is None else int(d) for d in shape]}
-                       for i, shape in enumerate(state_shapes)],
-        },
-        "encoder": {"file": ENCODER_FILE},
-    }
-    if baked:
-        card["baked_presets"] = list(baked)
-    card["versions"] = {
+    versions = {
         "fewshot_sep": __version__,
         "torch": torch.__version__.split("+")[0],
         "onnx_opset": int(opset),
         "onnx": onnx.__version__,
         "onnxruntime": onnxruntime.__version__,
     }
-    if verification is not None:
-        card["verification"] = verification
-    card["training"] = training
-    return card
+    return _build_card(model_id=model_id, name=name, sample_rate=sample_rate, n_fft=n_fft, hop=hop,
+                       lookahead_frames=lookahead_frames, embedding_dim=embedding_dim, state_shapes=state_shapes,
+                       clip_seconds=clip_seconds, min_clip_seconds=min_clip_seconds, versions=versions,
+                       training=training, baked=baked, verification=verification)
 
 
 def card_text(card: dict[str, Any]) -> str:

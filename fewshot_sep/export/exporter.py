@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fewshot_sep.contract import HOP, N_FFT, SAMPLE_RATE, conditioning_dim
 from fewshot_sep.export import card as card_mod
 from fewshot_sep.export.graphs import OPSET, baked_separator_to_onnx, encoder_to_onnx, separator_to_onnx
 from fewshot_sep.export.verify import TOLERANCE, VerificationReport, verify_encoder, verify_separator
-from fewshot_sep.model.stft import HOP, N_FFT, SAMPLE_RATE
 from fewshot_sep.utils.errors import UserError
 
 # What a model folder may contain; --force only ever replaces folders made of these.
@@ -188,9 +188,10 @@ def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, *, config: 
                     f"--model {out_dir}`). {request.rebuild_hint}".strip()
                 )
             vector = np.asarray(request.conditioning, dtype=np.float32).reshape(-1)
-            if vector.shape[0] != 2 * embedding_dim + 1 or not np.all(np.isfinite(vector)):
+            needed = conditioning_dim(embedding_dim)
+            if vector.shape[0] != needed or not np.all(np.isfinite(vector)):
                 raise UserError(f"preset {request.name!r}: conditioning has {vector.shape[0]} values (finite: "
-                                f"{bool(np.all(np.isfinite(vector)))}); this model needs {2 * embedding_dim + 1} finite values")
+                                f"{bool(np.all(np.isfinite(vector)))}); this model needs {needed} finite values")
             step(f"bake {file_name}")
             path = baked_separator_to_onnx(separator, vector, staging / file_name, opset)
             bar.update()

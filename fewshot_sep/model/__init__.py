@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fewshot_sep.contract.conditioning import conditioning_dim
 from fewshot_sep.model.conditioning import build_conditioning, conditioning_from_support
 from fewshot_sep.model.encoder import ClassEmbedding, ClipEncoder, encoder_from_config
 from fewshot_sep.model.separator import Separator, separator_from_config
@@ -40,7 +41,7 @@ class FewShotModel(nn.Module):
         self.separator = separator
         self.encoder = encoder
         self.embedding_dim = embedding_dim
-        self.conditioning_dim = 2 * embedding_dim + 1
+        self.conditioning_dim = conditioning_dim(embedding_dim)
         self.conditioning_mode = conditioning_mode
         self.class_embedding = class_embedding
 
@@ -62,7 +63,7 @@ def build_model(config: dict[str, Any]) -> FewShotModel:
     mode = str(model_cfg.get("conditioning", "fewshot"))
     if mode not in ("fewshot", "onehot"):
         raise ValueError(f"model.conditioning {mode!r} is invalid: use 'fewshot' or 'onehot'")
-    separator = separator_from_config(model_cfg, 2 * embedding_dim + 1)
+    separator = separator_from_config(model_cfg, conditioning_dim(embedding_dim))
     encoder = encoder_from_config(model_cfg)
     class_embedding = None
     if mode == "onehot":

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-N_BINS = 513
-SAMPLE_RATE = 44100
+from fewshot_sep.contract.signal import N_BINS, SAMPLE_RATE
 
 
 def mel_filterbank(n_mels: int = 64, n_bins: int = N_BINS, sample_rate: int = SAMPLE_RATE,

@@ -36,10 +36,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from fewshot_sep.contract.signal import N_BINS
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM,
                                       FineHead, FrameDelay, LookaheadContext, MaskRefiner)
 
-N_BINS = 513
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
 
 

@@ -15,11 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-N_FFT = 1024
-HOP = 256
-N_BINS = N_FFT // 2 + 1
-SAMPLE_RATE = 44100
-LATENCY_SAMPLES = N_FFT - 1
+from fewshot_sep.contract.signal import HOP, LATENCY_SAMPLES, N_BINS, N_FFT, SAMPLE_RATE  # noqa: F401 - the framing
 
 
 def hann_periodic(n_fft: int = N_FFT, device: torch.device | None = None) -> torch.Tensor:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from fewshot_sep.contract.controls import MODES
 from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
 from fewshot_sep.plugin_host.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
 from fewshot_sep.realtime.conditioning import check_conditioning_range
@@ -47,8 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Largest block the streaming engine accepts in one `process_block` call.
 MAX_ENGINE_BLOCK = 8192
-
-MODES = ("isolate", "remove")
 
 PresetRef = Union[str, os.PathLike, "Preset"]
 

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from fewshot_sep.contract.signal import N_FFT, SAMPLE_RATE
 from fewshot_sep.utils.errors import UserError
 
 #: A frame is "sound" when its RMS is above this level (dB relative to full scale).
 SILENCE_DBFS = -60.0
 #: Frame length for the silence detector, in seconds (about 23 ms at 44.1 kHz).
-SILENCE_FRAME_SECONDS = 1024 / 44100
+SILENCE_FRAME_SECONDS = N_FFT / SAMPLE_RATE
 #: A clip whose fraction of sounding frames is below this is skipped as near-silent.
 MIN_ACTIVE_FRACTION = 0.25
 #: Samples at or above this magnitude count as clipped...

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from fewshot_sep.contract.controls import MODES
 from fewshot_sep.realtime.conditioning import check_embedding_norm
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
@@ -49,7 +50,6 @@ from fewshot_sep.utils.jsonfile import read_json_file, short_repr
 
 FORMAT_TAG = "fewshot-sep-preset"
 FORMAT_VERSION = 1
-MODES = ("isolate", "remove")
 ROLES = ("positive", "negative")
 MAX_DESCRIPTION_CHARS = 2000
 MAX_PRESET_BYTES = 16 * 1024 * 1024

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fewshot_sep.contract.conditioning import conditioning_dim, conditioning_slices
 from fewshot_sep.utils.errors import UserError
 
 #: The largest L2 norm an embedding (or a mean of embeddings) can have. Every encoder this
@@ -53,8 +54,9 @@ def build_conditioning(positive_mean: np.ndarray, negative_mean: np.ndarray | No
         raise UserError(f"positive mean embedding has shape {positive.shape}: expected a 1-D vector [E]")
     if not np.all(np.isfinite(positive)):
         raise UserError("positive mean embedding contains NaN or Inf: rebuild the preset from valid clips")
-    out = np.zeros(2 * positive.size + 1, dtype=np.float32)
-    out[: positive.size] = positive
+    pos, neg, flag = conditioning_slices(positive.size)
+    out = np.zeros(conditioning_dim(positive.size), dtype=np.float32)
+    out[pos] = positive
     if negative_mean is not None:
         negative = np.asarray(negative_mean, dtype=np.float32)
         if negative.shape != positive.shape:
@@ -63,8 +65,8 @@ def build_conditioning(positive_mean: np.ndarray, negative_mean: np.ndarray | No
             )
         if not np.all(np.isfinite(negative)):
             raise UserError("negative mean embedding contains NaN or Inf: rebuild the preset from valid clips")
-        out[positive.size : 2 * positive.size] = negative
-        out[-1] = 1.0
+        out[neg] = negative
+        out[flag] = 1.0
     return out
 
 
@@ -72,9 +74,9 @@ def check_conditioning_range(vector: np.ndarray) -> None:
     """Raise UserError if a conditioning vector ``[2E + 1]`` has halves longer than embeddings can be,
     or a negatives flag other than 0 or 1."""
     vector = np.asarray(vector, dtype=np.float32)
-    e = vector.size // 2
-    check_embedding_norm(vector[:e], "conditioning vector (its positive half)")
-    check_embedding_norm(vector[e : 2 * e], "conditioning vector (its negative half)")
+    pos, neg, _ = conditioning_slices(vector.size // 2)
+    check_embedding_norm(vector[pos], "conditioning vector (its positive half)")
+    check_embedding_norm(vector[neg], "conditioning vector (its negative half)")
     if vector.size % 2 == 1 and vector[-1] not in (0.0, 1.0):
         raise UserError(f"conditioning vector's last value (the negatives flag) is {vector[-1]!r}: it must be 0 or 1")
 
@@ -84,5 +86,5 @@ def split_conditioning(vector: np.ndarray) -> tuple[np.ndarray, np.ndarray | Non
     vector = np.asarray(vector, dtype=np.float32)
     if vector.ndim != 1 or vector.size % 2 != 1:
         raise UserError(f"conditioning vector has shape {vector.shape}: expected [2E + 1]")
-    e = vector.size // 2
-    return vector[:e].copy(), (vector[e : 2 * e].copy() if vector[-1] > 0.5 else None)
+    pos, neg, flag = conditioning_slices(vector.size // 2)
+    return vector[pos].copy(), (vector[neg].copy() if vector[flag] > 0.5 else None)

@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from fewshot_sep.contract.controls import MODES, check_mix, check_mode  # noqa: F401 - MODES re-exported
 from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.realtime.resampler import QUALITY_ATTENUATION_DB, StreamResampler, chain_centers
 from fewshot_sep.realtime.sessions import make_session
@@ -37,7 +38,6 @@ from fewshot_sep.realtime.stft import StreamingAnalysis, StreamingSynthesis
 from fewshot_sep.utils.errors import UserError
 
 MAX_BLOCK_SIZE = 8192
-MODES = ("isolate", "remove")
 STEREO_MODES = ("per_channel", "shared")
 RESAMPLE_QUALITIES = tuple(QUALITY_ATTENUATION_DB)
 SUPPORTED_HOST_RATES = (22050, 44100, 48000, 88200, 96000)
@@ -497,19 +497,11 @@ class StreamingSeparator:
     # -- parameters -----------------------------------------------------------
     @staticmethod
     def _check_mode(mode: str) -> str:
-        if mode not in MODES:
-            raise UserError(f"mode {mode!r} is invalid: use 'isolate' or 'remove'")
-        return mode
+        return check_mode(mode)
 
     @staticmethod
     def _check_mix(mix: float) -> float:
-        try:
-            value = float(mix)
-        except (TypeError, ValueError):
-            raise UserError(f"mix {mix!r} is invalid: use a number in 0..1") from None
-        if not (0.0 <= value <= 1.0):
-            raise UserError(f"mix {mix!r} is out of range: use 0..1 (0 = dry input, 1 = fully processed)")
-        return value
+        return check_mix(mix)
 
     def _check_conditioning(self, vector: np.ndarray) -> np.ndarray:
         arr = np.asarray(vector, dtype=np.float32)

@@ -1,6 +1,7 @@
 """Locate and validate a model folder (separator.onnx, encoder.onnx, model_card.json).
 
-The card format is fixed in docs/internals.md. ``ModelFiles.load(None)`` finds
+The card format and its checks belong to :mod:`fewshot_sep.contract.card` (docs/internals.md,
+"Model folder"); this module finds the folder and its files. ``ModelFiles.load(None)`` finds
 the packaged model ``fewshot_sep/assets/model/``; the environment variable
 ``FEWSHOT_SEP_MODEL`` overrides that default. Every problem is a ``UserError``
 that names the file, the offending value and what is valid.
@@ -8,19 +9,17 @@ that names the file, the offending value and what is valid.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fewshot_sep.contract.card import CARD_NAME, SUPPORTED_FORMAT_VERSIONS, SUPPORTED_WINDOWS  # noqa: F401
+from fewshot_sep.contract.card import model_id_of, validate_card
 from fewshot_sep.utils.errors import UserError
 
 ENV_VAR = "FEWSHOT_SEP_MODEL"
-CARD_NAME = "model_card.json"
-SUPPORTED_FORMAT_VERSIONS = (1,)
-SUPPORTED_WINDOWS = ("hann_periodic",)
 
 
 def packaged_model_dir() -> Path:
@@ -35,13 +34,8 @@ def default_model_dir() -> Path:
 
 
 def compute_model_id(separator_path: Path, encoder_path: Path) -> str:
-    """sha256 of separator.onnx + encoder.onnx bytes, hex, first 16 chars."""
-    digest = hashlib.sha256()
-    for path in (separator_path, encoder_path):
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """sha256 of separator.onnx + encoder.onnx bytes, hex, first 16 chars (:func:`fewshot_sep.contract.model_id_of`)."""
+    return model_id_of(separator_path, encoder_path)
 
 
 @dataclass(frozen=True)
@@ -170,79 +164,6 @@ class ModelFiles:
         return cls(folder=folder, card=card, separator_path=separator_path, encoder_path=encoder_path, states=states)
 
 
-def _require(card: dict, key: str, kind: type | tuple[type, ...], card_path: Path) -> Any:
-    if key not in card:
-        raise UserError(f"{card_path} lacks the key {key!r} (see docs/internals.md, model card); re-export the model")
-    value = card[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise UserError(f"{card_path}: {key!r} = {value!r} must be a {names}")
-    return value
-
-
 def _validate_card(card: dict, card_path: Path) -> tuple[StateSpec, ...]:
-    version = _require(card, "format_version", int, card_path)
-    if version not in SUPPORTED_FORMAT_VERSIONS:
-        raise UserError(
-            f"{card_path}: format_version {version} is not supported (valid: {SUPPORTED_FORMAT_VERSIONS}); "
-            "update fewshot-sep or re-export the model"
-        )
-    model_id = _require(card, "model_id", str, card_path)
-    if not model_id:
-        raise UserError(f"{card_path}: model_id is empty")
-    sample_rate = _require(card, "sample_rate", int, card_path)
-    n_fft = _require(card, "n_fft", int, card_path)
-    hop = _require(card, "hop_length", int, card_path)
-    window = _require(card, "window", str, card_path)
-    lookahead = _require(card, "lookahead_frames", int, card_path)
-    latency = _require(card, "latency_samples", int, card_path)
-    emb = _require(card, "embedding_dim", int, card_path)
-    cond = _require(card, "conditioning_dim", int, card_path)
-    clip_s = _require(card, "clip_seconds", (int, float), card_path)
-    min_clip_s = _require(card, "min_clip_seconds", (int, float), card_path)
-    if sample_rate <= 0:
-        raise UserError(f"{card_path}: sample_rate {sample_rate} must be positive")
-    if n_fft <= 0 or hop <= 0 or n_fft % hop:
-        raise UserError(f"{card_path}: n_fft {n_fft} and hop_length {hop} must be positive with hop dividing n_fft")
-    if window not in SUPPORTED_WINDOWS:
-        raise UserError(f"{card_path}: window {window!r} is not supported (valid: {SUPPORTED_WINDOWS})")
-    if lookahead < 0:
-        raise UserError(f"{card_path}: lookahead_frames {lookahead} must be >= 0")
-    expected_latency = n_fft - 1 + lookahead * hop
-    if latency != expected_latency:
-        raise UserError(
-            f"{card_path}: latency_samples {latency} disagrees with n_fft - 1 + lookahead_frames * hop_length "
-            f"= {expected_latency}; re-export the model"
-        )
-    if emb <= 0 or cond != 2 * emb + 1:
-        raise UserError(
-            f"{card_path}: conditioning_dim {cond} must be 2 * embedding_dim + 1 = {2 * emb + 1} (embedding_dim {emb})"
-        )
-    if not (0 < min_clip_s <= clip_s):
-        raise UserError(f"{card_path}: need 0 < min_clip_seconds ({min_clip_s}) <= clip_seconds ({clip_s})")
-    separator = _require(card, "separator", dict, card_path)
-    encoder = _require(card, "encoder", dict, card_path)
-    for what, section in (("separator", separator), ("encoder", encoder)):
-        if not isinstance(section.get("file"), str) or not section["file"]:
-            raise UserError(f"{card_path}: {what}.file must name the ONNX file, found {section.get('file')!r}")
-    raw_states = separator.get("states", [])
-    if not isinstance(raw_states, list):
-        raise UserError(f"{card_path}: separator.states must be a list, found {raw_states!r}")
-    states = []
-    for i, spec in enumerate(raw_states):
-        name = spec.get("name") if isinstance(spec, dict) else None
-        shape = spec.get("shape") if isinstance(spec, dict) else None
-        if name != f"state_{i}":
-            raise UserError(f"{card_path}: separator.states[{i}].name is {name!r}, expected 'state_{i}'")
-        if (
-            not isinstance(shape, list)
-            or not shape
-            or shape[0] is not None
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:])
-        ):
-            raise UserError(
-                f"{card_path}: separator.states[{i}].shape {shape!r} must be [null, positive ints...] "
-                "(null = batch dimension)"
-            )
-        states.append(StateSpec(name=name, shape=tuple(shape)))
-    return tuple(states)
+    """The card's separator states, after :func:`fewshot_sep.contract.card.validate_card` accepted it."""
+    return tuple(StateSpec(name=name, shape=shape) for name, shape in validate_card(card, card_path))

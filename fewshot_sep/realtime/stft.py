@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-N_FFT = 1024
-HOP = 256
+from fewshot_sep.contract.signal import HOP, N_FFT
 
 
 def hann_periodic(n_fft: int = N_FFT) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 import numpy as np
 import scipy.fft
 
-SAMPLE_RATE = 44100
+from fewshot_sep.contract.signal import SAMPLE_RATE
 
 
 class EpisodeSource(Protocol):

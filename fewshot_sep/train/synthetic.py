@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.data.episodes import Episode
-
-SAMPLE_RATE = 44100
 
 
 class SyntheticSampler:
