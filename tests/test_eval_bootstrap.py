@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fewshot_sep.eval.metrics import bootstrap_median_ci
+from fewshot_sep.utils.metrics import bootstrap_median_ci
 
 
 def test_interval_contains_median_and_is_deterministic():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fewshot_sep.eval.metrics import si_sdr
+from fewshot_sep.utils.metrics import si_sdr
 from fewshot_sep.eval.nmf import TARGET_ATOMS, learn_dictionary, nmf_estimate
 
 SR = 44100

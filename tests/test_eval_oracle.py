@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fewshot_sep.eval.metrics import si_sdr
+from fewshot_sep.utils.metrics import si_sdr
 from fewshot_sep.eval.onehot_rule import onehot_class_for
 from fewshot_sep.eval.oracle import ideal_ratio_mask, ideal_ratio_mask_estimate
 

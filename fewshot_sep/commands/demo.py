@@ -51,22 +51,11 @@ def default_demo_folder() -> Path:
     return Path(platformdirs.user_cache_dir("fewshot-sep")) / "demo"
 
 
-def _si_sdr_db(estimate, reference) -> float:
-    """Scale-invariant SDR in dB of a mono estimate against a mono reference (same length)."""
-    import numpy as np
-
-    reference = reference - reference.mean()
-    estimate = estimate - estimate.mean()
-    scale = float(np.dot(estimate, reference) / (np.dot(reference, reference) + 1e-12))
-    target = scale * reference
-    noise = estimate - target
-    return float(10 * np.log10((np.dot(target, target) + 1e-12) / (np.dot(noise, noise) + 1e-12)))
-
-
 def run_demo(out: Path, preset: str, model: str | None) -> int:
     """Separate the example mix into `out` and print the files and the measured improvement."""
     from fewshot_sep.plugin_host.example import example_mix_path, separate_example
     from fewshot_sep.utils.audio import read_audio
+    from fewshot_sep.utils.metrics import si_sdr
 
     outputs = separate_example(out, preset=preset, model=model)
     print(f"isolated ({preset}): {outputs[0]}")
@@ -78,8 +67,7 @@ def run_demo(out: Path, preset: str, model: str | None) -> int:
         reference, _ = read_audio(example / "stems" / f"{stem_name}.flac")
         mix, _ = read_audio(example_mix_path())
         isolated, _ = read_audio(outputs[0])
-        ref, mix_mono, est = reference.mean(0), mix.mean(0), isolated.mean(0)
-        before, after = _si_sdr_db(mix_mono, ref), _si_sdr_db(est, ref)
+        before, after = si_sdr(reference, mix), si_sdr(reference, isolated)  # fewshot_sep.utils.metrics convention
         print(f"SI-SDR against the reference stem: mixture {before:.1f} dB -> isolated {after:.1f} dB "
               f"(improvement {after - before:+.1f} dB)")
     return 0

@@ -1,6 +1,6 @@
 """Evaluation: episodes x systems x conditions -> metrics, tables, plots, listening page.
 
-- :mod:`~fewshot_sep.eval.metrics`: SI-SDR (numpy), SDR (fast_bss_eval), bootstrap CIs;
+- metrics: :mod:`fewshot_sep.utils.metrics` (SI-SDR convention, SDR, bootstrap CIs; shared with the demo);
 - :mod:`~fewshot_sep.eval.oracle`: ideal-ratio-mask reference;
 - :mod:`~fewshot_sep.eval.onehot_rule`: which class the one-hot baseline gets;
 - :mod:`~fewshot_sep.eval.systems`: the compared systems (ONNX via ``fewshot_sep.realtime``, torch);

@@ -23,8 +23,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from fewshot_sep.eval.metrics import bootstrap_median_ci
 from fewshot_sep.utils.atomic import atomic_path, write_text_atomic
+from fewshot_sep.utils.metrics import bootstrap_median_ci
 
 ROW_COLUMNS = (
     "episode", "split", "seen", "target_instrument", "target_name", "family", "soundfont", "work_id",

@@ -13,11 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
-from fewshot_sep.eval.metrics import bootstrap_median_ci
 from fewshot_sep.eval.report import (ROBUST_SECTION_END as SECTION_END, ROBUST_SECTION_START as SECTION_START,
                                      SYSTEM_LABELS, SYSTEM_ORDER, paired_difference, replace_section)
 from fewshot_sep.eval.robust import CONDITIONS, HEADLINE
 from fewshot_sep.utils.atomic import write_text_atomic
+from fewshot_sep.utils.metrics import bootstrap_median_ci
 
 PLOT_NAME = "robustness.png"
 
