@@ -87,3 +87,52 @@ def test_empty_file_reads_as_empty_array(tmp_path):
     sf.write(tmp_path / "empty.wav", np.zeros((0, 1)), 44100)
     audio, sr = read_audio(tmp_path / "empty.wav")
     assert audio.shape == (1, 0) and sr == 44100
+
+
+# -- the one format table and the one writer --------------------------------------------
+
+
+def test_one_extension_table_feeds_every_list():
+    from fewshot_sep.plugin_host import file_processing
+    from fewshot_sep.utils import audio
+
+    assert audio.READABLE_EXTENSIONS == audio.WRITABLE_EXTENSIONS == (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+    assert audio.PCM_EXTENSIONS == (".wav", ".flac", ".aiff", ".aif")
+    assert file_processing.READABLE_EXTENSIONS is audio.READABLE_EXTENSIONS
+    assert file_processing.PCM_EXTENSIONS is audio.PCM_EXTENSIONS
+    assert audio.FORMAT_NAMES == "WAV, FLAC, OGG, MP3 or AIFF"
+    assert audio.audio_format("x.AIF").name == "AIFF" and audio.audio_format("x.txt") is None
+
+
+@pytest.mark.parametrize("ext, bits, subtype", [
+    (".wav", 16, "PCM_16"), (".wav", 24, "PCM_24"), (".wav", 32, "FLOAT"),
+    (".flac", 16, "PCM_16"), (".flac", 24, "PCM_24"), (".flac", 32, "PCM_24"),
+    (".aiff", 24, "PCM_24"), (".aif", 32, "PCM_24"),
+])
+def test_bit_depth_rule_is_the_same_for_both_writers(tmp_path, ext, bits, subtype):
+    """write_audio and `separate`'s streaming writer are one writer: FLAC/AIFF take 24 bits at most
+    (they have no float samples), WAV 32 is float."""
+    import soundfile as sf
+
+    from fewshot_sep.plugin_host.file_processing import _Writer
+    from fewshot_sep.utils.audio import AudioWriter
+
+    assert _Writer is AudioWriter
+    x = _noise(2, 4410)
+    write_audio(tmp_path / f"whole{ext}", x, 44100, bit_depth=bits)
+    with AudioWriter(tmp_path / f"streamed{ext}", tmp_path / f"streamed{ext}", 44100, 2, bits) as writer:
+        writer.write(x[:, :1000])
+        writer.write(x[:, 1000:1000])  # an empty block is fine
+        writer.write(x[:, 1000:])
+    for name in ("whole", "streamed"):
+        assert sf.info(str(tmp_path / f"{name}{ext}")).subtype == subtype
+    assert (tmp_path / f"whole{ext}").read_bytes() == (tmp_path / f"streamed{ext}").read_bytes()
+
+
+def test_writer_refuses_unknown_formats_and_codec_errors(tmp_path):
+    from fewshot_sep.utils.audio import AudioWriter
+
+    with pytest.raises(UserError, match="unknown output format '.xyz'"):
+        write_audio(tmp_path / "a.xyz", _noise(1, 100), 44100)
+    with pytest.raises(UserError, match="cannot write .* at 44100 Hz with 0 channel"):
+        AudioWriter(tmp_path / "a.wav", tmp_path / "a.wav", 44100, 0)

@@ -27,13 +27,16 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from fewshot_sep.utils.atomic import atomic_path
-from fewshot_sep.utils.audio import audio_info, check_writable_extension, iter_audio_chunks
+from fewshot_sep.utils.audio import (  # noqa: F401 - the extension lists stay importable from here
+    PCM_EXTENSIONS,
+    READABLE_EXTENSIONS,
+    audio_info,
+    check_writable_extension,
+    iter_audio_chunks,
+)
+from fewshot_sep.utils.audio import AudioWriter as _Writer  # the one writer (utils.audio)
 from fewshot_sep.utils.errors import UserError
 
-#: Input file extensions picked up when a folder is given.
-READABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-#: Extensions written as PCM with a bit depth (the others are lossy codecs).
-PCM_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif")
 DEFAULT_CHUNK_FRAMES = 1 << 16
 RESIDUAL_NAME = "residual"
 
@@ -101,32 +104,6 @@ class _AlignedOutput:
         taken = np.concatenate(parts, axis=1) if len(parts) != 1 else parts[0]
         self.available -= taken.shape[1]
         return taken
-
-
-class _Writer:
-    """Streaming audio writer into an already-atomic temp path (pedalboard.io)."""
-
-    def __init__(self, tmp_path: Path, target: Path, sample_rate: int, channels: int, bit_depth: int) -> None:
-        from pedalboard.io import AudioFile
-
-        suffix = target.suffix.lower()
-        if suffix == ".flac":
-            bit_depth = min(bit_depth, 24)  # FLAC has no float samples
-        kwargs = {"bit_depth": bit_depth} if suffix in PCM_EXTENSIONS else {}
-        try:
-            self._file = AudioFile(str(tmp_path), "w", samplerate=sample_rate, num_channels=channels, **kwargs)
-        except Exception as err:  # pedalboard raises ValueError/RuntimeError for unsupported settings
-            raise UserError(
-                f"cannot write {str(target)!r} at {sample_rate} Hz with {channels} channel(s): {err}; "
-                "try a .wav or .flac output"
-            ) from err
-
-    def write(self, audio: np.ndarray) -> None:
-        if audio.shape[1]:
-            self._file.write(np.ascontiguousarray(audio, dtype=np.float32))
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class _RateWriter:
