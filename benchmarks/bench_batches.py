@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from fewshot_sep.data.episodes import EpisodeSampler  # noqa: E402
 from fewshot_sep.train.batches import make_batch  # noqa: E402
-from fewshot_sep.train.config import load_config  # noqa: E402
+from fewshot_sep.runs.config import load_config  # noqa: E402
 from fewshot_sep.train.loop import train_augment_config, train_episode_config  # noqa: E402
 
 

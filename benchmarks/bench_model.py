@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fewshot_sep.model import build_model  # noqa: E402
-from fewshot_sep.train.config import load_config  # noqa: E402
+from fewshot_sep.runs.config import load_config  # noqa: E402
 
 
 def count_macs_per_frame(separator: torch.nn.Module, conditioning_dim: int, frames: int = 64) -> float:

@@ -38,7 +38,7 @@ from torch import nn
 from fewshot_sep.export import export_model
 from fewshot_sep.realtime.engine import StreamingSeparator
 from fewshot_sep.realtime.model_files import ModelFiles, packaged_model_dir
-from fewshot_sep.train.checkpoint import load_checkpoint
+from fewshot_sep.runs.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- BEGIN studio-tier (benchmarks/bench_studio.py) -->"

@@ -14,6 +14,7 @@ TRAINING_ONLY_PACKAGES: tuple[str, ...] = (
     "fewshot_sep.data",
     "fewshot_sep.model",
     "fewshot_sep.train",
+    "fewshot_sep.runs",
     "fewshot_sep.eval",
     "fewshot_sep.export",
 )

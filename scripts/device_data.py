@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 from fewshot_sep.data.episodes import EpisodeSampler, MemoryStore  # noqa: E402
 from fewshot_sep.data.manifest import SAMPLE_RATE, read_manifest, write_manifest  # noqa: E402
 from fewshot_sep.data.stem_codec import decode_cached, decode_to_cache, encode_vorbis  # noqa: E402
-from fewshot_sep.train.config import load_config  # noqa: E402
+from fewshot_sep.runs.config import load_config  # noqa: E402
 from fewshot_sep.train.loop import train_episode_config  # noqa: E402
 from fewshot_sep.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
 

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from fewshot_sep.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_config
-    from fewshot_sep.train.config import load_config
+    from fewshot_sep.runs.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, save_config
+    from fewshot_sep.runs.config import load_config
     from fewshot_sep.train.loop import build_sources, class_rows_of, evaluate, validation_batches
 
     torch.set_num_threads(args.threads)

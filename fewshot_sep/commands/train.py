@@ -32,12 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from fewshot_sep.utils.errors import UserError
 
-    from fewshot_sep.train.config import load_config
+    from fewshot_sep.runs.config import load_config
     from fewshot_sep.train.loop import train
 
     run_dir = args.run_dir
     if args.publish is not None:
-        from fewshot_sep.train.checkpoint import publish_checkpoint
+        from fewshot_sep.runs.checkpoint import publish_checkpoint
 
         if run_dir is None:
             raise UserError("--publish needs --run-dir (the training run to copy from)")

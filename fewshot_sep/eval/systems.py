@@ -106,7 +106,7 @@ class _TorchCheckpoint:
     def __init__(self, run: str | Path) -> None:
         import torch
 
-        from fewshot_sep.train.checkpoint import load_checkpoint
+        from fewshot_sep.runs.checkpoint import load_checkpoint
 
         torch.set_num_threads(1)
         self.torch = torch

@@ -34,7 +34,7 @@ class ExportSource:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """A run config (YAML, or JSON such as a run's ``config.json``) resolved against the training defaults."""
-    from fewshot_sep.train.config import load_config, resolve_config
+    from fewshot_sep.runs.config import load_config, resolve_config
 
     if path.suffix.lower() not in CONFIG_SUFFIXES:
         raise UserError(f"config {path} must be a .yaml, .yml or .json file")
@@ -122,8 +122,8 @@ def _to_number(text: Any) -> float | int | None:
 
 
 def checkpoint_file_of(path: Path, which: str = "best") -> Path | None:
-    """The file ``fewshot_sep.train.checkpoint.load_checkpoint`` reads for ``path`` (best.pt before checkpoint.pt)."""
-    from fewshot_sep.train.checkpoint import BEST_NAME, CHECKPOINT_NAME
+    """The file ``fewshot_sep.runs.checkpoint.load_checkpoint`` reads for ``path`` (best.pt before checkpoint.pt)."""
+    from fewshot_sep.runs.checkpoint import BEST_NAME, CHECKPOINT_NAME
 
     if path.is_file():
         return path
@@ -137,7 +137,7 @@ def load_source(path: Path, untrained: bool = False, seed: int = 0, which: str =
     """Load the model to export.
 
     Args:
-        path: a run folder or checkpoint file (``fewshot_sep.train.checkpoint.load_checkpoint``),
+        path: a run folder or checkpoint file (``fewshot_sep.runs.checkpoint.load_checkpoint``),
             or with ``untrained`` a config file.
         untrained: build a randomly initialised model from the config ``path``.
         seed: torch seed of the random weights (``untrained`` only).
@@ -162,7 +162,7 @@ def load_source(path: Path, untrained: bool = False, seed: int = 0, which: str =
     if checkpoint_file is None:
         raise UserError(f"run folder {path} holds no checkpoint (best.pt / checkpoint.pt): train first, "
                         "or wait for the first checkpoint")
-    from fewshot_sep.train.checkpoint import load_checkpoint
+    from fewshot_sep.runs.checkpoint import load_checkpoint
 
     model, config = load_checkpoint(checkpoint_file)
     run_dir = checkpoint_file.parent

@@ -36,7 +36,7 @@ from fewshot_sep.model import stft as S
 from fewshot_sep.model.widen import output_difference, widen_state_dict
 from fewshot_sep.train.batches import AugmentConfig, BatchStream, make_batch
 from fewshot_sep.train.device_augment import finish_batch
-from fewshot_sep.train.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, read_checkpoint,
+from fewshot_sep.runs.checkpoint import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, read_checkpoint,
                                           save_checkpoint, save_config)
 from fewshot_sep.train.ema import WeightAverage
 from fewshot_sep.train.losses import negative_leakage_db, prototype_loss, separation_loss, si_sdr
