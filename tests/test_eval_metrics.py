@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fewshot_sep.utils.metrics import sdr, si_sdr, si_sdr_improvement
+from fewshot_sep.eval.metrics import sdr, si_sdr, si_sdr_improvement
 
 fast_bss_eval = pytest.importorskip("fast_bss_eval")
 

@@ -1,6 +1,7 @@
 """Evaluation: episodes x systems x conditions -> metrics, tables, plots, listening page.
 
-- metrics: :mod:`fewshot_sep.utils.metrics` (SI-SDR convention, SDR, bootstrap CIs; shared with the demo);
+- :mod:`~fewshot_sep.eval.metrics`: BSS-eval SDR (fast_bss_eval), and the shared metrics of
+  :mod:`fewshot_sep.utils.metrics` (the SI-SDR convention, bootstrap CIs; the demo uses them too);
 - :mod:`~fewshot_sep.eval.oracle`: ideal-ratio-mask reference;
 - :mod:`~fewshot_sep.eval.onehot_rule`: which class the one-hot baseline gets;
 - :mod:`~fewshot_sep.eval.systems`: the compared systems (ONNX via ``fewshot_sep.realtime``, torch);

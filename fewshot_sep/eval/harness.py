@@ -27,13 +27,14 @@ from typing import Any, Callable
 import numpy as np
 
 from fewshot_sep.contract.signal import LATENCY_SAMPLES, SAMPLE_RATE
+from fewshot_sep.eval.metrics import sdr
 from fewshot_sep.eval.report import SYSTEM_ORDER
 from fewshot_sep.eval.settings import (  # noqa: F401  (settings names stay importable from the harness)
     DEFAULT_INTERFERERS, EVAL_SPLITS, MAX_INTERFERERS, N_NEGATIVES, NEGATIVE_CHOICES, SILENT_TARGET_DB, SUITES,
     EvalSettings, iter_episode_ids, settings_from_json, validate_settings)
 from fewshot_sep.eval.systems import EXAMPLE_SYSTEMS, FEWSHOT_SYSTEMS
 from fewshot_sep.utils.errors import UserError
-from fewshot_sep.utils.metrics import energy_db, sdr, si_sdr
+from fewshot_sep.utils.metrics import energy_db, si_sdr
 
 PARTIAL_NAME = "partial.jsonl"
 

@@ -17,9 +17,8 @@ the mean of both signals first; its validation figures (``best_val`` in checkpoi
 follow that convention, which differs from this one only by the signals' DC offsets.
 
 - :func:`si_sdr`, :func:`si_sdr_improvement`: the convention above, own numpy code.
-- :func:`sdr`: BSS-eval SDR with a 512-tap distortion filter, computed by
-  ``fast_bss_eval.sdr`` over the whole excerpt (BSS-eval v4 / museval uses
-  the same filter length but 1 s windows); needs the ``train`` extra.
+- BSS-eval SDR, which needs fast_bss_eval (the ``train`` extra), is the evaluation's own:
+  :func:`fewshot_sep.eval.metrics.sdr`.
 - :func:`bootstrap_median_ci`: median with a percentile-bootstrap 95 % interval,
   from a fixed seed so that tables are reproducible.
 - :func:`energy_db`: mean power in dB re full scale.
@@ -75,23 +74,6 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
 def si_sdr_improvement(reference: np.ndarray, estimate: np.ndarray, mixture: np.ndarray) -> float:
     """SI-SDRi: ``si_sdr(reference, estimate) - si_sdr(reference, mixture)`` in dB."""
     return si_sdr(reference, estimate) - si_sdr(reference, mixture)
-
-
-def sdr(reference: np.ndarray, estimate: np.ndarray, filter_length: int = 512) -> float:
-    """BSS-eval SDR (dB) of one estimate against one reference, via ``fast_bss_eval.sdr``.
-
-    Args:
-        reference, estimate: ``[n_samples]`` aligned mono signals.
-        filter_length: taps of the allowed distortion filter (512 as in BSS-eval v4).
-
-    Clamped to [-100, 100] dB so a degenerate excerpt cannot put inf in a table.
-    """
-    import fast_bss_eval
-
-    ref = np.asarray(reference, dtype=np.float64).reshape(1, -1)
-    est = np.asarray(estimate, dtype=np.float64).reshape(1, -1)
-    value = fast_bss_eval.sdr(ref, est, filter_length=filter_length, clamp_db=CLAMP_DB)
-    return float(np.asarray(value).ravel()[0])
 
 
 def bootstrap_median_ci(
