@@ -10,7 +10,7 @@ Public API (docs/internals.md, "Run-time Python APIs"; docs/presets.md for users
   `add_examples(preset, examples, negatives, model)`;
 - `save_preset(preset, path)`, `load_preset(path)`;
 - `resolve_preset(ref, model=None)`: ``builtin:NAME``, a library name, or a path;
-- the user library (`library`): list, save, rename, delete, import, export.
+- the user library (`library`): list, save, rename, delete; import and export by reference (`resolve`).
 """
 
 from fewshot_sep.presets.build import PresetWarning, add_examples, create_preset
@@ -18,15 +18,21 @@ from fewshot_sep.presets.examples import ExampleSpec, parse_example
 from fewshot_sep.presets.format import FORMAT_VERSION, ClipRecord, EmbeddingSum, Preset, load_preset, save_preset
 from fewshot_sep.presets.library import (
     delete_from_library,
-    export_preset,
-    import_preset,
     library_dir,
     library_entries,
     rename_in_library,
     save_to_library,
 )
 from fewshot_sep.presets.names import check_name
-from fewshot_sep.presets.resolve import BUILTIN_PREFIX, check_model, list_builtins, load_ref, resolve_preset
+from fewshot_sep.presets.resolve import (
+    BUILTIN_PREFIX,
+    check_model,
+    export_preset,
+    import_preset,
+    list_builtins,
+    load_ref,
+    resolve_preset,
+)
 
 __all__ = [
     "Preset", "ClipRecord", "EmbeddingSum", "ExampleSpec", "PresetWarning", "FORMAT_VERSION", "BUILTIN_PREFIX",

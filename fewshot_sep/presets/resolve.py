@@ -120,8 +120,39 @@ def resolve_preset(ref: "str | os.PathLike", model: "ModelFiles | None" = None) 
         UserError: unknown name, malformed file, or a preset made with another model (the
             message says how to rebuild it).
     """
-    from fewshot_sep.presets.build import load_model
+    from fewshot_sep.realtime.model_files import ModelFiles
 
     preset, is_builtin = load_ref(ref)
-    check_model(preset, load_model(model), builtin=is_builtin)
+    check_model(preset, ModelFiles.load(model), builtin=is_builtin)
     return preset
+
+
+def import_preset(path: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Path:
+    """Validate the preset file `path` (or ``builtin:NAME``) and copy it into the library.
+
+    `name` renames the copy. The model is not checked here (a library may hold presets
+    for several models); it is checked when the preset is used.
+    """
+    from fewshot_sep.presets.library import save_to_library
+    from fewshot_sep.presets.names import check_name
+
+    if str(path).startswith(BUILTIN_PREFIX):
+        preset, _ = load_ref(str(path))
+    else:
+        preset = load_preset(path)
+    if name is not None:
+        preset.name = check_name(name)
+    return save_to_library(preset, overwrite=overwrite)
+
+
+def export_preset(ref: str | os.PathLike, output: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write a validated copy of the preset `ref` (library name, builtin:NAME or path) to `output`."""
+    from fewshot_sep.presets.library import save_new_preset
+
+    output = Path(output)
+    if output.is_dir():
+        raise UserError(f"{str(output)!r} is a folder: give the output file name, e.g. {str(output / 'preset.json')!r}")
+    if output.exists() and not overwrite:
+        raise UserError(f"{str(output)!r} already exists: choose another file or pass --force to replace it")
+    preset, _ = load_ref(ref)
+    return save_new_preset(preset, output, overwrite)
