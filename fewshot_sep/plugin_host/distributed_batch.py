@@ -238,7 +238,7 @@ def run_tasks(
         elif jobs > 1 and len(todo) > 1:
             from fewshot_sep.plugin_host.local_jobs import run_in_processes
 
-            run_in_processes(spec, todo, jobs, report.finish)
+            run_in_processes(spec, todo, jobs, report.finish, run_on_worker)
         else:
             processors = list(processors) if processors is not None else build_processors(spec)
             for index, task in enumerate(todo, 1):

@@ -33,22 +33,25 @@ def _init_process() -> None:
     signal.signal(signal.SIGINT, _on_sigint)
 
 
-def run_job(spec: Any, task: Any) -> Any:
-    """One file in a pool process (`run_on_worker`), interruptible by SIGINT only while it runs."""
+def run_job(run_file: Callable[[Any, Any], Any], spec: Any, task: Any) -> Any:
+    """One file in a pool process (``run_file(spec, task)``), interruptible by SIGINT only while it runs."""
     global _IN_TASK
-    from fewshot_sep.plugin_host.distributed_batch import run_on_worker
-
     _IN_TASK = True
     try:
-        return run_on_worker(spec, task)
+        return run_file(spec, task)
     finally:
         _IN_TASK = False
 #: A file whose process died is tried this many times in all (like Dask's allowed-failures).
 MAX_TRIES = 2
 
 
-def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable[[int, Any], None]) -> None:
-    """Separate the FileTasks `todo` in `jobs` spawned processes; `finish(index, outcome)` per file, as done."""
+def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable[[int, Any], None],
+                     run_file: Callable[[Any, Any], Any]) -> None:
+    """Separate the FileTasks `todo` in `jobs` spawned processes; `finish(index, outcome)` per file, as done.
+
+    `run_file(spec, task) -> FileOutcome` is the per-file code (``distributed_batch.run_on_worker``,
+    passed in so this module stays below it); a module-level function, as processes get it pickled.
+    """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -75,11 +78,11 @@ def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable
             while pending and len(running) < workers:  # never more files handed out than processes
                 task = pending.pop()
                 try:
-                    running[pool.submit(run_job, spec, task)] = task
+                    running[pool.submit(run_job, run_file, spec, task)] = task
                 except BrokenProcessPool:  # a process died since the last look: go on in a fresh pool
                     pool.shutdown(wait=True)
                     pool = new_pool()
-                    running[pool.submit(run_job, spec, task)] = task
+                    running[pool.submit(run_job, run_file, spec, task)] = task
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 task = running.pop(future)
