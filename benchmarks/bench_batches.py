@@ -22,16 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy and torch start their thread pools
 
 import numpy as np  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 from fewshot_sep.data.episodes import EpisodeSampler  # noqa: E402
-from fewshot_sep.train.batches import make_batch  # noqa: E402
 from fewshot_sep.runs.config import load_config  # noqa: E402
+from fewshot_sep.train.batches import make_batch  # noqa: E402
 from fewshot_sep.train.loop import train_augment_config, train_episode_config  # noqa: E402
 
 

@@ -46,8 +46,6 @@ import soundfile as sf
 from doc_sections import write_doc_section
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 BEGIN, END = "<!-- BEGIN Dask batches -->", "<!-- END Dask batches -->"
 ASSETS = REPO / "fewshot_sep" / "assets"

@@ -32,18 +32,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from doc_sections import write_doc_section
 
-import numpy as np
+from fewshot_sep.contract import HOP, SAMPLE_RATE
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 SECTION = "onnxruntime vs torch"
 BEGIN = f"<!-- BEGIN {SECTION} -->"
 END = f"<!-- END {SECTION} -->"
-SAMPLE_RATE = 44100
-HOP = 256
 
 
 def percentiles(times_s: list[float]) -> tuple[float, float, float]:

@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 BEGIN, END = "<!-- BEGIN Live soak (benchmarks/bench_live_soak.py) -->", "<!-- END Live soak -->"

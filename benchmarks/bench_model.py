@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from fewshot_sep.model import build_model
+from fewshot_sep.runs.config import load_config
 
-from fewshot_sep.model import build_model  # noqa: E402
-from fewshot_sep.runs.config import load_config  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def count_macs_per_frame(separator: torch.nn.Module, conditioning_dim: int, frames: int = 64) -> float:

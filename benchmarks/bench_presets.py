@@ -36,8 +36,6 @@ import numpy as np
 from doc_sections import write_doc_section
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 BEGIN, END = "<!-- BEGIN Presets -->", "<!-- END Presets -->"
 N_FILES, SECONDS, FILE_RATE, FILE_CHANNELS = 5, 10.0, 48000, 2

@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 from doc_sections import write_doc_section
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fewshot_sep.realtime.engine import StreamingSeparator
+from fewshot_sep.realtime.model_files import ModelFiles, packaged_model_dir
+from fewshot_sep.realtime.resampler import StreamResampler, filter_spec
+from fewshot_sep.realtime.stft import istft, stft
 
-from fewshot_sep.realtime.engine import StreamingSeparator  # noqa: E402
-from fewshot_sep.realtime.model_files import ModelFiles, packaged_model_dir  # noqa: E402
-from fewshot_sep.realtime.resampler import StreamResampler, filter_spec  # noqa: E402
-from fewshot_sep.realtime.stft import istft, stft  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 BEGIN = "<!-- BEGIN streaming-engine (benchmarks/bench_realtime.py) -->"
 END = "<!-- END streaming-engine -->"

@@ -42,15 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from fewshot_sep.data.episodes import EpisodeSampler, MemoryStore
+from fewshot_sep.data.manifest import SAMPLE_RATE, read_manifest, write_manifest
+from fewshot_sep.data.stem_codec import decode_cached, decode_to_cache, encode_vorbis
+from fewshot_sep.runs.config import load_config
+from fewshot_sep.train.loop import train_episode_config
+from fewshot_sep.utils.atomic import atomic_path, write_text_atomic
 
-from fewshot_sep.data.episodes import EpisodeSampler, MemoryStore  # noqa: E402
-from fewshot_sep.data.manifest import SAMPLE_RATE, read_manifest, write_manifest  # noqa: E402
-from fewshot_sep.data.stem_codec import decode_cached, decode_to_cache, encode_vorbis  # noqa: E402
-from fewshot_sep.runs.config import load_config  # noqa: E402
-from fewshot_sep.train.loop import train_episode_config  # noqa: E402
-from fewshot_sep.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
 
 ROWS_NAME = "rows.json"
 
