@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from fewshot_sep.presets import Preset
     from fewshot_sep.realtime.engine import StreamingSeparator
     from fewshot_sep.realtime.model_files import ModelFiles
+    from fewshot_sep.realtime.multichannel import MultiChannelEngine
 
 #: Largest block the streaming engine accepts in one `process_block` call.
 MAX_ENGINE_BLOCK = 8192
@@ -305,9 +306,9 @@ class FewShotSeparator(PedalboardNames):
             self._engine.mode = self._mode
             self._engine.mix = self._mix
 
-    def engine_for(self, sample_rate: float, num_channels: int) -> "StreamingSeparator":
+    def engine_for(self, sample_rate: float, num_channels: int) -> "StreamingSeparator | MultiChannelEngine":
         """Return the streaming engine for this rate and channel count (rebuilt if they changed)."""
-        from fewshot_sep.realtime.engine import StreamingSeparator
+        from fewshot_sep.realtime.multichannel import make_engine
 
         rate = check_sample_rate(sample_rate)
         key = (rate, int(num_channels))
@@ -318,20 +319,10 @@ class FewShotSeparator(PedalboardNames):
                         "the separator has no preset: set one, e.g. "
                         "FewShotSeparator(preset='builtin:NAME') or --preset P.json"
                     )
-                groups = channel_groups(int(num_channels))
-                engines = [
-                    StreamingSeparator(
-                        model=self._model,
-                        sample_rate=rate,
-                        num_channels=stop - start,
-                        conditioning=self._conditioning,
-                        mode=self._mode,
-                        mix=self._mix,
-                        live_threads=self._threads,
-                    )
-                    for start, stop in groups
-                ]
-                self._engine = engines[0] if len(engines) == 1 else MultiChannelEngine(engines, groups)
+                self._engine = make_engine(
+                    int(num_channels), model=self._model, sample_rate=rate, conditioning=self._conditioning,
+                    mode=self._mode, mix=self._mix, live_threads=self._threads,
+                )
                 self._engine_key = key
             return self._engine
 
@@ -404,65 +395,14 @@ class FewShotSeparator(PedalboardNames):
         return f"<fewshot_sep.{self.label()} latency_samples={self.latency_samples}; {PEDALBOARD_HINT}>"
 
 
-def channel_groups(num_channels: int) -> list[tuple[int, int]]:
-    """Split channels into the engine's units (it takes 1 or 2): pairs, then a mono rest."""
-    if num_channels < 1:
-        raise InvalidParameter(f"audio needs at least one channel, got {num_channels}")
-    return [(start, min(start + 2, num_channels)) for start in range(0, num_channels, 2)]
+def __getattr__(name: str) -> Any:
+    """`MultiChannelEngine` and `channel_groups` moved to `fewshot_sep.realtime.multichannel`
+    (engine code); importable from here for one release, without importing the engine early."""
+    if name in ("MultiChannelEngine", "channel_groups"):
+        from fewshot_sep.realtime import multichannel
 
-
-class MultiChannelEngine:
-    """More than two channels: one stereo/mono StreamingSeparator per channel pair.
-
-    The engine separates each channel on its own ("per_channel"), so splitting the
-    channels over several engines gives the same result as one wide engine would.
-    """
-
-    def __init__(self, engines: list, groups: list[tuple[int, int]]) -> None:
-        self.engines = engines
-        self.groups = groups
-        self.num_channels = groups[-1][1]
-
-    @property
-    def latency_samples(self) -> int:
-        return int(self.engines[0].latency_samples)
-
-    @property
-    def mode(self) -> str:
-        return self.engines[0].mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        for engine in self.engines:
-            engine.mode = value
-
-    @property
-    def mix(self) -> float:
-        return self.engines[0].mix
-
-    @mix.setter
-    def mix(self, value: float) -> None:
-        for engine in self.engines:
-            engine.mix = value
-
-    def set_conditioning(self, vector: np.ndarray, crossfade_seconds: float = 0.05) -> None:
-        for engine in self.engines:
-            engine.set_conditioning(vector, crossfade_seconds)
-
-    def reset(self) -> None:
-        for engine in self.engines:
-            engine.reset()
-
-    @property
-    def nonfinite_outputs(self) -> int:
-        return sum(engine.nonfinite_outputs for engine in self.engines)
-
-    def process_block(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            out = np.empty((self.num_channels, block.shape[-1]), dtype=np.float32)
-        for engine, (start, stop) in zip(self.engines, self.groups):
-            engine.process_block(block[start:stop], out=out[start:stop])
-        return out
+        return getattr(multichannel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_engine(engine: Any, audio: np.ndarray, buffer_size: int, skip: int) -> np.ndarray:
