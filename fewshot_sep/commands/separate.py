@@ -84,8 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                         help="separate N files at a time in local processes (no Dask needed; default 1)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
-                        help="onnxruntime intra-op threads per separator (default 1); keep "
-                        "jobs x threads at or under your free cores")
+                        help="threads per separator (default 1; 2 runs a stereo file's channels in parallel, "
+                        "same output); keep jobs x threads at or under your free cores")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="separate the files on a local Dask cluster of N worker processes "
                         "(N > 1; needs the 'distributed' extra; default 1: one after the other here)")

@@ -50,7 +50,7 @@ class ProcessorSpec:
             None = each machine's packaged model.
         model_id: id of the model the client resolved; a worker with another model refuses.
         both: ``--mode both``: one isolating separator, the removed file is the residual.
-        threads: onnxruntime intra-op threads per separator.
+        threads: threads per separator (`FewShotSeparator.threads`).
     """
 
     kind: str
@@ -133,7 +133,7 @@ def plan_separation(
     ``$FEWSHOT_SEP_MODEL``); `chunk_seconds` is in seconds of audio. `mode` is
     ``"isolate"``, ``"remove"``, ``"both"`` or a list of them (both: one pass, the removed
     file is the input minus the isolated one); `filename` a template of
-    :mod:`fewshot_sep.plugin_host.output_names`; `threads` onnxruntime intra-op threads.
+    :mod:`fewshot_sep.plugin_host.output_names`; `threads` threads per separator.
 
     Raises:
         UserError: any bad option (a usage problem: nothing has been written yet).

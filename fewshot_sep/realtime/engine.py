@@ -29,13 +29,14 @@ gain ramps) and this module (the engine: parameters, latency, the live and offli
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import weakref
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from fewshot_sep.contract.controls import MODES, check_mix, check_mode  # noqa: F401 - MODES re-exported
 from fewshot_sep.realtime.model_files import ModelFiles
+from fewshot_sep.realtime.offline import OfflineStream
 from fewshot_sep.realtime.pipeline import Pipeline
 from fewshot_sep.realtime.resampler import QUALITY_ATTENUATION_DB, chain_centers
 from fewshot_sep.realtime.sessions import make_session
@@ -73,10 +74,13 @@ class StreamingSeparator:
         ramp_seconds: duration of the per-sample ramps for mix / mode changes.
         resample_quality: resampler stop-band for host rates other than the model's:
             "LQ" 60 dB, "MQ" 80 dB, "HQ" 100 dB, "VHQ" 120 dB (pass band flat to 18 kHz either way).
-        offline_threads: onnxruntime intra-op threads for the offline path.
+        offline_threads: threads of the offline path (`offline_stream`, `iter_offline`,
+            `process_offline`): with 2 or more, per-channel stereo runs each channel in a
+            thread of its own (single-threaded sessions); otherwise one session with this
+            many intra-op threads.
         offline_chunk_frames: STFT frames per separator call in the offline path.
         live_threads: onnxruntime intra-op threads for `process_block` (1 = the live
-            configuration; more can help file processing on free cores).
+            configuration).
     """
 
     max_block_size = MAX_BLOCK_SIZE
@@ -136,10 +140,12 @@ class StreamingSeparator:
             c_down, c_up, latency = chain_centers(self.sample_rate, model_rate, self._core_delay, resample_quality)
             self._resampler_centers = (c_down, c_up)
             self.latency_samples = latency
-        self._live_session = make_session(self.model.separator_path, num_threads=max(1, int(live_threads)))
+        self._live_threads = max(1, int(live_threads))
+        self._live_session = make_session(self.model.separator_path, num_threads=self._live_threads)
         self._offline_session = None
         self._offline_channel_sessions: list | None = None
         self._live = Pipeline(self, self._live_session, MAX_BLOCK_SIZE)
+        self._offline_streams: weakref.WeakSet[OfflineStream] = weakref.WeakSet()
 
     # -- parameters -----------------------------------------------------------
     @staticmethod
@@ -167,10 +173,15 @@ class StreamingSeparator:
             return 1.0 - self._mix, self._mix
         return 1.0, -self._mix
 
+    def _pipelines(self) -> list[Pipeline]:
+        """Every stream parameter changes reach: the live one and the open offline streams'."""
+        return [self._live] + [p for stream in list(self._offline_streams) for p in stream.pipelines]
+
     def _update_gains(self) -> None:
         g_dry, g_iso = self._gain_targets()
-        self._live.ramp_dry.set_target(g_dry, self._ramp_samples)
-        self._live.ramp_iso.set_target(g_iso, self._ramp_samples)
+        for pipeline in self._pipelines():
+            pipeline.ramp_dry.set_target(g_dry, self._ramp_samples)
+            pipeline.ramp_iso.set_target(g_iso, self._ramp_samples)
 
     @property
     def mode(self) -> str:
@@ -207,7 +218,8 @@ class StreamingSeparator:
             raise UserError(f"crossfade_seconds {crossfade_seconds} must be >= 0")
         self._conditioning_target = arr
         fade_frames = int(round(crossfade_seconds * self.model.sample_rate / self.model.hop_length))
-        self._live.core.request_conditioning(arr, fade_frames)
+        for pipeline in self._pipelines():
+            pipeline.core.request_conditioning(arr, fade_frames)
 
     @property
     def underruns(self) -> int:
@@ -261,17 +273,37 @@ class StreamingSeparator:
         return self.num_channels > 1 and self.stereo == "per_channel" and self.offline_threads > 1 and self._offline_split
 
     def _offline_pipelines(self) -> list[Pipeline]:
-        """Fresh offline pipelines: one per channel (threaded), or one for all channels."""
+        """Fresh offline pipelines: one per channel (threaded), or one for all channels.
+
+        Sessions are made on first use and kept; one with the live session's thread count is
+        the live session itself (sessions run concurrently; each pipeline binds its own buffers).
+        """
         chunk = self.offline_chunk_frames * self.model.hop_length
         if self._offline_split_channels():
             if self._offline_channel_sessions is None:
                 self._offline_channel_sessions = [
-                    make_session(self.model.separator_path, num_threads=1) for _ in range(self.num_channels)
+                    self._live_session if c == 0 and self._live_threads == 1
+                    else make_session(self.model.separator_path, num_threads=1)
+                    for c in range(self.num_channels)
                 ]
             return [Pipeline(self, session, chunk, num_channels=1) for session in self._offline_channel_sessions]
         if self._offline_session is None:
-            self._offline_session = make_session(self.model.separator_path, num_threads=self.offline_threads)
+            self._offline_session = (
+                self._live_session if self.offline_threads == self._live_threads
+                else make_session(self.model.separator_path, num_threads=self.offline_threads)
+            )
         return [Pipeline(self, self._offline_session, chunk)]
+
+    def offline_stream(self) -> OfflineStream:
+        """A fresh stream through the offline path (`fewshot_sep.realtime.offline`).
+
+        ``stream.process(chunk [C, n]) -> [C, n]`` for chunks of any length, in order; the
+        output equals streaming them through a freshly reset engine (delay
+        ``latency_samples``). Parameter changes reach it; the live stream is untouched.
+        """
+        stream = OfflineStream(self._offline_pipelines(), lambda block: self._check_block(block, np.iinfo(np.int64).max))
+        self._offline_streams.add(stream)
+        return stream
 
     def iter_offline(
         self,
@@ -279,13 +311,12 @@ class StreamingSeparator:
         total_samples: int | None = None,
         progress: Callable[[int, int | None], None] | None = None,
     ) -> Iterator[np.ndarray]:
-        """Stream a long input through a fresh pipeline in bounded memory.
+        """Stream a long input through a fresh offline stream (`offline_stream`) in bounded memory.
 
         With per-channel stereo (the default) and ``offline_threads >= 2`` each
         channel runs through its own pipeline and single-threaded onnxruntime
-        session in its own thread (the channels are independent batch items;
-        onnxruntime and numpy's FFT release the GIL), which is faster than one
-        session with two intra-op threads on this model (docs/realtime.md).
+        session in its own thread, which is faster than one session with two
+        intra-op threads on this model (docs/benchmarks.md).
 
         Args:
             chunks: ``[C, n_i]`` float arrays of any sizes (the stream, in order).
@@ -296,34 +327,14 @@ class StreamingSeparator:
             ``[C, n_i]`` float32 output for each input chunk (same result as
             streaming the concatenation through a freshly reset engine).
         """
-        pipelines = self._offline_pipelines()
-        step = pipelines[0].max_block
-
-        def run(pipeline: Pipeline, chunk: np.ndarray, out: np.ndarray) -> None:
-            for start in range(0, chunk.shape[1], step):
-                stop = min(chunk.shape[1], start + step)
-                pipeline.process(chunk[:, start:stop], out[:, start:stop])
-
-        pool = ThreadPoolExecutor(len(pipelines), thread_name_prefix="fewshot-offline") if len(pipelines) > 1 else None
-        try:
+        with self.offline_stream() as stream:
             done = 0
             for chunk in chunks:
-                chunk = self._check_block(chunk, np.iinfo(np.int64).max)
-                n = chunk.shape[1]
-                out = np.empty((self.num_channels, n), dtype=np.float32)
-                if pool is None:
-                    run(pipelines[0], chunk, out)
-                else:
-                    jobs = [pool.submit(run, p, chunk[c : c + 1], out[c : c + 1]) for c, p in enumerate(pipelines)]
-                    for job in jobs:
-                        job.result()
-                done += n
+                out = stream.process(chunk)
+                done += out.shape[1]
                 if progress is not None:
                     progress(done, total_samples)
                 yield out
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
 
     def process_offline(
         self,

@@ -86,3 +86,26 @@ class MultiChannelEngine:
         for engine, (start, stop) in zip(self.engines, self.groups):
             engine.process_block(block[start:stop], out=out[start:stop])
         return out
+
+    def offline_stream(self) -> "GroupStream":
+        """A fresh offline stream of every engine, over its channels (see StreamingSeparator.offline_stream)."""
+        return GroupStream([engine.offline_stream() for engine in self.engines], self.groups)
+
+
+class GroupStream:
+    """Offline streams of a MultiChannelEngine's engines, each on its own channels."""
+
+    def __init__(self, streams: list, groups: list[tuple[int, int]]) -> None:
+        self.streams = streams
+        self.groups = groups
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        """``chunk [C, n]`` -> ``[C, n]`` float32, the streams' next samples."""
+        out = np.empty((self.groups[-1][1], chunk.shape[-1]), dtype=np.float32)
+        for stream, (start, stop) in zip(self.streams, self.groups):
+            out[start:stop] = stream.process(chunk[start:stop])
+        return out
+
+    def close(self) -> None:
+        for stream in self.streams:
+            stream.close()
