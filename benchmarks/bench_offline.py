@@ -49,7 +49,7 @@ LIVE_BLOCK = 8192
 
 def make_input(seconds: float) -> np.ndarray:
     """``[2, n]`` float32: the example mix tiled; right = 0.7 x left delayed 3001 samples + noise."""
-    from fewshot_sep.plugin_host.example import example_mix_path
+    from fewshot_sep.plugin_host.files.example import example_mix_path
     from fewshot_sep.utils.audio import read_audio
 
     mix, rate = read_audio(example_mix_path())

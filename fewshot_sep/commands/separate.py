@@ -9,8 +9,8 @@
     fewshot-sep separate catalog/ --preset P --output out/ --workers 4 --resume
     fewshot-sep separate catalog/ --preset P --output /shared/out/ --scheduler tcp://10.0.0.5:8786 --resume
 
-The options become a job (fewshot_sep.plugin_host.batch_plan) that runs here or on
-Dask (fewshot_sep.plugin_host.distributed_batch), one file at a time through the
+The options become a job (fewshot_sep.plugin_host.files.plan) that runs here or on
+Dask (fewshot_sep.plugin_host.files.batch), one file at a time through the
 same per-file code.
 
 Existing outputs are never replaced without --overwrite: the whole batch is refused
@@ -101,9 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `fewshot-sep separate`; returns the exit status (0 done, 1 some files failed)."""
     # Imported here, not at the top: `--help` stays light, and dask is only imported
-    # (inside distributed_batch) when --workers/--scheduler ask for a cluster.
-    from fewshot_sep.plugin_host.batch_outcome import error_report
-    from fewshot_sep.plugin_host.distributed_batch import separate_files
+    # (inside plugin_host.files.batch) when --workers/--scheduler ask for a cluster.
+    from fewshot_sep.plugin_host.files.outcome import error_report
+    from fewshot_sep.plugin_host.files.batch import separate_files
     from fewshot_sep.utils.console import emit
     from fewshot_sep.utils.errors import UserError
 

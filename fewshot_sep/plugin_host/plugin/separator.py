@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from fewshot_sep.contract.controls import MODES
-from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
-from fewshot_sep.plugin_host.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
+from fewshot_sep.plugin_host.plugin.layout import LayoutTracker, from_channels_first
+from fewshot_sep.plugin_host.plugin.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
 from fewshot_sep.realtime.conditioning import check_conditioning_range
 from fewshot_sep.utils.errors import UserError
 
