@@ -104,7 +104,7 @@ def main() -> int:
 
     from distributed import Client, LocalCluster
 
-    from fewshot_sep.plugin_host.distributed_batch import separate_files
+    from fewshot_sep.plugin_host.files.batch import separate_files
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp_name:
@@ -132,7 +132,7 @@ def main() -> int:
         probe = tmp / "probe.wav"
         sf.write(probe, np.zeros((44100, 2), np.float32), 44100)
         code = ("import time, sys; t = time.perf_counter(); "
-                "from fewshot_sep.plugin_host.distributed_batch import separate_files; "
+                "from fewshot_sep.plugin_host.files.batch import separate_files; "
                 f"separate_files([{str(probe)!r}], {str(tmp / 'probe-out.wav')!r}, [{preset!r}], "
                 f"model={args.model!r}, progress=False, log=lambda l: None); "
                 "print(time.perf_counter() - t)")

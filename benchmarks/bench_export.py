@@ -143,7 +143,7 @@ class OrtStream:
         self.ping, self.pong = self.pong, self.ping
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", default=None,
                         help="run folder / checkpoint (default: runs/release if it has a checkpoint, "
@@ -154,15 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="offline calls timed (best taken)")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="Markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import onnxruntime as ort
-    import torch
 
-    from fewshot_sep.export import export_model
+def resolve_source(args: argparse.Namespace):
+    """``(source, source_arg)``: the model to export (``load_source``) and how it was named."""
     from fewshot_sep.export.source import load_source
 
-    torch.set_num_threads(1)
     source_arg, untrained = args.source, args.untrained
     if source_arg is None:
         release = REPO / "runs" / "release"
@@ -170,10 +168,135 @@ def main(argv: list[str] | None = None) -> int:
             source_arg = str(release)
         else:
             source_arg, untrained = str(REPO / "configs" / "release.yaml"), True
-    source = load_source(Path(source_arg), untrained=untrained)
-    model = source.model.eval()
-    sep, enc = model.separator, model.encoder
+    return load_source(Path(source_arg), untrained=untrained), source_arg
 
+
+def ort_variants(sep_path: Path, card: dict, frame: np.ndarray, conditioning: np.ndarray, tmp_path: Path
+                 ) -> tuple[list[tuple[str, Callable[[], object]]], str]:
+    """The onnxruntime single-frame contenders (label, maker of an OrtStream) and a note on the ORT format."""
+    optimized = tmp_path / "separator.optimized.onnx"
+    make_session(sep_path, "all", optimized_out=optimized)
+    variants: list[tuple[str, Callable[[], object]]] = []
+    for level in ("all", "extended", "basic", "off"):
+        variants.append((f"onnxruntime, optimisation {level}",
+                         lambda level=level: OrtStream(make_session(sep_path, level), card, frame, conditioning, False)))
+    variants.append(("onnxruntime, pre-optimised file, optimisation off at load",
+                     lambda: OrtStream(make_session(optimized, "off"), card, frame, conditioning, False)))
+    variants.append(("onnxruntime, optimisation all + I/O binding",
+                     lambda: OrtStream(make_session(sep_path, "all"), card, frame, conditioning, True)))
+    ort_format_note = ""
+    try:
+        import subprocess
+
+        proc = subprocess.run([sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort",
+                               str(sep_path), "--output_dir", str(tmp_path / "ort")],
+                              capture_output=True, text=True, timeout=300)
+        ort_files = sorted((tmp_path / "ort").glob("*.ort"))
+        if proc.returncode == 0 and ort_files:
+            variants.append(("onnxruntime, ORT format (.ort)",
+                             lambda: OrtStream(make_session(ort_files[0], "all"), card, frame, conditioning, False)))
+        else:
+            ort_format_note = f"ORT format conversion failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}"
+    except (OSError, subprocess.SubprocessError) as exc:
+        ort_format_note = f"ORT format conversion unavailable: {exc}"
+    return variants, ort_format_note
+
+
+def streaming_rows(sep, variants, frame: np.ndarray, conditioning: np.ndarray, calls: int) -> list[tuple]:
+    """Single-frame calls (T = 1, B = 2), torch and every onnxruntime variant interleaved:
+    ``(what, back end, median, p99, max, CPU ms)`` rows."""
+    import torch
+
+    batch = frame.shape[0]
+    t_frame, t_cond = torch.from_numpy(frame), torch.from_numpy(conditioning)
+    t_states = sep.initial_states(batch)
+
+    def torch_step() -> None:
+        nonlocal t_states
+        with torch.inference_mode():
+            outs = sep(t_frame, t_cond, *t_states)
+        t_states = list(outs[1:])
+
+    contenders: dict[str, Callable[[], object]] = {"torch (eager, inference_mode)": torch_step}
+    for label, make in variants:
+        contenders[label] = make().step
+    rows = []
+    stream_cpu: dict[str, list[float]] = {}
+    for label, times in interleaved(contenders, calls, cpu=stream_cpu).items():
+        med, p99, mx = percentiles(times)
+        rows.append(("stream T=1 B=2", label, med, p99, mx, f"{np.median(stream_cpu[label]) * 1e3:.3f}"))
+    return rows
+
+
+def mask_parity(sep, sep_path: Path, frame: np.ndarray, conditioning: np.ndarray) -> float:
+    """Max abs difference of the timed single-frame mask, torch vs onnxruntime (same input)."""
+    import torch
+
+    states0 = sep.initial_states(frame.shape[0])
+    with torch.inference_mode():
+        ref = sep(torch.from_numpy(frame), torch.from_numpy(conditioning), *states0)[0].numpy()
+    sess = make_session(sep_path, "all")
+    got = sess.run(["mask"], {"magnitude": frame, "conditioning": conditioning,
+                              **{f"state_{i}": s.numpy() for i, s in enumerate(states0)}})[0]
+    return float(np.max(np.abs(ref - got)))
+
+
+def offline_rows(sep, sep_path: Path, conditioning: np.ndarray, long_mag: np.ndarray, seconds: float,
+                 repeats: int) -> list[tuple]:
+    """One call over the whole input, torch vs onnxruntime: ``(back end, CPU s, wall s, x real time)``."""
+    import torch
+
+    batch = long_mag.shape[0]
+    t_long, t_cond = torch.from_numpy(long_mag), torch.from_numpy(conditioning)
+
+    def torch_offline() -> None:
+        with torch.inference_mode():
+            sep(t_long, t_cond, *sep.initial_states(batch))
+
+    ort_sess = make_session(sep_path, "all")
+    zero = {f"state_{i}": s.numpy() for i, s in enumerate(sep.initial_states(batch))}
+
+    def ort_offline() -> None:
+        ort_sess.run(None, {"magnitude": long_mag, "conditioning": conditioning, **zero})
+
+    rows = []
+    offline_cpu: dict[str, list[float]] = {}
+    offline = interleaved({"torch (eager, inference_mode)": torch_offline,
+                           "onnxruntime, optimisation all": ort_offline}, repeats, rounds=repeats,
+                          warmup=1, cpu=offline_cpu)
+    for label, times in offline.items():
+        best_cpu = min(offline_cpu[label])
+        rows.append((label, best_cpu, min(times), seconds / best_cpu))
+    return rows
+
+
+def encoder_rows(enc, encoder_path: Path, clips: np.ndarray) -> list[tuple]:
+    """5 clips in one call, 20 calls: ``(back end, CPU ms median, wall ms median)``."""
+    import torch
+
+    enc_sess = make_session(encoder_path, "all")
+    t_clips = torch.from_numpy(clips)
+
+    def torch_encoder() -> None:
+        with torch.inference_mode():
+            enc(t_clips)
+
+    rows = []
+    encoder_cpu: dict[str, list[float]] = {}
+    encoder_times = interleaved({"torch (eager, inference_mode)": torch_encoder,
+                                 "onnxruntime, optimisation all": lambda: enc_sess.run(None, {"magnitude": clips})},
+                                20, rounds=5, warmup=3, cpu=encoder_cpu)
+    for label, times in encoder_times.items():
+        med, _, _ = percentiles(times)
+        rows.append((label, float(np.median(encoder_cpu[label])) * 1e3, med))
+    return rows
+
+
+def measure(args: argparse.Namespace, model, source) -> dict:
+    """Export `model` into a temp folder and time both back ends; the figures for `report`."""
+    from fewshot_sep.export import export_model
+
+    sep, enc = model.separator, model.encoder
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         tmp_path = Path(tmp)
         result = export_model(model, tmp_path / "model", config=source.config, name=source.name,
@@ -187,108 +310,25 @@ def main(argv: list[str] | None = None) -> int:
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
         conditioning = np.concatenate([emb, np.zeros_like(emb), np.zeros((batch, 1), np.float32)], axis=1)
         frame = (np.abs(rng.standard_normal((batch, 1, 513, 1))) * 5).astype(np.float32)
-        hop_ms = HOP / SAMPLE_RATE * 1e3
-        rows: list[tuple[str, str, float, float, float, str]] = []  # (what, backend, median, p99, max, note)
-
-        # -- streaming, torch ------------------------------------------------------------
-        t_frame, t_cond = torch.from_numpy(frame), torch.from_numpy(conditioning)
-        t_states = sep.initial_states(batch)
-
-        def torch_step() -> None:
-            nonlocal t_states
-            with torch.inference_mode():
-                outs = sep(t_frame, t_cond, *t_states)
-            t_states = list(outs[1:])
-
-
-        # -- streaming, onnxruntime variants ------------------------------------------------
-        optimized = tmp_path / "separator.optimized.onnx"
-        make_session(sep_path, "all", optimized_out=optimized)
-        variants: list[tuple[str, Callable[[], object]]] = []
-        for level in ("all", "extended", "basic", "off"):
-            variants.append((f"onnxruntime, optimisation {level}",
-                             lambda level=level: OrtStream(make_session(sep_path, level), card, frame, conditioning, False)))
-        variants.append(("onnxruntime, pre-optimised file, optimisation off at load",
-                         lambda: OrtStream(make_session(optimized, "off"), card, frame, conditioning, False)))
-        variants.append(("onnxruntime, optimisation all + I/O binding",
-                         lambda: OrtStream(make_session(sep_path, "all"), card, frame, conditioning, True)))
-        ort_format_note = ""
-        try:
-            import subprocess
-
-            proc = subprocess.run([sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort",
-                                   str(sep_path), "--output_dir", str(tmp_path / "ort")],
-                                  capture_output=True, text=True, timeout=300)
-            ort_files = sorted((tmp_path / "ort").glob("*.ort"))
-            if proc.returncode == 0 and ort_files:
-                variants.append(("onnxruntime, ORT format (.ort)",
-                                 lambda: OrtStream(make_session(ort_files[0], "all"), card, frame, conditioning, False)))
-            else:
-                ort_format_note = f"ORT format conversion failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}"
-        except (OSError, subprocess.SubprocessError) as exc:
-            ort_format_note = f"ORT format conversion unavailable: {exc}"
-
-        contenders: dict[str, Callable[[], object]] = {"torch (eager, inference_mode)": torch_step}
-        for label, make in variants:
-            contenders[label] = make().step
-        stream_cpu: dict[str, list[float]] = {}
-        for label, times in interleaved(contenders, args.calls, cpu=stream_cpu).items():
-            med, p99, mx = percentiles(times)
-            rows.append(("stream T=1 B=2", label, med, p99, mx, f"{np.median(stream_cpu[label]) * 1e3:.3f}"))
-
-        # -- parity of the exact calls that were timed (sanity, same input) ------------------
-        states0 = sep.initial_states(batch)
-        with torch.inference_mode():
-            ref = sep(t_frame, t_cond, *states0)[0].numpy()
-        sess = make_session(sep_path, "all")
-        got = sess.run(["mask"], {"magnitude": frame, "conditioning": conditioning,
-                                  **{f"state_{i}": s.numpy() for i, s in enumerate(states0)}})[0]
-        parity = float(np.max(np.abs(ref - got)))
-
-        # -- offline -------------------------------------------------------------------------
+        variants, ort_format_note = ort_variants(sep_path, card, frame, conditioning, tmp_path)
+        rows = streaming_rows(sep, variants, frame, conditioning, args.calls)
+        parity = mask_parity(sep, sep_path, frame, conditioning)
         frames = int(args.offline_seconds * SAMPLE_RATE) // HOP
         long_mag = (np.abs(rng.standard_normal((batch, 1, 513, frames))) * 5).astype(np.float32)
-        t_long = torch.from_numpy(long_mag)
-
-        def torch_offline() -> None:
-            with torch.inference_mode():
-                sep(t_long, t_cond, *sep.initial_states(batch))
-
-        ort_sess = make_session(sep_path, "all")
-        zero = {f"state_{i}": s.numpy() for i, s in enumerate(sep.initial_states(batch))}
-
-        def ort_offline() -> None:
-            ort_sess.run(None, {"magnitude": long_mag, "conditioning": conditioning, **zero})
-
-        offline_rows = []
-        offline_cpu: dict[str, list[float]] = {}
-        offline = interleaved({"torch (eager, inference_mode)": torch_offline,
-                               "onnxruntime, optimisation all": ort_offline}, args.repeats, rounds=args.repeats,
-                              warmup=1, cpu=offline_cpu)
-        for label, times in offline.items():
-            best_cpu = min(offline_cpu[label])
-            offline_rows.append((label, best_cpu, min(times), args.offline_seconds / best_cpu))
-
-        # -- encoder ---------------------------------------------------------------------------
+        offline = offline_rows(sep, sep_path, conditioning, long_mag, args.offline_seconds, args.repeats)
         clip_frames = int(card["clip_seconds"] * SAMPLE_RATE) // HOP
         clips = (np.abs(rng.standard_normal((5, 1, 513, clip_frames))) * 5).astype(np.float32)
-        enc_sess = make_session(result.folder / "encoder.onnx", "all")
-        t_clips = torch.from_numpy(clips)
+        encoder = encoder_rows(enc, result.folder / "encoder.onnx", clips)
+    return {"card": card, "sizes_mb": sizes_mb, "rows": rows, "ort_format_note": ort_format_note,
+            "parity": parity, "frames": frames, "offline_rows": offline, "encoder_rows": encoder}
 
-        def torch_encoder() -> None:
-            with torch.inference_mode():
-                enc(t_clips)
 
-        encoder_rows = []
-        encoder_cpu: dict[str, list[float]] = {}
-        encoder_times = interleaved({"torch (eager, inference_mode)": torch_encoder,
-                                     "onnxruntime, optimisation all": lambda: enc_sess.run(None, {"magnitude": clips})},
-                                    20, rounds=5, warmup=3, cpu=encoder_cpu)
-        for label, times in encoder_times.items():
-            med, _, _ = percentiles(times)
-            encoder_rows.append((label, float(np.median(encoder_cpu[label])) * 1e3, med))
+def report(args: argparse.Namespace, argv: list[str] | None, source, source_arg: str, r: dict) -> str:
+    """The Markdown section."""
+    import onnxruntime as ort
+    import torch
 
-    # -- report ---------------------------------------------------------------------------------
+    card, hop_ms = r["card"], HOP / SAMPLE_RATE * 1e3
     status = source.training.get("status", "unknown")
     model_note = ("UNTRAINED weights (timings do not depend on the weights)" if status == "untrained"
                   else f"trained checkpoint {source_arg}")
@@ -301,12 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- model: `{card['name']}` ({model_note}), {len(card['separator']['states'])} states, "
         f"E = {card['embedding_dim']}; "
-        + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sizes_mb.items()),
+        + ", ".join(f"{name} {mb:.1f} MB" for name, mb in r["sizes_mb"].items()),
         f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs shared with "
         f"other jobs (load average {load[0]:.1f} / {load[1]:.1f} at the end), Python {platform.python_version()}",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; command: "
         f"`python benchmarks/bench_export.py{' ' + ' '.join(argv) if argv else ''}`",
-        f"- max abs difference of the timed single-frame mask, torch vs onnxruntime: {parity:.2g}",
+        f"- max abs difference of the timed single-frame mask, torch vs onnxruntime: {r['parity']:.2g}",
         "",
         f"### Streaming: one separator call per hop (T = 1 frame, B = 2 channels), {args.calls} calls each, "
         "back ends interleaved in 10 rounds",
@@ -319,19 +359,19 @@ def main(argv: list[str] | None = None) -> int:
         "| back end | CPU ms (median) | wall median ms | wall p99 ms | wall max ms | wall median / hop period |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for _, label, med, p99, mx, cpu_ms in rows:
+    for _, label, med, p99, mx, cpu_ms in r["rows"]:
         lines.append(f"| {label} | {cpu_ms} | {med:.3f} | {p99:.3f} | {mx:.3f} | {med / hop_ms:.1%} |")
-    if ort_format_note:
-        lines += ["", ort_format_note]
+    if r["ort_format_note"]:
+        lines += ["", r["ort_format_note"]]
     lines += [
         "",
-        f"### Offline: one call over {args.offline_seconds:g} s of stereo audio ({frames} frames, B = 2), "
+        f"### Offline: one call over {args.offline_seconds:g} s of stereo audio ({r['frames']} frames, B = 2), "
         f"best of {args.repeats}",
         "",
         "| back end | CPU s | wall s | x real time (by CPU time, one core) |",
         "|---|---:|---:|---:|",
     ]
-    for label, best_cpu, best_wall, speed in offline_rows:
+    for label, best_cpu, best_wall, speed in r["offline_rows"]:
         lines.append(f"| {label} | {best_cpu:.3f} | {best_wall:.3f} | {speed:.1f} |")
     lines += [
         "",
@@ -340,9 +380,20 @@ def main(argv: list[str] | None = None) -> int:
         "| back end | CPU ms (median) | wall median ms |",
         "|---|---:|---:|",
     ]
-    for label, cpu_ms, med in encoder_rows:
+    for label, cpu_ms, med in r["encoder_rows"]:
         lines.append(f"| {label} | {cpu_ms:.2f} | {med:.2f} |")
-    markdown = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    source, source_arg = resolve_source(args)
+    model = source.model.eval()
+    results = measure(args, model, source)
+    markdown = report(args, argv, source, source_arg, results)
     print(markdown)
     if not args.no_write:
         write_doc_section(Path(args.out), BEGIN, END, markdown.rstrip())

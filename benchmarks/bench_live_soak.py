@@ -114,7 +114,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     import live_jack_helpers as jh
     import sounddevice as sd
 
-    from fewshot_sep.plugin_host.live_host import LiveHost, reinitialize_portaudio
+    from fewshot_sep.plugin_host.live.host import LiveHost, reinitialize_portaudio
     from fewshot_sep.presets import list_builtins
     from plugin_helpers import tapered_tones
 

@@ -94,7 +94,7 @@ def live_runs(model, seconds: float, repeats: int) -> str | None:
     import live_jack_helpers as jh
     import sounddevice as sd
 
-    from fewshot_sep.plugin_host.live_host import LiveHost, reinitialize_portaudio
+    from fewshot_sep.plugin_host.live.host import LiveHost, reinitialize_portaudio
     from plugin_helpers import tapered_tones
 
     rows = []

@@ -16,8 +16,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "FewShotSeparator": "fewshot_sep.plugin_host.separator_plugin",
-    "Chain": "fewshot_sep.plugin_host.chain",
+    "FewShotSeparator": "fewshot_sep.plugin_host.plugin.separator",
+    "Chain": "fewshot_sep.plugin_host.plugin.chain",
 }
 __all__ = ["FewShotSeparator", "Chain", "__version__"]
 

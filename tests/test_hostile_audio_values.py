@@ -86,6 +86,7 @@ def overflowing_engine():
     engine = StreamingSeparator(model, 44100, 2)
     vector = np.zeros(model.conditioning_dim, np.float32)
     vector[: model.embedding_dim] = 1e30
+    engine._conditioning_target = vector  # what fresh streams (the plugin's offline path) start from
     for pipeline in [engine._live]:
         pipeline.core.snap_conditioning(vector)
     return engine

@@ -72,3 +72,33 @@ def test_latency_at_another_rate_does_not_break_the_stream(identity_model):
     streamed = np.concatenate([first, rest], axis=1)
     latency = sep.latency_samples
     np.testing.assert_allclose(streamed[:, latency:], x[:, :-latency], atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parameter_changes_mid_stream_match_the_live_engine(gain_model, threads):
+    """process(reset=False) runs the engine's offline path; mix, mode and preset changes between
+    calls reach it as they reach the live path (process_block on the same calls)."""
+    from fewshot_sep.plugin_host import FewShotSeparator
+    from fewshot_sep.realtime.engine import StreamingSeparator
+
+    dim = gain_model.conditioning_dim
+    sep = FewShotSeparator(conditioning=gain_vector(0.5, dim), model=gain_model)
+    sep.threads = threads
+    live = StreamingSeparator(gain_model, 44100, 2, gain_vector(0.5, dim))
+    x = noise(1.0, 44100, 2, seed=4)
+    x[1] *= 0.3
+    changes = {1: ("mix", 0.3), 2: ("conditioning", gain_vector(0.9, dim)), 3: ("mode", "remove")}
+    ours, theirs = [], []
+    for i, start in enumerate(range(0, x.shape[1], 9000)):
+        if i in changes:
+            name, value = changes[i]
+            if name == "conditioning":
+                sep.conditioning = value
+                live.set_conditioning(value)
+            else:
+                setattr(sep, name, value)
+                setattr(live, name, value)
+        chunk = x[:, start : start + 9000]
+        ours.append(sep.process(chunk, 44100, reset=False))
+        theirs.append(np.concatenate([live.process_block(chunk[:, a : a + 4500]) for a in (0, 4500)], axis=1))
+    np.testing.assert_allclose(np.concatenate(ours, axis=1), np.concatenate(theirs, axis=1), atol=1e-6)

@@ -53,7 +53,7 @@ def default_demo_folder() -> Path:
 
 def run_demo(out: Path, preset: str, model: str | None) -> int:
     """Separate the example mix into `out` and print the files and the measured improvement."""
-    from fewshot_sep.plugin_host.example import example_mix_path, separate_example
+    from fewshot_sep.plugin_host.files.example import example_mix_path, separate_example
     from fewshot_sep.utils.audio import read_audio
     from fewshot_sep.utils.metrics import si_sdr
 
@@ -76,7 +76,7 @@ def run_demo(out: Path, preset: str, model: str | None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `fewshot-sep demo`."""
     if args.write_examples is not None:
-        from fewshot_sep.plugin_host.example import write_examples
+        from fewshot_sep.plugin_host.files.example import write_examples
 
         written = write_examples(args.write_examples, overwrite=args.overwrite)
         print(f"wrote {len(written)} example files into {args.write_examples}:")

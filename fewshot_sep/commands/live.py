@@ -94,7 +94,7 @@ def _check_options(args: argparse.Namespace) -> str | float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     latency = _check_options(args)
     host = LiveHost(

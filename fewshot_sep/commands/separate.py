@@ -9,8 +9,8 @@
     fewshot-sep separate catalog/ --preset P --output out/ --workers 4 --resume
     fewshot-sep separate catalog/ --preset P --output /shared/out/ --scheduler tcp://10.0.0.5:8786 --resume
 
-The options become a job (fewshot_sep.plugin_host.batch_plan) that runs here or on
-Dask (fewshot_sep.plugin_host.distributed_batch), one file at a time through the
+The options become a job (fewshot_sep.plugin_host.files.plan) that runs here or on
+Dask (fewshot_sep.plugin_host.files.batch), one file at a time through the
 same per-file code.
 
 Existing outputs are never replaced without --overwrite: the whole batch is refused
@@ -84,8 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                         help="separate N files at a time in local processes (no Dask needed; default 1)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
-                        help="onnxruntime intra-op threads per separator (default 1); keep "
-                        "jobs x threads at or under your free cores")
+                        help="threads per separator (default 1; 2 runs a stereo file's channels in parallel, "
+                        "same output); keep jobs x threads at or under your free cores")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="separate the files on a local Dask cluster of N worker processes "
                         "(N > 1; needs the 'distributed' extra; default 1: one after the other here)")
@@ -101,9 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `fewshot-sep separate`; returns the exit status (0 done, 1 some files failed)."""
     # Imported here, not at the top: `--help` stays light, and dask is only imported
-    # (inside distributed_batch) when --workers/--scheduler ask for a cluster.
-    from fewshot_sep.plugin_host.batch_outcome import error_report
-    from fewshot_sep.plugin_host.distributed_batch import separate_files
+    # (inside plugin_host.files.batch) when --workers/--scheduler ask for a cluster.
+    from fewshot_sep.plugin_host.files.outcome import error_report
+    from fewshot_sep.plugin_host.files.batch import separate_files
     from fewshot_sep.utils.console import emit
     from fewshot_sep.utils.errors import UserError
 

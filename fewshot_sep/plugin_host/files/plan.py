@@ -1,6 +1,6 @@
 """What `fewshot-sep separate` does, as data: one processor spec plus one task per file.
 
-The command line and :func:`fewshot_sep.plugin_host.distributed_batch.separate_files`
+The command line and :func:`fewshot_sep.plugin_host.files.batch.separate_files`
 both turn their options into a :class:`ProcessorSpec` (how to build the
 separators or chain: small JSON-able values, presets as their JSON text) and a
 list of :class:`FileTask` (one input, its output paths). A local run and a Dask
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from fewshot_sep.plugin_host.file_processing import (
+from fewshot_sep.plugin_host.files.processing import (
     DEFAULT_CHUNK_FRAMES,
     READABLE_EXTENSIONS,
     RESIDUAL_NAME,
@@ -50,7 +50,7 @@ class ProcessorSpec:
             None = each machine's packaged model.
         model_id: id of the model the client resolved; a worker with another model refuses.
         both: ``--mode both``: one isolating separator, the removed file is the residual.
-        threads: onnxruntime intra-op threads per separator.
+        threads: threads per separator (`FewShotSeparator.threads`).
     """
 
     kind: str
@@ -133,13 +133,13 @@ def plan_separation(
     ``$FEWSHOT_SEP_MODEL``); `chunk_seconds` is in seconds of audio. `mode` is
     ``"isolate"``, ``"remove"``, ``"both"`` or a list of them (both: one pass, the removed
     file is the input minus the isolated one); `filename` a template of
-    :mod:`fewshot_sep.plugin_host.output_names`; `threads` onnxruntime intra-op threads.
+    :mod:`fewshot_sep.plugin_host.files.output_names`; `threads` threads per separator.
 
     Raises:
         UserError: any bad option (a usage problem: nothing has been written yet).
     """
-    from fewshot_sep.plugin_host.output_names import check_template
-    from fewshot_sep.plugin_host.separator_plugin import check_mix, load_model
+    from fewshot_sep.plugin_host.files.output_names import check_template
+    from fewshot_sep.plugin_host.plugin.separator import check_mix, load_model
     from fewshot_sep.realtime.model_files import ENV_VAR
 
     modes = parse_modes(mode)
@@ -198,7 +198,7 @@ def parse_modes(mode: str | Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def _preset_texts(refs: Sequence[Any], model_files: Any) -> tuple[str, ...]:
-    from fewshot_sep.plugin_host.separator_plugin import resolve_preset_ref
+    from fewshot_sep.plugin_host.plugin.separator import resolve_preset_ref
 
     return tuple(resolve_preset_ref(ref, model_files).to_text() for ref in refs)
 
@@ -234,7 +234,7 @@ def _single_spec(presets, modes, mix, chain, model_files, ids: dict) -> Processo
     if chain:
         if len(presets) > 1:
             raise UserError("give at most one --preset with --chain (it fills separators that name none)")
-        from fewshot_sep.plugin_host.chain_file import read_chain_document
+        from fewshot_sep.plugin_host.plugin.chain_file import read_chain_document
 
         chain_path = Path(chain).expanduser()
         return ProcessorSpec("chain", _preset_texts(presets[:1], model_files), mode=mode, mix=mix,
@@ -262,7 +262,7 @@ def _file_tasks(spec: ProcessorSpec, processors: Sequence[Any], files: Sequence[
                 template: str | None, *, batch: bool, to_folder: bool, fmt: str | None, bit_depth: int,
                 chunk_seconds: float | None) -> list[FileTask]:
     """One FileTask per input, its outputs named by `template` (or the default names)."""
-    from fewshot_sep.plugin_host.output_names import DEFAULT_TEMPLATES, clash_message, name_outputs
+    from fewshot_sep.plugin_host.files.output_names import DEFAULT_TEMPLATES, clash_message, name_outputs
     from fewshot_sep.utils.audio import check_writable_extension
 
     labels = output_labels(spec, processors)
@@ -307,7 +307,7 @@ def build_processors(spec: ProcessorSpec, model: Any = None) -> list[Any]:
     Raises:
         UserError: the model here is not the one the spec was planned with.
     """
-    from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, load_model
+    from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator, load_model
 
     model = load_model(model if model is not None else spec.model)
     if spec.model_id and model.model_id != spec.model_id:
@@ -320,7 +320,7 @@ def build_processors(spec: ProcessorSpec, model: Any = None) -> list[Any]:
     if spec.kind == "stems":
         processors = [FewShotSeparator(p, mode="isolate", mix=1.0, model=model) for p in presets]
     elif spec.kind == "chain":
-        from fewshot_sep.plugin_host.chain_file import chain_from_json
+        from fewshot_sep.plugin_host.plugin.chain_file import chain_from_json
 
         where = str(spec.chain_file or "chain")
         processors = [chain_from_json(

@@ -28,8 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fewshot_sep.plugin_host.live_audio import LiveAudio
-from fewshot_sep.plugin_host.separator_plugin import MAX_ENGINE_BLOCK
+from fewshot_sep.plugin_host.live.audio import LiveAudio
+from fewshot_sep.plugin_host.plugin.separator import MAX_ENGINE_BLOCK
 from fewshot_sep.utils.errors import UserError
 
 DEFAULT_CLIENT_NAME = "fewshot-sep"

@@ -2,12 +2,12 @@
 
 The live host is four parts, each with one job:
 
-- `live_audio.LiveAudio`: the audio callback (engine call, counters, meters); it never
+- `audio.LiveAudio`: the audio callback (engine call, counters, meters); it never
   raises, never blocks and allocates no audio buffers;
-- `live_portaudio.PortAudioStream` / `live_jack.JackStream`: the stream that calls it
+- `portaudio.PortAudioStream` / `jack.JackStream`: the stream that calls it
   (a sounddevice duplex stream on any host API, or a JACK client with named ports and
   its latency published);
-- `live_console.LiveConsole`: status line, meters, preset list and keys, in the main
+- `console.LiveConsole`: status line, meters, preset list and keys, in the main
   thread;
 - :class:`LiveHost` (here): the presets and parameters (click-free: a preset change is a
   crossfade of conditioning vectors; bypass is ``mix = 0``, so the latency does not
@@ -24,12 +24,12 @@ from typing import IO, Any, Sequence, Union
 
 import numpy as np
 
-from fewshot_sep.plugin_host.live_audio import NONFINITE_ERROR, LiveAudio, LiveSummary
-from fewshot_sep.plugin_host.live_console import KEY_HELP, MIX_STEP, LiveConsole, stdin_is_tty
-from fewshot_sep.plugin_host.live_jack import DEFAULT_CLIENT_NAME, JackStream
-from fewshot_sep.plugin_host.live_portaudio import (DEFAULT_BLOCKSIZE, PortAudioStream, check_samplerate,
+from fewshot_sep.plugin_host.live.audio import NONFINITE_ERROR, LiveAudio, LiveSummary
+from fewshot_sep.plugin_host.live.console import KEY_HELP, MIX_STEP, LiveConsole, stdin_is_tty
+from fewshot_sep.plugin_host.live.jack import DEFAULT_CLIENT_NAME, JackStream
+from fewshot_sep.plugin_host.live.portaudio import (DEFAULT_BLOCKSIZE, PortAudioStream, check_samplerate,
                                                     parse_device, reinitialize_portaudio)
-from fewshot_sep.plugin_host.separator_plugin import (
+from fewshot_sep.plugin_host.plugin.separator import (
     MAX_ENGINE_BLOCK,
     FewShotSeparator,
     PresetRef,
@@ -172,7 +172,7 @@ class LiveHost:
 
     # --------------------------------------------------------------- parameters
     def handle_key(self, key: str) -> bool:
-        """Apply one key command (see `live_console`); returns False when the key asks to quit."""
+        """Apply one key command (see `console`); returns False when the key asks to quit."""
         return self.console.handle_key(key)
 
     def set_mix(self, value: float) -> None:

@@ -1,9 +1,9 @@
 """The live host's PortAudio path: a duplex ``sounddevice.Stream`` on any host API.
 
 ALSA, PulseAudio, CoreAudio, WASAPI, ASIO, and JACK through PortAudio (whose client
-is called "PortAudio"; ``live --jack`` is the native JACK client, see `live_jack`).
+is called "PortAudio"; ``live --jack`` is the native JACK client, see `jack`).
 The stream's callback is :meth:`LiveAudio.portaudio_callback`: the audio work itself
-has one owner, `live_audio`.
+has one owner, `audio`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import contextlib
 import math
 from typing import Any, Callable
 
-from fewshot_sep.plugin_host.live_audio import LiveAudio
+from fewshot_sep.plugin_host.live.audio import LiveAudio
 from fewshot_sep.utils.errors import UserError
 
 #: Frames per callback when none is asked for.

@@ -1,6 +1,6 @@
 """The live host's console: status line, level meters, preset list and keys.
 
-It runs in the main thread, apart from the audio callback (`live_audio`): it reads
+It runs in the main thread, apart from the audio callback (`fewshot_sep.plugin_host.live.audio`): it reads
 the callback's counters and peaks and changes parameters through the host's
 click-free setters; the callback never waits for it.
 
@@ -28,13 +28,12 @@ import shutil
 import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fewshot_sep.plugin_host.live_audio import LiveSummary
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.audio import LiveSummary
 
 MIX_STEP = 0.1
 KEY_HELP = "keys: 1-9 preset, n/p next/prev preset, m mode, b/space bypass, +/- mix, h help, q quit"
@@ -75,9 +74,13 @@ def is_terminal(stream: IO[str]) -> bool:
 
 
 class LiveConsole:
-    """Status, meters, preset list and key commands for a :class:`LiveHost`, written to `out`."""
+    """Status, meters, preset list and key commands for a :class:`LiveHost`, written to `out`.
 
-    def __init__(self, host: "LiveHost", out: IO[str]) -> None:
+    `host` is the LiveHost it shows and drives (typed loosely: the host owns the console,
+    so this module does not import it).
+    """
+
+    def __init__(self, host: Any, out: IO[str]) -> None:
         self.host = host
         self.out = out
         self.ansi = is_terminal(out)

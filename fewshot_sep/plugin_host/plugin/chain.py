@@ -20,7 +20,7 @@ contract as :class:`FewShotSeparator` (and pedalboard):
   few samples: counted in :attr:`Chain.dropouts`). ``PitchShift`` outputs nothing
   when streamed in pedalboard 0.9, so a chain holding it refuses ``reset=False``.
 
-Chains are saved as JSON (see :mod:`fewshot_sep.plugin_host.chain_file`).
+Chains are saved as JSON (see :mod:`fewshot_sep.plugin_host.plugin.chain_file`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from typing import Iterable, Iterator, Sequence, Union
 import numpy as np
 import pedalboard
 
-from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
-from fewshot_sep.plugin_host.pedalboard_names import CHAIN_HINT, PedalboardNames
-from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, InvalidParameter
+from fewshot_sep.plugin_host.plugin.layout import LayoutTracker, from_channels_first
+from fewshot_sep.plugin_host.plugin.pedalboard_names import CHAIN_HINT, PedalboardNames
+from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator, InvalidParameter
 
 ChainItem = Union[pedalboard.Plugin, FewShotSeparator]
 

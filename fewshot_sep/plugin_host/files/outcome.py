@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from fewshot_sep.plugin_host.batch_manifest import JobManifest, utc_stamp
-from fewshot_sep.plugin_host.file_processing import FileResult, done_message, failed_message
+from fewshot_sep.plugin_host.files.manifest import JobManifest, utc_stamp
+from fewshot_sep.plugin_host.files.processing import FileResult, done_message, failed_message
 from fewshot_sep.utils.errors import UserError
 
 

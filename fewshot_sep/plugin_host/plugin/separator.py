@@ -9,20 +9,25 @@ pedalboard's contract:
 - dtype: float64 input is converted to float32; signed integer input (int8/16/32/64, as
   read from PCM) is scaled like audio, by 2**(bits-1) (int16 32767 -> ~1.0); unsigned,
   bool and complex input is refused. The output is float32.
-- ``reset=True`` (default): the engine is reset, the input is run through it in
-  ``buffer_size`` chunks followed by ``latency_samples`` zeros, and the first
-  ``latency_samples`` output samples are dropped. The output has the input's length
-  and is time-aligned with it (like pedalboard's own latency compensation); the
-  processing tail beyond the input's end is dropped.
-- ``reset=False``: streaming. The engine keeps its state between calls and each call
+- ``reset=True`` (default): a fresh stream; the input is run through it followed by
+  ``latency_samples`` zeros, and the first ``latency_samples`` output samples are
+  dropped. The output has the input's length and is time-aligned with it (like
+  pedalboard's own latency compensation); the processing tail beyond the input's end
+  is dropped.
+- ``reset=False``: streaming. The stream keeps its state between calls and each call
   returns as many samples as it was given, delayed by ``latency_samples`` (the first
   ``latency_samples`` samples of a stream are the start-up silence). *Difference from
   pedalboard:* pedalboard's latent plugins return *fewer* samples at the start of a
   stream; we return exactly ``n`` samples per call, as a real-time host would.
+- ``buffer_size``: pedalboard's largest block per plugin call (>= 1), accepted for its
+  contract; the audio runs through the engine's offline path
+  (``fewshot_sep.realtime.offline``), which sizes its own separator calls, and the
+  output does not depend on it.
 
 One streaming engine (``fewshot_sep.realtime.engine.StreamingSeparator``) is kept
 per (sample rate, channel count); a call with another rate or channel count
-rebuilds it (and so restarts a stream).
+rebuilds it (and so restarts a stream). ``process`` streams through the engine's
+offline path; the live host streams the same engine block by block (``process_block``).
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from fewshot_sep.contract.controls import MODES
-from fewshot_sep.plugin_host.layout import LayoutTracker, from_channels_first
-from fewshot_sep.plugin_host.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
+from fewshot_sep.plugin_host.plugin.layout import LayoutTracker, from_channels_first
+from fewshot_sep.plugin_host.plugin.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
 from fewshot_sep.realtime.conditioning import check_conditioning_range
 from fewshot_sep.utils.errors import UserError
 
@@ -45,8 +50,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from fewshot_sep.presets import Preset
     from fewshot_sep.realtime.engine import StreamingSeparator
     from fewshot_sep.realtime.model_files import ModelFiles
+    from fewshot_sep.realtime.multichannel import MultiChannelEngine
+    from fewshot_sep.realtime.offline import OfflineStream
 
-#: Largest block the streaming engine accepts in one `process_block` call.
+#: Largest block the streaming engine accepts in one `process_block` call (the live hosts' limit).
 MAX_ENGINE_BLOCK = 8192
 
 PresetRef = Union[str, os.PathLike, "Preset"]
@@ -142,6 +149,7 @@ class FewShotSeparator(PedalboardNames):
         self._lock = threading.RLock()
         self._engine: StreamingSeparator | None = None
         self._engine_key: tuple[int, int] | None = None
+        self._stream: OfflineStream | None = None  # the engine's offline stream that process() continues
         self._layout = LayoutTracker()
         self._latency_cache: dict[int, int] = {}
         self._preset: Preset | None = None
@@ -226,8 +234,11 @@ class FewShotSeparator(PedalboardNames):
 
     @property
     def threads(self) -> int:
-        """onnxruntime intra-op threads of the separator (1, the live setting, by default).
+        """Threads of the separator (1, the live setting, by default).
 
+        With 2 or more, ``process`` runs the channels of a stereo input in parallel (one
+        single-threaded onnxruntime session each: the output does not change); a mono
+        input gets that many onnxruntime intra-op threads, and so does the live host.
         Setting it rebuilds the engine on the next call (and so restarts a stream).
         """
         return self._threads
@@ -239,7 +250,7 @@ class FewShotSeparator(PedalboardNames):
         with self._lock:
             if int(value) != self._threads:
                 self._threads = int(value)
-                self._engine, self._engine_key = None, None
+                self._engine, self._engine_key, self._stream = None, None, None
 
     @property
     def name(self) -> str:
@@ -305,9 +316,9 @@ class FewShotSeparator(PedalboardNames):
             self._engine.mode = self._mode
             self._engine.mix = self._mix
 
-    def engine_for(self, sample_rate: float, num_channels: int) -> "StreamingSeparator":
+    def engine_for(self, sample_rate: float, num_channels: int) -> "StreamingSeparator | MultiChannelEngine":
         """Return the streaming engine for this rate and channel count (rebuilt if they changed)."""
-        from fewshot_sep.realtime.engine import StreamingSeparator
+        from fewshot_sep.realtime.multichannel import make_engine
 
         rate = check_sample_rate(sample_rate)
         key = (rate, int(num_channels))
@@ -318,21 +329,12 @@ class FewShotSeparator(PedalboardNames):
                         "the separator has no preset: set one, e.g. "
                         "FewShotSeparator(preset='builtin:NAME') or --preset P.json"
                     )
-                groups = channel_groups(int(num_channels))
-                engines = [
-                    StreamingSeparator(
-                        model=self._model,
-                        sample_rate=rate,
-                        num_channels=stop - start,
-                        conditioning=self._conditioning,
-                        mode=self._mode,
-                        mix=self._mix,
-                        live_threads=self._threads,
-                    )
-                    for start, stop in groups
-                ]
-                self._engine = engines[0] if len(engines) == 1 else MultiChannelEngine(engines, groups)
+                self._engine = make_engine(
+                    int(num_channels), model=self._model, sample_rate=rate, conditioning=self._conditioning,
+                    mode=self._mode, mix=self._mix, live_threads=self._threads, offline_threads=self._threads,
+                )
                 self._engine_key = key
+                self._stream = None
             return self._engine
 
     def reset(self) -> None:
@@ -340,6 +342,7 @@ class FewShotSeparator(PedalboardNames):
         with self._lock:
             if self._engine is not None:
                 self._engine.reset()
+            self._stream = None
             self._layout.reset()
 
     # ------------------------------------------------------------------- process
@@ -356,7 +359,7 @@ class FewShotSeparator(PedalboardNames):
             input_array: ``[channels, samples]``, ``[samples, channels]`` or ``[samples]``,
                 float32 or float64, in [-1, 1].
             sample_rate: in Hz (any rate; the engine resamples to the model's rate).
-            buffer_size: largest chunk, in samples, handed to the engine at once (>= 1).
+            buffer_size: pedalboard's largest block per call (>= 1); the output does not depend on it.
             reset: True = fresh, latency-compensated output; False = continue a stream.
 
         Returns:
@@ -383,11 +386,12 @@ class FewShotSeparator(PedalboardNames):
         with self._lock:
             engine = self.engine_for(sample_rate, audio.shape[0])
             before = engine.nonfinite_outputs
+            if reset or self._stream is None:
+                self._stream = engine.offline_stream()
             if reset:
-                engine.reset()
-                out = run_engine(engine, audio, buffer_size, skip=int(engine.latency_samples))
+                out = process_aligned(self._stream, audio, int(engine.latency_samples))
             else:
-                out = run_engine(engine, audio, buffer_size, skip=0)
+                out = self._stream.process(audio)
             if engine.nonfinite_outputs != before:
                 raise UserError(
                     f"the separator's output held NaN or Inf with preset {self.name!r} (its conditioning is out of "
@@ -404,93 +408,23 @@ class FewShotSeparator(PedalboardNames):
         return f"<fewshot_sep.{self.label()} latency_samples={self.latency_samples}; {PEDALBOARD_HINT}>"
 
 
-def channel_groups(num_channels: int) -> list[tuple[int, int]]:
-    """Split channels into the engine's units (it takes 1 or 2): pairs, then a mono rest."""
-    if num_channels < 1:
-        raise InvalidParameter(f"audio needs at least one channel, got {num_channels}")
-    return [(start, min(start + 2, num_channels)) for start in range(0, num_channels, 2)]
+def __getattr__(name: str) -> Any:
+    """`MultiChannelEngine` and `channel_groups` moved to `fewshot_sep.realtime.multichannel`
+    (engine code); importable from here for one release, without importing the engine early."""
+    if name in ("MultiChannelEngine", "channel_groups"):
+        from fewshot_sep.realtime import multichannel
+
+        return getattr(multichannel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class MultiChannelEngine:
-    """More than two channels: one stereo/mono StreamingSeparator per channel pair.
-
-    The engine separates each channel on its own ("per_channel"), so splitting the
-    channels over several engines gives the same result as one wide engine would.
-    """
-
-    def __init__(self, engines: list, groups: list[tuple[int, int]]) -> None:
-        self.engines = engines
-        self.groups = groups
-        self.num_channels = groups[-1][1]
-
-    @property
-    def latency_samples(self) -> int:
-        return int(self.engines[0].latency_samples)
-
-    @property
-    def mode(self) -> str:
-        return self.engines[0].mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        for engine in self.engines:
-            engine.mode = value
-
-    @property
-    def mix(self) -> float:
-        return self.engines[0].mix
-
-    @mix.setter
-    def mix(self, value: float) -> None:
-        for engine in self.engines:
-            engine.mix = value
-
-    def set_conditioning(self, vector: np.ndarray, crossfade_seconds: float = 0.05) -> None:
-        for engine in self.engines:
-            engine.set_conditioning(vector, crossfade_seconds)
-
-    def reset(self) -> None:
-        for engine in self.engines:
-            engine.reset()
-
-    @property
-    def nonfinite_outputs(self) -> int:
-        return sum(engine.nonfinite_outputs for engine in self.engines)
-
-    def process_block(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            out = np.empty((self.num_channels, block.shape[-1]), dtype=np.float32)
-        for engine, (start, stop) in zip(self.engines, self.groups):
-            engine.process_block(block[start:stop], out=out[start:stop])
-        return out
-
-
-def run_engine(engine: Any, audio: np.ndarray, buffer_size: int, skip: int) -> np.ndarray:
-    """Stream `audio` ``[C, n]`` through `engine` in chunks; return ``[C, n]`` output.
-
-    With ``skip = 0`` the output is the raw (delayed) stream. With ``skip = L > 0`` the
-    input is followed by `L` zeros and the first `L` output samples are dropped, so the
-    result is aligned with the input (the engine must have been reset).
-    """
+def process_aligned(stream: "OfflineStream", audio: np.ndarray, latency: int) -> np.ndarray:
+    """Run `audio` ``[C, n]`` and then `latency` zeros through a fresh `stream`; return the
+    ``[C, n]`` output aligned with the input (the first `latency` samples dropped)."""
     channels, n = audio.shape
-    block = max(1, min(int(buffer_size), MAX_ENGINE_BLOCK))
     out = np.empty((channels, n), dtype=np.float32)
-    zeros = np.zeros((channels, block), dtype=np.float32)
-    total = n + skip
-    position = 0  # samples fed so far (input + padding)
-    while position < total:
-        size = min(block, total - position)
-        if position + size <= n:
-            chunk = audio[:, position : position + size]
-        elif position >= n:
-            chunk = zeros[:, :size]
-        else:  # straddles the end of the input: input tail, then zeros
-            chunk = np.concatenate([audio[:, position:n], zeros[:, : position + size - n]], axis=1)
-        result = engine.process_block(chunk)
-        # Output sample j of this block is stream sample position + j; keep those >= skip.
-        start = max(position, skip)
-        end = position + size
-        if end > start:
-            out[:, start - skip : end - skip] = result[:, start - position : end - position]
-        position += size
+    head = stream.process(audio)  # stream sample k is input sample k - latency
+    out[:, : max(0, n - latency)] = head[:, latency:]
+    tail = stream.process(np.zeros((channels, latency), dtype=np.float32))
+    out[:, max(0, n - latency) :] = tail[:, max(0, latency - n) :]
     return out

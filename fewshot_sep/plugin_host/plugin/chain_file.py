@@ -37,8 +37,8 @@ from typing import Any, Callable
 import numpy as np
 import pedalboard
 
-from fewshot_sep.plugin_host.chain import Chain
-from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator
+from fewshot_sep.plugin_host.plugin.chain import Chain
+from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator
 from fewshot_sep.utils.atomic import write_json_atomic
 from fewshot_sep.utils.jsonfile import read_json_file, short_repr
 from fewshot_sep.utils.errors import UserError

@@ -20,7 +20,7 @@ DEFAULT_EXAMPLE_PRESET = "builtin:violin"
 
 def example_mix_path() -> Path:
     """The bundled example mix (a 7 s FluidSynth render: piano, bass, violin, flute, drums)."""
-    return Path(__file__).resolve().parent.parent / "assets" / "example" / "mix.flac"
+    return Path(__file__).resolve().parents[2] / "assets" / "example" / "mix.flac"
 
 
 def separate_example(
@@ -37,8 +37,8 @@ def separate_example(
     Raises:
         UserError: the example, the model or the preset is missing.
     """
-    from fewshot_sep.plugin_host.file_processing import safe_file_stem, stream_file
-    from fewshot_sep.plugin_host.separator_plugin import FewShotSeparator, load_model
+    from fewshot_sep.plugin_host.files.processing import safe_file_stem, stream_file
+    from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator, load_model
 
     mix = example_mix_path()
     if not mix.is_file():

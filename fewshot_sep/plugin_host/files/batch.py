@@ -4,7 +4,7 @@
 one after the other in this process (``workers=1``, the default), on an embedded
 ``distributed.LocalCluster`` of ``workers`` processes, or on an existing cluster
 (``scheduler="tcp://host:8786"``). Every file goes through the same code:
-:func:`fewshot_sep.plugin_host.batch_plan.run_file_task` (that is, ``stream_file``),
+:func:`fewshot_sep.plugin_host.files.plan.run_file_task` (that is, ``stream_file``),
 with processors built from the same :class:`ProcessorSpec`, so outputs are byte for
 byte those of a local run.
 
@@ -32,23 +32,23 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from fewshot_sep.plugin_host.batch_manifest import (
+from fewshot_sep.plugin_host.files.manifest import (
     MANIFEST_NAME,
     JobManifest,
     file_sha256,
     is_complete,
     remove_orphan_temp_files,
 )
-from fewshot_sep.plugin_host.batch_outcome import BatchProgress, BatchSummary, FileOutcome
-from fewshot_sep.plugin_host.batch_plan import (
+from fewshot_sep.plugin_host.files.outcome import BatchProgress, BatchSummary, FileOutcome
+from fewshot_sep.plugin_host.files.plan import (
     FileTask,
     ProcessorSpec,
     build_processors,
     plan_separation,
     run_file_task,
 )
-from fewshot_sep.plugin_host.file_processing import FILE_ERRORS
-from fewshot_sep.plugin_host.quiet_part import quiet_part_warnings
+from fewshot_sep.plugin_host.files.processing import FILE_ERRORS
+from fewshot_sep.plugin_host.files.quiet_part import quiet_part_warnings
 from fewshot_sep.utils.errors import UserError
 
 INSTALL_HINT = "pip install 'fewshot-sep[distributed]'"
@@ -99,7 +99,7 @@ def _worker_processors(spec: ProcessorSpec) -> list[Any]:
     cached = getattr(_THREAD, "processors", None)
     if cached is not None and cached[0] == spec.key:
         return cached[1]
-    from fewshot_sep.plugin_host.separator_plugin import load_model
+    from fewshot_sep.plugin_host.plugin.separator import load_model
 
     with _MODELS_LOCK:
         if spec.model not in _MODELS:
@@ -209,7 +209,7 @@ def run_tasks(
     Raises:
         UserError: bad engine options, or outputs that exist (without `overwrite`).
     """
-    from fewshot_sep.plugin_host.output_names import check_overwrite
+    from fewshot_sep.plugin_host.files.output_names import check_overwrite
 
     check_engine_options(workers, scheduler, jobs)
     if resume and manifest is None:
@@ -236,7 +236,7 @@ def run_tasks(
         if scheduler or workers > 1:
             _run_on_dask(spec, todo, workers, scheduler, report.finish, summary, log)
         elif jobs > 1 and len(todo) > 1:
-            from fewshot_sep.plugin_host.local_jobs import run_in_processes
+            from fewshot_sep.plugin_host.files.local_jobs import run_in_processes
 
             run_in_processes(spec, todo, jobs, report.finish, run_on_worker)
         else:

@@ -49,14 +49,14 @@ def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable
                      run_file: Callable[[Any, Any], Any]) -> None:
     """Separate the FileTasks `todo` in `jobs` spawned processes; `finish(index, outcome)` per file, as done.
 
-    `run_file(spec, task) -> FileOutcome` is the per-file code (``distributed_batch.run_on_worker``,
+    `run_file(spec, task) -> FileOutcome` is the per-file code (``batch.run_on_worker``,
     passed in so this module stays below it); a module-level function, as processes get it pickled.
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from fewshot_sep.plugin_host.batch_outcome import FileOutcome
+    from fewshot_sep.plugin_host.files.outcome import FileOutcome
 
     workers = min(jobs, len(todo))
     context = multiprocessing.get_context("spawn")
