@@ -184,7 +184,7 @@ def test_bundle_has_no_torch_and_has_what_it_needs(frozen_app):
     leaked = sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in left_out))
     assert not leaked, f"modules that must not be in the app: {leaked[:20]}"
     for needed in ("fewshot_sep.cli", "fewshot_sep.realtime.engine", "fewshot_sep.presets", "fewshot_sep.plugin_host",
-                   "fewshot_sep.commands.separate", "fewshot_sep.plugin_host.distributed_batch",
+                   "fewshot_sep.commands.separate", "fewshot_sep.plugin_host.files.batch",
                    "fewshot_sep.commands.live", "onnxruntime", "sounddevice",
                    "soundfile", "soxr", "pedalboard", "platformdirs", "tqdm", "yaml"):
         assert needed in modules, f"{needed} is not in the app"
