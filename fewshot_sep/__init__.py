@@ -1,8 +1,13 @@
 """fewshot-sep: few-shot music source separation for DAW chains and live use.
 
-Layers (imports only point downward; see DESIGN.md):
-cli -> plugin_host -> presets -> realtime -> export -> train/eval -> model -> data.
-`realtime`, `presets`, `plugin_host` and the producer-facing CLI import no torch.
+Two columns that meet only at small torch-free contracts (tests/test_layering.py checks
+them, imports inside functions included; each layer imports only what is below it):
+
+    run time (no torch):  cli producer commands -> plugin_host (files, live -> plugin)
+                          -> presets -> realtime
+    training (torch):     cli train/evaluate/export/data/compare -> eval, export -> train
+                          -> runs -> model; data (the training side also uses realtime, its CLI presets)
+    shared floor:         contract (rate, framing, latency, modes, card format), utils
 
 ``from fewshot_sep import FewShotSeparator, Chain``: the processors, imported on first
 use (so ``import fewshot_sep`` and the CLI's start stay light).
