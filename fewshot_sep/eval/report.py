@@ -383,9 +383,11 @@ ROBUST_SECTION_END = "<!-- robustness-suite:end -->"
 """Markers of the robustness suite's section (`fewshot_sep.eval.robust_report`) in a results page."""
 
 
-def replace_section(page: str, section: str) -> str:
-    """`page` with its robustness section replaced by `section` (appended when absent)."""
-    pattern = re.compile(re.escape(ROBUST_SECTION_START) + ".*?" + re.escape(ROBUST_SECTION_END), re.S)
+def replace_section(page: str, section: str, start: str = ROBUST_SECTION_START,
+                    end: str = ROBUST_SECTION_END) -> str:
+    """`page` with its section between the `start` and `end` markers (by default the
+    robustness section) replaced by `section`, which includes the markers (appended when absent)."""
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if pattern.search(page):
         return pattern.sub(lambda _: section, page)
     return page.rstrip("\n") + "\n\n" + section + "\n"

@@ -159,7 +159,6 @@ class Separator(nn.Module):
         self.lookahead = (LookaheadContext(gru_hidden, lookahead_frames, lookahead_hidden or gru_hidden)
                           if lookahead_frames > 0 or lookahead_hidden > 0 else None)
         if lookahead_frames > 0:
-            self.input_delay = FrameDelay(1, MODEL_BINS, lookahead_frames + 1)
             self.skip_delays = nn.ModuleList(FrameDelay(c, b, lookahead_frames)
                                              for c, b in zip(channels[:-1], self.enc_bins[:-1]))
         # How many state tensors a call takes and returns; counted once, not on every streamed frame.
@@ -180,7 +179,7 @@ class Separator(nn.Module):
             shapes.append(self.refiner.state_shape)
         if self.lookahead_frames > 0:
             shapes.append(self.lookahead.state_shape)
-            shapes.append(self.input_delay.state_shape)
+            shapes.append([None, 1, MODEL_BINS, self.lookahead_frames + 1])  # the head's input, forward()
             shapes += [delay.state_shape for delay in self.skip_delays]
         return shapes
 
