@@ -17,7 +17,8 @@ No torch, no dask.
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 _IN_TASK = False
 #: A file whose process died is tried this many times in all (like Dask's allowed-failures).
@@ -31,6 +32,8 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 def _init_process() -> None:
     signal.signal(signal.SIGINT, _on_sigint)
+    # started with SIGINT blocked (`sigint_held_back`); one pending now reaches the idle handler
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def run_job(run_file: Callable[[Any, Any], Any], spec: Any, task: Any) -> Any:
@@ -41,8 +44,26 @@ def run_job(run_file: Callable[[Any, Any], Any], spec: Any, task: Any) -> Any:
         return run_file(spec, task)
     finally:
         _IN_TASK = False
-#: A file whose process died is tried this many times in all (like Dask's allowed-failures).
-MAX_TRIES = 2
+
+
+@contextmanager
+def sigint_held_back() -> Iterator[None]:
+    """Block SIGINT in this thread while pool processes are started, then deliver any that came.
+
+    A spawned process inherits the blocked mask, so a Ctrl-C that lands while it is still
+    importing stays pending there until `_init_process` has its handler in place (no
+    KeyboardInterrupt traceback from a half-started process); here, a Ctrl-C that came
+    meanwhile is delivered when the block lifts (none is lost).
+    """
+    from multiprocessing import resource_tracker
+
+    # The tracker's own start blocks and then unblocks SIGINT (not nested): start it first.
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable[[int, Any], None],
@@ -78,11 +99,13 @@ def run_in_processes(spec: Any, todo: Sequence[Any], jobs: int, finish: Callable
             while pending and len(running) < workers:  # never more files handed out than processes
                 task = pending.pop()
                 try:
-                    running[pool.submit(run_job, run_file, spec, task)] = task
+                    with sigint_held_back():  # a submit may start the pool's processes
+                        running[pool.submit(run_job, run_file, spec, task)] = task
                 except BrokenProcessPool:  # a process died since the last look: go on in a fresh pool
                     pool.shutdown(wait=True)
                     pool = new_pool()
-                    running[pool.submit(run_job, run_file, spec, task)] = task
+                    with sigint_held_back():
+                        running[pool.submit(run_job, run_file, spec, task)] = task
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 task = running.pop(future)
