@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from fewshot_sep.realtime.resampler import FileRateStream
 from fewshot_sep.utils.atomic import atomic_path
 from fewshot_sep.utils.audio import (  # noqa: F401 - the extension lists stay importable from here
     PCM_EXTENSIONS,
@@ -110,24 +111,21 @@ class _RateWriter:
     """Writes work-rate audio at the file's rate: soxr stream back, exactly `total` frames."""
 
     def __init__(self, writer: _Writer, work_rate: int, file_rate: int, channels: int, total: int) -> None:
-        import soxr
-
         self.writer, self.total, self.written = writer, total, 0
-        self.stream = soxr.ResampleStream(work_rate, file_rate, channels, dtype="float32", quality="HQ")
+        self.stream = FileRateStream(work_rate, file_rate, channels)
 
-    def _emit(self, audio: np.ndarray) -> None:  # audio: [n, C] at the file rate
-        audio = audio[: self.total - self.written]
-        self.writer.write(np.ascontiguousarray(audio.T))
-        self.written += audio.shape[0]
+    def _emit(self, audio: np.ndarray) -> None:  # audio: [C, n] at the file rate
+        self.writer.write(np.ascontiguousarray(audio[:, : self.total - self.written]))
+        self.written += min(audio.shape[1], self.total - self.written)
 
     def write(self, audio: np.ndarray) -> None:
         if audio.shape[1]:
-            self._emit(self.stream.resample_chunk(np.ascontiguousarray(audio.T)))
+            self._emit(self.stream.push(audio))
 
     def finish(self, channels: int) -> None:
-        self._emit(self.stream.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+        self._emit(self.stream.flush())
         if self.written < self.total:  # rounding of the rate ratio: at most a sample or two
-            self._emit(np.zeros((self.total - self.written, channels), np.float32))
+            self._emit(np.zeros((channels, self.total - self.written), np.float32))
 
 
 def working_rate(sample_rate: int) -> int:
@@ -139,13 +137,10 @@ def working_rate(sample_rate: int) -> int:
 
 def _resampled_chunks(chunks, file_rate: int, work_rate: int, channels: int):
     """Chunks at `file_rate` -> chunks at `work_rate` (soxr stream, flushed at the end)."""
-    import soxr
-
-    stream = soxr.ResampleStream(file_rate, work_rate, channels, dtype="float32", quality="HQ")
+    stream = FileRateStream(file_rate, work_rate, channels)
     for chunk in chunks:
-        yield chunk, np.ascontiguousarray(stream.resample_chunk(np.ascontiguousarray(chunk.T)).T)
-    tail = stream.resample_chunk(np.zeros((0, channels), np.float32), last=True)
-    yield np.zeros((channels, 0), np.float32), np.ascontiguousarray(tail.T)
+        yield chunk, stream.push(chunk)
+    yield np.zeros((channels, 0), np.float32), stream.flush()
 
 
 #: Smallest chunk handed to processors: pedalboard reads a ``[channels, n]`` array with
