@@ -38,6 +38,7 @@ from fewshot_sep.contract.controls import MODES, check_mix, check_mode  # noqa: 
 from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.realtime.offline import OfflineStream
 from fewshot_sep.realtime.pipeline import Pipeline
+from fewshot_sep.realtime.alignment import LatencyTrim
 from fewshot_sep.realtime.resampler import QUALITY_ATTENUATION_DB, chain_centers
 from fewshot_sep.realtime.sessions import make_session
 from fewshot_sep.utils.errors import UserError
@@ -361,11 +362,9 @@ class StreamingSeparator:
             for start in range(0, L, step):
                 yield np.zeros((self.num_channels, min(step, L - start)), dtype=np.float32)
 
-        position = 0  # position in the (input + padding) stream
+        trim, position = LatencyTrim(), 0  # position: aligned samples written
         for y in self.iter_offline(source(), total_samples=n + L, progress=progress):
-            k = y.shape[1]
-            lo, hi = max(position, L), min(position + k, L + n)
-            if hi > lo:
-                out[:, lo - L : hi - L] = y[:, lo - position : hi - position]
-            position += k
+            y = trim(y, L)[:, : n - position]
+            out[:, position : position + y.shape[1]] = y
+            position += y.shape[1]
         return out

@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from fewshot_sep.realtime.alignment import LatencyTrim
 from fewshot_sep.realtime.resampler import FileRateStream
 from fewshot_sep.utils.atomic import atomic_path
 from fewshot_sep.utils.audio import (  # noqa: F401 - the extension lists stay importable from here
@@ -73,21 +74,20 @@ class _AlignedOutput:
 
     def __init__(self, processor: StreamProcessor) -> None:
         self.processor = processor
-        self.dropped = 0
+        self.trim = LatencyTrim()
         self.pending: deque[np.ndarray] = deque()
         self.available = 0
 
     def owed_latency(self) -> int:
-        return max(0, int(self.processor.latency_samples) - self.dropped)
+        return self.trim.owed(self.processor.latency_samples)
 
     def feed(self, audio: np.ndarray, sample_rate: int, buffer_size: int) -> None:
         out = self.processor.process_channels_first(audio, sample_rate, buffer_size, reset=False)
         # latency_samples is read after the call: engines are built on first use, and a
         # chain's latent native stages only know their delay once output arrives.
-        drop = min(self.owed_latency(), out.shape[1])
-        self.dropped += drop
-        if out.shape[1] > drop:
-            piece = np.array(out[:, drop:], dtype=np.float32)  # own copy: engines reuse buffers
+        out = self.trim(out, self.processor.latency_samples)
+        if out.shape[1]:
+            piece = np.array(out, dtype=np.float32)  # own copy: engines reuse buffers
             self.pending.append(piece)
             self.available += piece.shape[1]
 

@@ -42,6 +42,7 @@ import numpy as np
 from fewshot_sep.contract import controls
 from fewshot_sep.plugin_host.plugin.layout import LayoutTracker, from_channels_first
 from fewshot_sep.plugin_host.plugin.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
+from fewshot_sep.realtime.alignment import run_aligned
 from fewshot_sep.realtime.conditioning import check_conditioning_range
 from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.utils.errors import UserError
@@ -374,7 +375,7 @@ class FewShotSeparator(PedalboardNames):
             if reset or self._stream is None:
                 self._stream = engine.offline_stream()
             if reset:
-                out = process_aligned(self._stream, audio, int(engine.latency_samples))
+                out = run_aligned(self._stream.process, audio, int(engine.latency_samples))
             else:
                 out = self._stream.process(audio)
             if engine.nonfinite_outputs != before:
@@ -401,15 +402,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(multichannel, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def process_aligned(stream: "OfflineStream", audio: np.ndarray, latency: int) -> np.ndarray:
-    """Run `audio` ``[C, n]`` and then `latency` zeros through a fresh `stream`; return the
-    ``[C, n]`` output aligned with the input (the first `latency` samples dropped)."""
-    channels, n = audio.shape
-    out = np.empty((channels, n), dtype=np.float32)
-    head = stream.process(audio)  # stream sample k is input sample k - latency
-    out[:, : max(0, n - latency)] = head[:, latency:]
-    tail = stream.process(np.zeros((channels, latency), dtype=np.float32))
-    out[:, max(0, n - latency) :] = tail[:, max(0, latency - n) :]
-    return out
