@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.plugin_host.files.processing import (
     DEFAULT_CHUNK_FRAMES,
     READABLE_EXTENSIONS,
@@ -360,7 +361,7 @@ def chunk_frames(task: FileTask) -> int:
     try:
         rate = audio_info(task.input)[0]
     except UserError:
-        rate = 44100  # stream_file itself reports the unreadable file
+        rate = SAMPLE_RATE  # stream_file itself reports the unreadable file
     return max(1, int(round(task.chunk_seconds * rate)))
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.realtime.alignment import LatencyTrim
 from fewshot_sep.realtime.resampler import FileRateStream
 from fewshot_sep.utils.atomic import atomic_path
@@ -129,10 +130,10 @@ class _RateWriter:
 
 
 def working_rate(sample_rate: int) -> int:
-    """The rate the processors run at: the file's own rate if the engine takes it, else 44.1 kHz."""
+    """The rate the processors run at: the file's own rate if the engine takes it, else the model rate (44.1 kHz)."""
     from fewshot_sep.realtime.engine import SUPPORTED_HOST_RATES
 
-    return sample_rate if sample_rate in SUPPORTED_HOST_RATES else 44100
+    return sample_rate if sample_rate in SUPPORTED_HOST_RATES else SAMPLE_RATE
 
 
 def _resampled_chunks(chunks, file_rate: int, work_rate: int, channels: int):
@@ -269,7 +270,7 @@ def stream_file(
     sample_rate, channels, file_frames = audio_info(input_path)
     total_seconds = file_frames / sample_rate
     # The engine runs at 22.05/44.1/48/88.2/96 kHz; any other file rate is streamed
-    # through soxr to 44.1 kHz and back (timing kept exactly, same length out).
+    # through soxr to the model rate (SAMPLE_RATE) and back (timing kept exactly, same length out).
     work_rate = working_rate(sample_rate)
     resampling = work_rate != sample_rate
     # Work-rate frames to deliver: known up front without resampling; with it, counted
