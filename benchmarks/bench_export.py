@@ -90,18 +90,10 @@ def interleaved(fns: dict[str, Callable[[], object]], n_calls: int, rounds: int 
 
 
 def make_session(path: Path, level: str = "all", optimized_out: Path | None = None):
-    import onnxruntime as ort
+    """One thread, optimisation `level` ("off", "basic", "extended", "all"): the package's factory."""
+    from fewshot_sep.realtime.sessions import make_session as package_session
 
-    levels = {"off": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = levels[level]
-    options.log_severity_level = 3  # no warning about saving a hardware-specific optimised file
-    if optimized_out is not None:
-        options.optimized_model_filepath = str(optimized_out)
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return package_session(path, 1, optimization=level, optimized_model_path=optimized_out)
 
 
 class OrtStream:

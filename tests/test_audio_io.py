@@ -7,9 +7,9 @@ from fewshot_sep.utils.audio import (
     audio_info,
     iter_audio_chunks,
     read_audio,
-    resample,
     write_audio,
 )
+from fewshot_sep.realtime.resampler import resample
 from fewshot_sep.utils.errors import UserError
 
 

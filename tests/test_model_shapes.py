@@ -7,10 +7,10 @@ torch = pytest.importorskip("torch")
 from model_test_config import SMALL_MODEL, small_model  # noqa: E402
 
 
-@pytest.mark.parametrize("temporal", ["gru", "tcn"])
+@pytest.mark.parametrize("temporal", ["gru"])
 @pytest.mark.parametrize("batch,frames", [(1, 1), (2, 37)])
 def test_separator_shapes_and_range(temporal, batch, frames):
-    model = small_model(temporal=temporal, tcn_dilations=[1, 2, 4])
+    model = small_model(temporal=temporal)
     sep = model.separator
     mag = torch.rand(batch, 1, 513, frames) * 10
     cond = torch.randn(batch, model.conditioning_dim)

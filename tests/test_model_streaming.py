@@ -7,18 +7,18 @@ torch = pytest.importorskip("torch")
 from model_test_config import small_model  # noqa: E402
 
 
-@pytest.mark.parametrize("temporal,extra", [("gru", {}), ("tcn", {}), ("gru", {"fine_head": 6}),
+@pytest.mark.parametrize("temporal,extra", [("gru", {}), ("gru", {"fine_head": 6}),
                                             ("gru", {"band_gru": 10, "band_gru_level": 1}),
-                                            ("tcn", {"band_gru": 10, "band_gru_level": 0}),
+                                            ("gru", {"band_gru": 10, "band_gru_level": 0}),
                                             ("gru", {"refiner": 6}),
                                             ("gru", {"refiner": 6, "refiner_frames": 4, "band_gru": 10,
                                                      "band_gru_level": 1}),
                                             ("gru", {"lookahead_frames": 3, "fine_head": 6, "band_gru": 10,
                                                      "band_gru_level": 1}),
-                                            ("tcn", {"lookahead_frames": 0, "lookahead_hidden": 8})])
+                                            ("gru", {"lookahead_frames": 0, "lookahead_hidden": 8})])
 @pytest.mark.parametrize("chunks", [[1] * 30, [3, 1, 7, 19]])
 def test_stream_equals_full_pass(temporal, extra, chunks):
-    model = small_model(temporal=temporal, tcn_dilations=[1, 2, 4], **extra)
+    model = small_model(temporal=temporal, **extra)
     sep = model.separator
     gen = torch.Generator().manual_seed(1)
     frames = sum(chunks)

@@ -175,9 +175,9 @@ def test_negatives_set_the_flag(tmp_path, identity_model, encoder):
     vector = preset.conditioning()
     assert vector.shape == (2 * identity_model.embedding_dim + 1,) and vector[-1] == 1.0
     assert (preset.default_mode, preset.default_mix) == ("remove", 0.5)
-    with pytest.raises(UserError, match="mode 'loud' is not valid"):
+    with pytest.raises(UserError, match="mode 'loud' is invalid: use 'isolate' or 'remove'"):
         create_preset("x", [pos], model=identity_model, encoder=encoder, mode="loud")
-    with pytest.raises(UserError, match="mix 2 is not valid"):
+    with pytest.raises(UserError, match="mix 2 is invalid: use a number from 0"):
         create_preset("x", [pos], model=identity_model, encoder=encoder, mix=2)
     with pytest.raises(UserError, match="no examples given"):
         create_preset("x", [], model=identity_model, encoder=encoder)

@@ -192,7 +192,7 @@ def _run_add(args: argparse.Namespace) -> int:
 
 
 def _run_set(args: argparse.Namespace) -> int:
-    from fewshot_sep.presets.build import check_mode_mix
+    from fewshot_sep.contract.controls import check_mix, check_mode
     from fewshot_sep.presets.format import MAX_DESCRIPTION_CHARS, utc_now
     from fewshot_sep.presets.library import update_preset_file
 
@@ -201,7 +201,8 @@ def _run_set(args: argparse.Namespace) -> int:
     preset = _load_editable(args.ref)
     mode = preset.default_mode if args.mode is None else args.mode
     mix = preset.default_mix if args.mix is None else args.mix
-    check_mode_mix(mode, mix)
+    check_mode(mode)
+    check_mix(mix)
     if args.description is not None and len(args.description) > MAX_DESCRIPTION_CHARS:
         raise UserError(f"description is {len(args.description)} characters: keep it under {MAX_DESCRIPTION_CHARS}")
 
@@ -220,10 +221,10 @@ def _run_set(args: argparse.Namespace) -> int:
 
 def _current_model(model_arg: str | None):
     """(ModelFiles or None, note) — listing must work even when no model is installed."""
-    from fewshot_sep.presets.build import load_model
+    from fewshot_sep.realtime.model_files import ModelFiles
 
     try:
-        return load_model(model_arg), ""
+        return ModelFiles.load(model_arg), ""
     except UserError as err:
         if model_arg is not None:
             raise

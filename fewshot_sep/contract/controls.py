@@ -32,5 +32,5 @@ def check_mix(mix: float, error: type[Exception] = UserError) -> float:
     except (TypeError, ValueError):
         value = math.nan
     if not 0.0 <= value <= 1.0:
-        raise error(f"mix {mix!r} is invalid: use a number from 0 (dry) to 1 (fully processed)")
+        raise error(f"mix {mix!r} is invalid: use a number from 0 (dry) to 1 (wet, fully processed)")
     return value

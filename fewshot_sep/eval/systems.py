@@ -25,7 +25,8 @@ Reference systems need no examples:
 
 Every ``separate`` returns an estimate ``[n]`` float32 aligned sample for
 sample with the mixture ``[n]``: model latency is compensated by padding the
-input with ``latency`` zeros and dropping the first ``latency`` output samples.
+input with ``latency`` zeros and dropping the first ``latency`` output samples
+(:mod:`fewshot_sep.realtime.alignment`, as the plugin and ``separate`` do).
 Construct systems inside worker processes (they hold ONNX / torch sessions);
 each uses one thread.
 """
@@ -40,6 +41,7 @@ import numpy as np
 from fewshot_sep.contract.signal import LATENCY_SAMPLES, latency_samples
 from fewshot_sep.eval.onehot_rule import onehot_class_for
 from fewshot_sep.eval.oracle import ideal_ratio_mask_estimate
+from fewshot_sep.realtime.alignment import pad_for_latency, trim_latency
 
 FEWSHOT_SYSTEMS = ("fewshot-onnx", "fewshot-stream", "fewshot-torch")
 REFERENCE_SYSTEMS = ("mixture", "oracle", "onehot", "nmf")
@@ -48,11 +50,6 @@ ALL_SYSTEMS = FEWSHOT_SYSTEMS + REFERENCE_SYSTEMS + BLEND_SYSTEMS
 EXAMPLE_SYSTEMS = FEWSHOT_SYSTEMS + ("nmf",) + BLEND_SYSTEMS
 """Systems that use the example clips: scored per (k, negatives) condition."""
 DEFAULT_BLOCK_SIZE = 256
-
-
-def _delay_compensate(output: np.ndarray, latency: int, n: int) -> np.ndarray:
-    """``output [n + latency]`` whose sample m is input sample m - latency -> ``[n]`` aligned."""
-    return np.ascontiguousarray(output[latency : latency + n], dtype=np.float32)
 
 
 class OnnxFewShot:
@@ -87,8 +84,7 @@ class OnnxFewShot:
         engine.set_conditioning(np.asarray(conditioning, np.float32), crossfade_seconds=0.0)
         engine.reset()
         n = mixture.shape[-1]
-        padded = np.zeros((1, n + self.latency), dtype=np.float32)
-        padded[0, :n] = mixture
+        padded = pad_for_latency(np.asarray(mixture, np.float32)[None], self.latency)
         if self.block_size is None:
             out = engine.process_offline(padded)
         else:
@@ -97,7 +93,7 @@ class OnnxFewShot:
             step = self.block_size
             for start in range(0, padded.shape[1], step):
                 engine.process_block(padded[:, start : start + step], out=out[:, start : start + step])
-        return _delay_compensate(out[0], self.latency, n)
+        return trim_latency(out[0], self.latency, n)
 
 
 class _TorchCheckpoint:
@@ -128,7 +124,7 @@ class _TorchCheckpoint:
         torch = self.torch
         n = mixture.shape[-1]
         lookahead = self.lookahead_frames
-        padded = np.pad(np.asarray(mixture, np.float32), (0, latency_samples(lookahead_frames=lookahead)))
+        padded = pad_for_latency(mixture, latency_samples(lookahead_frames=lookahead))
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
@@ -137,7 +133,7 @@ class _TorchCheckpoint:
         if lookahead:  # output frame t is the mask of frame t - L; the last L frames are padding
             mask = np.concatenate([mask[:, lookahead:], np.zeros_like(mask[:, :lookahead])], axis=1)
         out = istft(spec * mask, padded.size)
-        return _delay_compensate(out, self.latency, n), tuple(final_states)
+        return trim_latency(out, self.latency, n), tuple(final_states)
 
 
 class TorchFewShot(_TorchCheckpoint):

@@ -157,14 +157,13 @@ def fold_constants(model_bytes: bytes) -> bytes:
     import tempfile
 
     import onnx
-    import onnxruntime as ort
+
+    from fewshot_sep.realtime.sessions import make_session
 
     with tempfile.TemporaryDirectory(prefix="fewshot-sep-fold-") as tmp:
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(Path(tmp) / "folded.onnx")
-        ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
-        model = onnx.load(options.optimized_model_filepath)
+        folded = Path(tmp) / "folded.onnx"
+        make_session(model_bytes, optimization="basic", optimized_model_path=folded)
+        model = onnx.load(str(folded))
     used = {node.domain for node in model.graph.node}
     kept = [op for op in model.opset_import if op.domain in ("", "ai.onnx") or op.domain in used]
     del model.opset_import[:]

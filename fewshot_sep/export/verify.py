@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from fewshot_sep.export.graphs import N_BINS, state_input_names, state_output_names
+from fewshot_sep.realtime.sessions import make_session
 from fewshot_sep.utils.errors import UserError
 
 TOLERANCE = 1e-4
@@ -88,17 +89,6 @@ class VerificationReport:
                 f"{shown}{more}\nNothing was written. This is a bug in the model or the exporter, not in "
                 "your input: report it with the checkpoint and `fewshot-sep --version`."
             )
-
-
-def make_session(path: str | Path, num_threads: int = 1):
-    """An onnxruntime CPU session configured like the run-time engine."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = num_threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _check_names(session, inputs: Sequence[str], outputs: Sequence[str], report: VerificationReport,

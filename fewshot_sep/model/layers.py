@@ -69,29 +69,6 @@ class FiLM(nn.Module):
         return x * (1.0 + gamma) + beta
 
 
-class CachedDilatedConv1d(nn.Module):
-    """Causal dilated conv over time on ``[B, C, T]`` with its cached past as state.
-
-    Kernel ``k`` and dilation ``d`` need the last ``(k - 1) * d`` input frames:
-    state ``[B, C_in, (k - 1) * d]``. Lookahead 0.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 2, dilation: int = 1) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.context = (kernel - 1) * dilation
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel, dilation=dilation)
-
-    @property
-    def state_shape(self) -> list[int | None]:
-        """State shape with ``None`` for the batch dimension."""
-        return [None, self.in_channels, self.context]
-
-    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        full = torch.cat([state, x], dim=-1)
-        return self.conv(full), full[..., -self.context:]
-
-
 class BandSplit(nn.Module):
     """Full-resolution spectrum -> band features, causal in time (kernel 2 frames).
 

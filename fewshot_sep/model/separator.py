@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from fewshot_sep.contract.signal import N_BINS
-from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, CachedDilatedConv1d, FiLM,
+from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, FiLM,
                                       FineHead, FrameDelay, LookaheadContext, MaskRefiner)
 
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
@@ -52,7 +52,7 @@ class Separator(nn.Module):
     def __init__(self, conditioning_dim: int, channels: list[int] | None = None, time_kernel: int = 2,
                  freq_kernel: int = 3, gru_hidden: int = 256, context_dim: int = 256,
                  film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
-                 temporal: str = "gru", tcn_dilations: list[int] | None = None,
+                 temporal: str = "gru",
                  band_width: int = 8, fine_head: int = 0, band_gru: int = 0, band_gru_level: int = 1,
                  input_gain: float = 1.0, refiner: int = 0, refiner_frames: int = 3,
                  lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
@@ -110,16 +110,12 @@ class Separator(nn.Module):
 
         self.bottleneck_in = nn.Linear(flat, gru_hidden)
         self.film_pre_gru = FiLM(context_dim, gru_hidden)
-        # Temporal core across frames: a GRU (state [B, H]) or a causal dilated conv stack
-        # ("tcn", one cached state per layer), which trains much faster on CPU.
-        if temporal not in ("gru", "tcn"):
-            raise ValueError(f"model.temporal {temporal!r} is invalid: use 'gru' or 'tcn'")
+        # Temporal core across frames: a GRU (state [B, H]). The causal dilated conv stack
+        # ("tcn") was an experiment no shipped model uses (git tag lab-notebook-2026-12).
+        if temporal != "gru":
+            raise ValueError(f"model.temporal {temporal!r} is invalid: use 'gru' (the only temporal core)")
         self.temporal = temporal
-        if temporal == "gru":
-            self.gru = nn.GRU(gru_hidden, gru_hidden, batch_first=True)
-        else:
-            self.tcn = nn.ModuleList(CachedDilatedConv1d(gru_hidden, gru_hidden, 2, d)
-                                     for d in (tcn_dilations or [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]))
+        self.gru = nn.GRU(gru_hidden, gru_hidden, batch_first=True)
         self.film_post_gru = FiLM(context_dim, gru_hidden)
         self.bottleneck_out = nn.Linear(gru_hidden, flat)
 
@@ -169,10 +165,7 @@ class Separator(nn.Module):
     def state_shapes(self) -> list[list[int | None]]:
         """Shapes of the state tensors, ``None`` standing for the batch dimension."""
         shapes = [self.band_split.state_shape] + [conv.state_shape for conv in self.enc_convs]
-        if self.temporal == "gru":
-            shapes.append([None, self.gru_hidden])
-        else:
-            shapes += [layer.state_shape for layer in self.tcn]
+        shapes.append([None, self.gru_hidden])
         if self.band_gru is not None:
             shapes.append(self.band_gru.state_shape)
         if self.refiner is not None:
@@ -211,7 +204,7 @@ class Separator(nn.Module):
             raise ValueError(f"the separator takes {n_states} state tensors (state_shapes), got {len(states)}: "
                              "pass initial_states(batch) or the states the previous call returned")
         # The optional states sit at the end: band GRU, refiner, then the look-ahead's delay lines.
-        band_gru_index = n_enc + (1 if self.temporal == "gru" else len(self.tcn))
+        band_gru_index = n_enc + 1
         refiner_index = band_gru_index + (self.band_gru is not None)
         lookahead_index = refiner_index + (self.refiner is not None)
         context = self.context(conditioning)
@@ -236,17 +229,9 @@ class Separator(nn.Module):
         z = h.permute(0, 3, 1, 2).reshape(batch, frames, chans * bins)
         z = self.bottleneck_in(z)                       # [B, T, H]
         z = self.act(self.film_pre_gru(z.transpose(1, 2), context)).transpose(1, 2)
-        if self.temporal == "gru":
-            g, h_n = self.gru(z, states[n_enc].unsqueeze(0))
-            new_states.append(h_n.squeeze(0))
-            z = self.film_post_gru((g + z).transpose(1, 2), context)
-        else:
-            z = z.transpose(1, 2)                       # [B, H, T]
-            for j, layer in enumerate(self.tcn):
-                y, s = layer(z, states[n_enc + j])
-                new_states.append(s)
-                z = z + self.act(y)
-            z = self.film_post_gru(z, context)
+        g, h_n = self.gru(z, states[n_enc].unsqueeze(0))
+        new_states.append(h_n.squeeze(0))
+        z = self.film_post_gru((g + z).transpose(1, 2), context)
         lookahead_states: list[torch.Tensor] = []
         if self.lookahead is not None:                  # z [B, H, T]: frame t now describes t - L
             z, s = self.lookahead(z, states[lookahead_index] if self.lookahead_frames else None)
@@ -314,7 +299,6 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         film_decoder=bool(model_cfg.get("film_decoder", True)),
         decoder_conv_levels=int(model_cfg.get("decoder_conv_levels", 2)),
         temporal=str(model_cfg.get("temporal", "gru")),
-        tcn_dilations=model_cfg.get("tcn_dilations"),
         band_width=int(model_cfg.get("band_width", 8)),
         up_kernel=int(model_cfg.get("up_kernel", 2)),
         fine_head=int(model_cfg.get("fine_head") or 0),

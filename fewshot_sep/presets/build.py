@@ -9,22 +9,21 @@ bit for bit.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
+from fewshot_sep.contract.controls import check_mix, check_mode
 from fewshot_sep.presets.examples import ExampleSpec, PreparedExample, parse_example, prepare_example
-from fewshot_sep.presets.format import MODES, ClipRecord, EmbeddingSum, Preset, utc_now
+from fewshot_sep.presets.format import ClipRecord, EmbeddingSum, Preset, utc_now
 from fewshot_sep.presets.names import check_name
+from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from fewshot_sep.realtime.encoder import ClipEncoder
-    from fewshot_sep.realtime.model_files import ModelFiles
 
 ExampleArg = "str | os.PathLike | ExampleSpec"
 
@@ -40,27 +39,10 @@ def _default_warn(message: str) -> None:
     warnings.warn(message, PresetWarning, stacklevel=3)
 
 
-def load_model(model: "ModelFiles | str | os.PathLike | None") -> "ModelFiles":
-    """A `ModelFiles` from a ModelFiles, a model folder, or None (the packaged model)."""
-    from fewshot_sep.realtime.model_files import ModelFiles
-
-    if isinstance(model, ModelFiles):
-        return model
-    return ModelFiles.load(None if model is None else Path(model))
-
-
 def _card_seconds(model: "ModelFiles") -> tuple[float, float]:
     clip_seconds = float(model.card.get("clip_seconds", 3.0))
     min_clip_seconds = float(model.card.get("min_clip_seconds", 1.0))
     return clip_seconds, min_clip_seconds
-
-
-def check_mode_mix(mode: str, mix: float) -> None:
-    """Raise UserError unless mode is isolate/remove and 0 <= mix <= 1."""
-    if mode not in MODES:
-        raise UserError(f"mode {mode!r} is not valid: use one of {', '.join(MODES)}")
-    if not (isinstance(mix, (int, float)) and math.isfinite(mix) and 0.0 <= mix <= 1.0):
-        raise UserError(f"mix {mix!r} is not valid: use a number from 0 (dry) to 1 (fully processed)")
 
 
 def _segment_key(segment: tuple[float, float | None] | None) -> tuple[float, float | None] | None:
@@ -203,10 +185,11 @@ def create_preset(
             example; every bad file is listed in one message.
     """
     name = check_name(name)
-    check_mode_mix(mode, mix)
+    check_mode(mode)
+    check_mix(mix)
     if not examples:
         raise UserError("no examples given: pass at least one audio file of the instrument (--examples A.wav ...)")
-    model = load_model(model)
+    model = ModelFiles.load(model)
     positives = [parse_example(e) for e in examples]
     negative_specs = [parse_example(e) for e in negatives]
     warn = on_warning or _default_warn
@@ -250,7 +233,7 @@ def add_examples(
 
     if not examples and not negatives:
         raise UserError("nothing to add: pass --examples and/or --negative files")
-    model = load_model(model)
+    model = ModelFiles.load(model)
     check_model(preset, model)
     warn = on_warning or _default_warn
     prepared = _prepare_all(

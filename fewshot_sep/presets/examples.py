@@ -185,7 +185,8 @@ def prepare_example(
 ) -> PreparedExample:
     """Read, check, trim and cut one example file (see the module doc). Never raises UserError:
     problems go to ``.error`` so the caller can report every bad file at once."""
-    from fewshot_sep.utils.audio import audio_info, read_audio, resample
+    from fewshot_sep.realtime.resampler import resample
+    from fewshot_sep.utils.audio import audio_info, read_audio
 
     result = PreparedExample(spec=spec, role=role)
     label = spec.label

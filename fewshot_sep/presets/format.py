@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from fewshot_sep.contract.controls import MODES
+from fewshot_sep.contract.controls import MODES, check_mix, check_mode  # noqa: F401 - MODES re-exported
 from fewshot_sep.realtime.conditioning import check_embedding_norm
 from fewshot_sep.utils.atomic import write_text_atomic
 from fewshot_sep.utils.errors import UserError
@@ -314,6 +314,13 @@ class _Invalid(Exception):
 _short = short_repr
 
 
+class _InvalidDefault(_Invalid):
+    """A bad ``defaults`` value; the contract's message, said of ``defaults.<key>``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"defaults.{message}")
+
+
 def _expect(cond: bool, message: str) -> None:
     if not cond:
         raise _Invalid(message)
@@ -451,10 +458,8 @@ def _parse_document(doc: Any, where: str) -> Preset:
         modified = _parse_time(doc.get("modified"), "'modified'")
         defaults = _get(doc, "defaults", dict, "")
         _check_keys(defaults, {"mode", "mix"}, "defaults.")
-        mode = _get(defaults, "mode", str, "defaults.")
-        _expect(mode in MODES, f"defaults.mode must be one of {MODES}, got {_short(mode)}")
-        mix = _get(defaults, "mix", (int, float), "defaults.")
-        _expect(math.isfinite(mix) and 0.0 <= mix <= 1.0, f"defaults.mix must be in [0, 1], got {mix!r}")
+        mode = check_mode(_get(defaults, "mode", str, "defaults."), _InvalidDefault)
+        mix = check_mix(_get(defaults, "mix", (int, float), "defaults."), _InvalidDefault)
         positive = _parse_stats(doc, "positive", dim)
         _expect(positive.count >= 1, "positive.count must be >= 1: a preset needs positive examples")
         negative = _parse_stats(doc, "negative", dim)

@@ -35,9 +35,11 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from fewshot_sep.contract.controls import MODES, check_mix, check_mode  # noqa: F401 - MODES re-exported
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.realtime.offline import OfflineStream
 from fewshot_sep.realtime.pipeline import Pipeline
+from fewshot_sep.realtime.alignment import LatencyTrim
 from fewshot_sep.realtime.resampler import QUALITY_ATTENUATION_DB, chain_centers
 from fewshot_sep.realtime.sessions import make_session
 from fewshot_sep.utils.errors import UserError
@@ -45,7 +47,7 @@ from fewshot_sep.utils.errors import UserError
 MAX_BLOCK_SIZE = 8192
 STEREO_MODES = ("per_channel", "shared")
 RESAMPLE_QUALITIES = tuple(QUALITY_ATTENUATION_DB)
-SUPPORTED_HOST_RATES = (22050, 44100, 48000, 88200, 96000)
+SUPPORTED_HOST_RATES = (22050, SAMPLE_RATE, 48000, 88200, 96000)
 
 
 def check_host_rate(sample_rate: int, model_rate: int) -> None:
@@ -88,7 +90,7 @@ class StreamingSeparator:
     def __init__(
         self,
         model: ModelFiles | str | os.PathLike | None = None,
-        sample_rate: int = 44100,
+        sample_rate: int = SAMPLE_RATE,
         num_channels: int = 2,
         conditioning: np.ndarray | None = None,
         mode: str = "isolate",
@@ -361,11 +363,9 @@ class StreamingSeparator:
             for start in range(0, L, step):
                 yield np.zeros((self.num_channels, min(step, L - start)), dtype=np.float32)
 
-        position = 0  # position in the (input + padding) stream
+        trim, position = LatencyTrim(), 0  # position: aligned samples written
         for y in self.iter_offline(source(), total_samples=n + L, progress=progress):
-            k = y.shape[1]
-            lo, hi = max(position, L), min(position + k, L + n)
-            if hi > lo:
-                out[:, lo - L : hi - L] = y[:, lo - position : hi - position]
-            position += k
+            y = trim(y, L)[:, : n - position]
+            out[:, position : position + y.shape[1]] = y
+            position += y.shape[1]
         return out

@@ -1,4 +1,12 @@
-"""Streaming rational-ratio resampler: polyphase Kaiser-windowed sinc, exact integer delay.
+"""Every resampling in the run time: this module owns it (three tools, one place).
+
+- :class:`StreamResampler` (polyphase, below): the streaming engine's host <-> model rate
+  conversion (``separate`` and live at 22.05/48/88.2/96 kHz), exact integer delay;
+- :class:`FileRateStream` (soxr ``ResampleStream``, HQ): ``separate`` on a file whose rate the
+  engine does not take (e.g. 32 kHz), streamed to 44.1 kHz and back chunk by chunk;
+- :func:`resample` (soxr, HQ, whole signal): preset example clips to the model rate.
+
+Streaming rational-ratio resampler: polyphase Kaiser-windowed sinc, exact integer delay.
 
 Why not soxr's ``ResampleStream``: soxr keeps the signal's timing but hands its
 output out late and in bursts (up to ~1000 samples per stage), which the
@@ -219,3 +227,38 @@ def chain_centers(host_rate: int, model_rate: int, model_delay: int, quality: st
     c_up += (-total) % host_step
     total = c_down + c_up + model_delay * model_step
     return c_down, c_up, total // host_step
+
+
+# ------------------------------------------------------------------ soxr (files, presets)
+def resample(audio: np.ndarray, sr_from: float, sr_to: float) -> np.ndarray:
+    """Resample ``[channels, n]`` audio from `sr_from` to `sr_to` Hz (soxr, high quality).
+
+    Offline (whole-signal, delay-compensated by soxr); returns ``[channels, m]`` float32.
+    """
+    if sr_from == sr_to:
+        return np.asarray(audio, dtype=np.float32)
+    import soxr
+
+    out = soxr.resample(np.asarray(audio, dtype=np.float32).T, sr_from, sr_to, quality="HQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+class FileRateStream:
+    """Chunk-wise soxr resampling (HQ) of ``[channels, n]`` float32 audio, timing kept exactly.
+
+    ``push(chunk)`` returns what is ready (bursty: soxr holds some samples back);
+    ``flush()`` returns the rest once the input has ended.
+    """
+
+    def __init__(self, rate_in: int, rate_out: int, channels: int) -> None:
+        import soxr
+
+        self.channels = channels
+        self._stream = soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality="HQ")
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self._stream.resample_chunk(np.ascontiguousarray(audio.T)).T)
+
+    def flush(self) -> np.ndarray:
+        tail = self._stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True)
+        return np.ascontiguousarray(tail.T)

@@ -56,8 +56,7 @@ DEFAULTS: dict[str, Any] = {
         "freq_kernel": 3,
         "gru_hidden": 128,
         "context_dim": 128,
-        "temporal": "gru",
-        "tcn_dilations": None,
+        "temporal": "gru",          # the temporal core; "gru" is the only one
         "film_decoder": True,
         "decoder_conv_levels": 3,
         "up_kernel": 2,
@@ -105,9 +104,20 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Keys of retired experiment options -> the value that meant "off". Saved configs (models/,
+#: runs/) still carry them; they are accepted at that value and dropped. The options' code is
+#: in git tag lab-notebook-2026-12.
+RETIRED: dict[str, Any] = {"model.tcn_dilations": None}
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
+        if f"{where}{key}" in RETIRED:
+            if value != RETIRED[f"{where}{key}"]:
+                raise UserError(f"config key {where}{key!r} belonged to a retired experiment (git tag "
+                                f"lab-notebook-2026-12): remove it, or set it to {RETIRED[f'{where}{key}']!r}")
+            continue
         if key not in base:
             raise UserError(f"config key {where}{key!r} is unknown: valid keys are {sorted(base)}")
         if isinstance(base[key], dict) and key not in ("augment",):

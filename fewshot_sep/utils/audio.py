@@ -1,4 +1,4 @@
-"""Audio file I/O shared by every run-time layer (numpy, pedalboard, soundfile, soxr).
+"""Audio file I/O shared by every run-time layer (numpy, pedalboard, soundfile; resampling is fewshot_sep.realtime.resampler).
 
 Arrays are float32 ``[channels, n_samples]`` in [-1, 1] unless a docstring says
 otherwise; sample rates are in Hz.
@@ -150,19 +150,6 @@ def iter_audio_chunks(
     with _open_reader(Path(path)) as f:
         while f.tell() < f.frames:
             yield np.ascontiguousarray(f.read(chunk_frames), dtype=np.float32)
-
-
-def resample(audio: np.ndarray, sr_from: float, sr_to: float) -> np.ndarray:
-    """Resample ``[channels, n]`` audio from `sr_from` to `sr_to` Hz (soxr, high quality).
-
-    Offline (whole-signal, delay-compensated by soxr); returns ``[channels, m]`` float32.
-    """
-    if sr_from == sr_to:
-        return np.asarray(audio, dtype=np.float32)
-    import soxr
-
-    out = soxr.resample(np.asarray(audio, dtype=np.float32).T, sr_from, sr_to, quality="HQ")
-    return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
 def check_writable_extension(path: str | os.PathLike) -> None:

@@ -99,11 +99,11 @@ def _worker_processors(spec: ProcessorSpec) -> list[Any]:
     cached = getattr(_THREAD, "processors", None)
     if cached is not None and cached[0] == spec.key:
         return cached[1]
-    from fewshot_sep.plugin_host.plugin.separator import load_model
+    from fewshot_sep.realtime.model_files import ModelFiles
 
     with _MODELS_LOCK:
         if spec.model not in _MODELS:
-            _MODELS[spec.model] = load_model(spec.model)
+            _MODELS[spec.model] = ModelFiles.load(spec.model)
         model = _MODELS[spec.model]
     processors = build_processors(spec, model)
     _THREAD.processors = (spec.key, processors)

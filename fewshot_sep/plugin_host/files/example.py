@@ -38,12 +38,13 @@ def separate_example(
         UserError: the example, the model or the preset is missing.
     """
     from fewshot_sep.plugin_host.files.processing import safe_file_stem, stream_file
-    from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator, load_model
+    from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator
+    from fewshot_sep.realtime.model_files import ModelFiles
 
     mix = example_mix_path()
     if not mix.is_file():
         raise UserError(f"the bundled example {mix} is missing: reinstall fewshot-sep")
-    model = load_model(model)
+    model = ModelFiles.load(model)
     isolate = FewShotSeparator(preset, mode="isolate", mix=1.0, model=model)
     remove = FewShotSeparator(preset, mode="remove", mix=1.0, model=model)
     stem = safe_file_stem(isolate.name)

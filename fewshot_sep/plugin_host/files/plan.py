@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
 from fewshot_sep.plugin_host.files.processing import (
     DEFAULT_CHUNK_FRAMES,
     READABLE_EXTENSIONS,
@@ -139,8 +140,8 @@ def plan_separation(
         UserError: any bad option (a usage problem: nothing has been written yet).
     """
     from fewshot_sep.plugin_host.files.output_names import check_template
-    from fewshot_sep.plugin_host.plugin.separator import check_mix, load_model
-    from fewshot_sep.realtime.model_files import ENV_VAR
+    from fewshot_sep.contract.controls import check_mix
+    from fewshot_sep.realtime.model_files import ENV_VAR, ModelFiles
 
     modes = parse_modes(mode)
     if mix is not None:
@@ -155,7 +156,7 @@ def plan_separation(
     if template is not None and out.suffix.lower() in READABLE_EXTENSIONS and not out.is_dir():
         raise UserError(f"with --filename, --output is the folder the names are made in, not a file: got "
                         f"{str(out)!r}; e.g. --output out/ --filename '{{track}}-{{mode}}.{{ext}}'")
-    model_files = load_model(model)
+    model_files = ModelFiles.load(model)
     # The folder travels to workers only when the user chose one: otherwise each machine
     # uses its own packaged model (same id checked by build_processors).
     given_model = getattr(model, "folder", model) if model is not None else os.environ.get(ENV_VAR)
@@ -307,9 +308,10 @@ def build_processors(spec: ProcessorSpec, model: Any = None) -> list[Any]:
     Raises:
         UserError: the model here is not the one the spec was planned with.
     """
-    from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator, load_model
+    from fewshot_sep.plugin_host.plugin.separator import FewShotSeparator
+    from fewshot_sep.realtime.model_files import ModelFiles
 
-    model = load_model(model if model is not None else spec.model)
+    model = ModelFiles.load(model if model is not None else spec.model)
     if spec.model_id and model.model_id != spec.model_id:
         raise UserError(
             f"this machine's model {str(model.folder)!r} has id {model.model_id}, but the job was "
@@ -359,7 +361,7 @@ def chunk_frames(task: FileTask) -> int:
     try:
         rate = audio_info(task.input)[0]
     except UserError:
-        rate = 44100  # stream_file itself reports the unreadable file
+        rate = SAMPLE_RATE  # stream_file itself reports the unreadable file
     return max(1, int(round(task.chunk_seconds * rate)))
 
 

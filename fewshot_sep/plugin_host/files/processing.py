@@ -26,6 +26,9 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from fewshot_sep.contract.signal import SAMPLE_RATE
+from fewshot_sep.realtime.alignment import LatencyTrim
+from fewshot_sep.realtime.resampler import FileRateStream
 from fewshot_sep.utils.atomic import atomic_path
 from fewshot_sep.utils.audio import (  # noqa: F401 - the extension lists stay importable from here
     PCM_EXTENSIONS,
@@ -72,21 +75,20 @@ class _AlignedOutput:
 
     def __init__(self, processor: StreamProcessor) -> None:
         self.processor = processor
-        self.dropped = 0
+        self.trim = LatencyTrim()
         self.pending: deque[np.ndarray] = deque()
         self.available = 0
 
     def owed_latency(self) -> int:
-        return max(0, int(self.processor.latency_samples) - self.dropped)
+        return self.trim.owed(self.processor.latency_samples)
 
     def feed(self, audio: np.ndarray, sample_rate: int, buffer_size: int) -> None:
         out = self.processor.process_channels_first(audio, sample_rate, buffer_size, reset=False)
         # latency_samples is read after the call: engines are built on first use, and a
         # chain's latent native stages only know their delay once output arrives.
-        drop = min(self.owed_latency(), out.shape[1])
-        self.dropped += drop
-        if out.shape[1] > drop:
-            piece = np.array(out[:, drop:], dtype=np.float32)  # own copy: engines reuse buffers
+        out = self.trim(out, self.processor.latency_samples)
+        if out.shape[1]:
+            piece = np.array(out, dtype=np.float32)  # own copy: engines reuse buffers
             self.pending.append(piece)
             self.available += piece.shape[1]
 
@@ -110,42 +112,36 @@ class _RateWriter:
     """Writes work-rate audio at the file's rate: soxr stream back, exactly `total` frames."""
 
     def __init__(self, writer: _Writer, work_rate: int, file_rate: int, channels: int, total: int) -> None:
-        import soxr
-
         self.writer, self.total, self.written = writer, total, 0
-        self.stream = soxr.ResampleStream(work_rate, file_rate, channels, dtype="float32", quality="HQ")
+        self.stream = FileRateStream(work_rate, file_rate, channels)
 
-    def _emit(self, audio: np.ndarray) -> None:  # audio: [n, C] at the file rate
-        audio = audio[: self.total - self.written]
-        self.writer.write(np.ascontiguousarray(audio.T))
-        self.written += audio.shape[0]
+    def _emit(self, audio: np.ndarray) -> None:  # audio: [C, n] at the file rate
+        self.writer.write(np.ascontiguousarray(audio[:, : self.total - self.written]))
+        self.written += min(audio.shape[1], self.total - self.written)
 
     def write(self, audio: np.ndarray) -> None:
         if audio.shape[1]:
-            self._emit(self.stream.resample_chunk(np.ascontiguousarray(audio.T)))
+            self._emit(self.stream.push(audio))
 
     def finish(self, channels: int) -> None:
-        self._emit(self.stream.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+        self._emit(self.stream.flush())
         if self.written < self.total:  # rounding of the rate ratio: at most a sample or two
-            self._emit(np.zeros((self.total - self.written, channels), np.float32))
+            self._emit(np.zeros((channels, self.total - self.written), np.float32))
 
 
 def working_rate(sample_rate: int) -> int:
-    """The rate the processors run at: the file's own rate if the engine takes it, else 44.1 kHz."""
+    """The rate the processors run at: the file's own rate if the engine takes it, else the model rate (44.1 kHz)."""
     from fewshot_sep.realtime.engine import SUPPORTED_HOST_RATES
 
-    return sample_rate if sample_rate in SUPPORTED_HOST_RATES else 44100
+    return sample_rate if sample_rate in SUPPORTED_HOST_RATES else SAMPLE_RATE
 
 
 def _resampled_chunks(chunks, file_rate: int, work_rate: int, channels: int):
     """Chunks at `file_rate` -> chunks at `work_rate` (soxr stream, flushed at the end)."""
-    import soxr
-
-    stream = soxr.ResampleStream(file_rate, work_rate, channels, dtype="float32", quality="HQ")
+    stream = FileRateStream(file_rate, work_rate, channels)
     for chunk in chunks:
-        yield chunk, np.ascontiguousarray(stream.resample_chunk(np.ascontiguousarray(chunk.T)).T)
-    tail = stream.resample_chunk(np.zeros((0, channels), np.float32), last=True)
-    yield np.zeros((channels, 0), np.float32), np.ascontiguousarray(tail.T)
+        yield chunk, stream.push(chunk)
+    yield np.zeros((channels, 0), np.float32), stream.flush()
 
 
 #: Smallest chunk handed to processors: pedalboard reads a ``[channels, n]`` array with
@@ -274,7 +270,7 @@ def stream_file(
     sample_rate, channels, file_frames = audio_info(input_path)
     total_seconds = file_frames / sample_rate
     # The engine runs at 22.05/44.1/48/88.2/96 kHz; any other file rate is streamed
-    # through soxr to 44.1 kHz and back (timing kept exactly, same length out).
+    # through soxr to the model rate (SAMPLE_RATE) and back (timing kept exactly, same length out).
     work_rate = working_rate(sample_rate)
     resampling = work_rate != sample_rate
     # Work-rate frames to deliver: known up front without resampling; with it, counted

@@ -35,21 +35,21 @@ from __future__ import annotations
 import math
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from fewshot_sep.contract.controls import MODES
+from fewshot_sep.contract import controls
 from fewshot_sep.plugin_host.plugin.layout import LayoutTracker, from_channels_first
 from fewshot_sep.plugin_host.plugin.pedalboard_names import PEDALBOARD_HINT, PedalboardNames
+from fewshot_sep.realtime.alignment import run_aligned
 from fewshot_sep.realtime.conditioning import check_conditioning_range
+from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.utils.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from fewshot_sep.presets import Preset
     from fewshot_sep.realtime.engine import StreamingSeparator
-    from fewshot_sep.realtime.model_files import ModelFiles
     from fewshot_sep.realtime.multichannel import MultiChannelEngine
     from fewshot_sep.realtime.offline import OfflineStream
 
@@ -58,27 +58,22 @@ MAX_ENGINE_BLOCK = 8192
 
 PresetRef = Union[str, os.PathLike, "Preset"]
 
+#: Kept for ``plugin_host.live.host`` (another change moves it over); new code calls ``ModelFiles.load``.
+load_model = ModelFiles.load
+
 
 class InvalidParameter(UserError, ValueError):
     """A plugin parameter got a value outside its range (a UserError *and* a ValueError)."""
 
 
 def check_mode(mode: str) -> str:
-    """Return `mode` if it is "isolate" or "remove", else raise InvalidParameter."""
-    if mode not in MODES:
-        raise InvalidParameter(f"mode {mode!r} is invalid: use 'isolate' or 'remove'")
-    return mode
+    """:func:`fewshot_sep.contract.check_mode`, raising InvalidParameter."""
+    return controls.check_mode(mode, InvalidParameter)
 
 
 def check_mix(mix: float) -> float:
-    """Return `mix` as a float in [0, 1], else raise InvalidParameter."""
-    try:
-        value = float(mix)
-    except (TypeError, ValueError):
-        raise InvalidParameter(f"mix {mix!r} is invalid: use a number from 0 (dry) to 1 (wet)") from None
-    if not 0.0 <= value <= 1.0:
-        raise InvalidParameter(f"mix {mix!r} is invalid: use a number from 0 (dry) to 1 (wet)")
-    return value
+    """:func:`fewshot_sep.contract.check_mix` (a float in [0, 1]), raising InvalidParameter."""
+    return controls.check_mix(mix, InvalidParameter)
 
 
 def check_sample_rate(sample_rate: float) -> int:
@@ -92,15 +87,6 @@ def check_sample_rate(sample_rate: float) -> int:
             f"sample rate {sample_rate!r} is invalid: give a positive whole number of Hz, e.g. 44100"
         )
     return int(round(value))
-
-
-def load_model(model: "ModelFiles | str | os.PathLike | None") -> "ModelFiles":
-    """Return `model` as ModelFiles (None = the packaged model or $FEWSHOT_SEP_MODEL)."""
-    from fewshot_sep.realtime.model_files import ModelFiles
-
-    if isinstance(model, ModelFiles):
-        return model
-    return ModelFiles.load(None if model is None else Path(model))
 
 
 def resolve_preset_ref(ref: PresetRef, model: "ModelFiles") -> "Preset":
@@ -145,7 +131,7 @@ class FewShotSeparator(PedalboardNames):
         conditioning: np.ndarray | None = None,
         model: "ModelFiles | str | os.PathLike | None" = None,
     ) -> None:
-        self._model = load_model(model)
+        self._model = ModelFiles.load(model)
         self._lock = threading.RLock()
         self._engine: StreamingSeparator | None = None
         self._engine_key: tuple[int, int] | None = None
@@ -389,7 +375,7 @@ class FewShotSeparator(PedalboardNames):
             if reset or self._stream is None:
                 self._stream = engine.offline_stream()
             if reset:
-                out = process_aligned(self._stream, audio, int(engine.latency_samples))
+                out = run_aligned(self._stream.process, audio, int(engine.latency_samples))
             else:
                 out = self._stream.process(audio)
             if engine.nonfinite_outputs != before:
@@ -416,15 +402,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(multichannel, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def process_aligned(stream: "OfflineStream", audio: np.ndarray, latency: int) -> np.ndarray:
-    """Run `audio` ``[C, n]`` and then `latency` zeros through a fresh `stream`; return the
-    ``[C, n]`` output aligned with the input (the first `latency` samples dropped)."""
-    channels, n = audio.shape
-    out = np.empty((channels, n), dtype=np.float32)
-    head = stream.process(audio)  # stream sample k is input sample k - latency
-    out[:, : max(0, n - latency)] = head[:, latency:]
-    tail = stream.process(np.zeros((channels, latency), dtype=np.float32))
-    out[:, max(0, n - latency) :] = tail[:, max(0, latency - n) :]
-    return out
