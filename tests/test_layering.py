@@ -3,7 +3,7 @@
 Two columns meet only at the shared floor (DESIGN.md, docs/internals.md):
 
     run time (numpy + onnxruntime)            training side (torch)
-      cli: run-time commands                    training commands (train, evaluate, export, data, compare)
+      cli: run-time commands                    training commands (train, evaluate, export, data, compare, validate-checkpoints)
       hosts: fewshot_sep.plugin_host            eval, export
       presets                                   train
       runtime: fewshot_sep.realtime             runs
@@ -31,7 +31,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "fewshot_sep"
 
-TRAINING_COMMANDS = ("train", "evaluate", "export", "data", "compare")
+TRAINING_COMMANDS = ("train", "evaluate", "export", "data", "compare", "validate_checkpoints")
 
 #: layer -> the layers its modules may import.
 ALLOWED: dict[str, frozenset[str]] = {

@@ -1,4 +1,4 @@
-"""scripts/validate_snapshots.py scores one-hot checkpoints too, with their own class list."""
+"""`fewshot-sep validate-checkpoints` scores one-hot checkpoints too, with their own class list."""
 
 import re
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from script_helpers import load_script
+from fewshot_sep.cli import main
 from train_test_helpers import REPO, smoke_config
 
 torch = pytest.importorskip("torch")
@@ -18,7 +18,7 @@ def test_a_onehot_checkpoint_is_validated_with_its_class_table_and_published(tmp
 
     config = smoke_config(total_steps=2)
     config["model"]["conditioning"] = "onehot"
-    # Rows in reverse label order, so a script that took the label as the row would score otherwise.
+    # Rows in reverse label order, so a command that took the label as the row would score otherwise.
     config["model"]["classes"] = list(range(config["data"]["synthetic_instruments"]))[::-1]
     train(config, tmp_path / "run", progress=False)
     checkpoint = tmp_path / "run" / "checkpoint.pt"
@@ -32,8 +32,7 @@ def test_a_onehot_checkpoint_is_validated_with_its_class_table_and_published(tmp
     config_path.write_text(yaml.safe_dump(yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
                                           | {"model": {**config["model"], "classes": None}}))
 
-    script = load_script("validate_snapshots")
-    assert script.main([str(checkpoint), "--config", str(config_path), "--episodes", "4", "--threads", "1",
+    assert main(["validate-checkpoints", str(checkpoint), "--config", str(config_path), "--episodes", "4", "--threads", "1",
                         "--best-to", str(tmp_path / "published")]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {checkpoint} ")]
     printed = float(re.split(r"\s*\|\s*", row[0])[3])
@@ -48,3 +47,11 @@ def test_a_onehot_checkpoint_is_validated_with_its_class_table_and_published(tmp
     assert printed == pytest.approx(float(np.median(evaluate(model, batches, index))), abs=1e-3)
     published, _ = load_checkpoint(tmp_path / "published")
     assert published.conditioning_mode == "onehot"
+
+
+def test_missing_files_are_usage_errors(tmp_path, capsys):
+    assert main(["validate-checkpoints", str(tmp_path / "none.pt"), "--config", str(REPO / "configs" / "smoke.yaml")]) == 2
+    assert "none.pt does not exist" in capsys.readouterr().err
+    (tmp_path / "a.pt").write_bytes(b"")
+    assert main(["validate-checkpoints", str(tmp_path / "a.pt"), "--config", str(tmp_path / "no.yaml")]) == 2
+    assert "no.yaml does not exist: give the config" in capsys.readouterr().err

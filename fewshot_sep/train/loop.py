@@ -389,7 +389,7 @@ class _Session:
         if not self.val_batches and self.progress:
             print(f"no validation (val.episodes: 0), so no {BEST_NAME}: {CHECKPOINT_NAME} holds the raw weights"
                   + (" and their average; the snapshots hold the average" if self.ema is not None else "")
-                  + " (scripts/validate_snapshots.py picks and publishes one)")
+                  + " (`fewshot-sep validate-checkpoints` picks and publishes one)")
         if self.window.n:
             self.last_loss = self.window.loss / self.window.n
         return {"step": step, "episodes": self.episodes, "best_val_sisdri": self.best_val,
