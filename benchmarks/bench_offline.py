@@ -74,14 +74,15 @@ def fifo(active: bool) -> bool:
 
 def live_path(engine, audio: np.ndarray) -> np.ndarray:
     """``audio [C, n]`` through ``process_block`` in 8192-sample blocks, latency-compensated."""
-    channels, n = audio.shape
+    from fewshot_sep.realtime.alignment import pad_for_latency, trim_latency
+
     latency = int(engine.latency_samples)
     engine.reset()
-    padded = np.concatenate([audio, np.zeros((channels, latency), np.float32)], axis=1)
+    padded = pad_for_latency(audio, latency)
     out = np.empty_like(padded)
     for start in range(0, padded.shape[1], LIVE_BLOCK):
         engine.process_block(padded[:, start : start + LIVE_BLOCK], out=out[:, start : start + LIVE_BLOCK])
-    return out[:, latency:]
+    return trim_latency(out, latency, audio.shape[1])
 
 
 def digest(array: np.ndarray) -> str:

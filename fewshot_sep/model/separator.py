@@ -36,7 +36,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from fewshot_sep.contract.signal import N_BINS
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, FiLM,
                                       FineHead, FrameDelay, LookaheadContext, MaskRefiner)
 

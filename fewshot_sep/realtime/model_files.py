@@ -13,7 +13,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fewshot_sep.contract.card import CARD_NAME, SUPPORTED_FORMAT_VERSIONS, SUPPORTED_WINDOWS  # noqa: F401
 from fewshot_sep.contract.card import model_id_of, validate_card
