@@ -132,11 +132,11 @@ def test_overruns_are_split_into_waiting_and_computing(host, kind):
         latency_samples = 0
 
         def process_block(self, block, out=None):
-            end = time.perf_counter() + 1.5 * period
             if kind == "sleeping":  # the thread is off the CPU, as when the VM's host preempts it
                 time.sleep(1.5 * period)
-            else:
-                while time.perf_counter() < end:  # the thread burns the CPU itself
+            else:  # the thread burns the CPU itself: 1.5 periods of its own CPU time, however loaded the machine
+                end = time.thread_time() + 1.5 * period
+                while time.thread_time() < end:
                     pass
             out[:] = block
 
