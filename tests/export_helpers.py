@@ -8,8 +8,6 @@ dropped normalisation or a mixed-up state would change the output.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnxruntime as ort
 import torch
@@ -17,7 +15,8 @@ import torch
 from fewshot_sep.model import build_model
 from fewshot_sep.train.config import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
+
 SMOKE_CONFIG_PATH = REPO / "configs" / "smoke.yaml"
 # The smoke run's config (resolved): a model small enough to export and verify in about a second.
 TINY_CONFIG = load_config(SMOKE_CONFIG_PATH)

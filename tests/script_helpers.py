@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+from repo_paths import REPO
+
+SCRIPTS = REPO / "scripts"
 
 
 def load_script(name: str) -> ModuleType:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO as ROOT
 
 
 def test_presets_doc_states_the_packaged_clip_length():

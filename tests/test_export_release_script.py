@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO as ROOT
 
 FAKE_PYTHON = """#!/bin/sh
 if [ "$1" = "-m" ]; then   # -m fewshot_sep export SRC --out OUT ...: write a card with $FAKE_ID

@@ -33,10 +33,10 @@ import soundfile as sf
 
 from live_jack_helpers import late_events, start_jack_server, stop_jack_server, xruns_explained
 from model_doubles import make_model_folder
+from repo_paths import REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "fewshot_sep" / "assets"
 APP_NAME = "fewshot-sep"
 PACKAGED_MODEL = ASSETS / "model"

@@ -15,8 +15,7 @@ import pytest
 import soundfile as sf
 
 from plugin_helpers import gain_vector, noise
-
-TESTS = Path(__file__).resolve().parent
+from repo_paths import TESTS
 
 SLOW_WRITER = textwrap.dedent("""
     import sys, time

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
+
 PACKAGE = REPO / "fewshot_sep"
 
 TRAINING_COMMANDS = ("train", "evaluate", "export", "data", "compare")

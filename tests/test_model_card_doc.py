@@ -7,9 +7,9 @@ docs/history/model-card-log.md.
 """
 
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
+
 CARD = REPO / "docs" / "model-card.md"
 FIGURE = re.compile(r"[+-]\d+\.\d\d\b")  # a dB figure as results.md prints it: +5.50, -0.10
 

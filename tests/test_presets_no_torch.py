@@ -5,11 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 from preset_helpers import dark_tone, write
-
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
 
 
 def test_preset_command_runs_without_torch(tmp_path, identity_model_dir):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO as ROOT
+
 README = ROOT / "README.md"
 SKIP_MARKERS = {
     "# needs an audio device: not run by tests/test_readme.py": "live",

@@ -4,11 +4,11 @@ and the release checkpoint and the committed run load and resume through the new
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
+
 RUN = REPO / "runs" / "robust14"
 
 

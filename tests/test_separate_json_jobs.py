@@ -15,8 +15,7 @@ import soundfile as sf
 
 from fewshot_sep.cli import main
 from plugin_helpers import make_gain_preset, noise
-
-ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO as ROOT
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO as ROOT
+
 RUNTIME_APT = ["libportaudio2", "libsndfile1"]
 
 
