@@ -74,12 +74,12 @@ def _save_rounds(barrier, results, home: str, rounds: int) -> None:
 
     from fewshot_sep.presets.library import save_to_library
     from fewshot_sep.utils.errors import UserError
-    from test_presets_format import _synthetic_preset
+    from preset_helpers import synthetic_preset
 
     os.environ["FEWSHOT_SEP_HOME"] = home
     outcome = []
     for r in range(rounds):
-        preset = _synthetic_preset()
+        preset = synthetic_preset()
         preset.name = f"lead {r}"
         barrier.wait(timeout=60)
         try:

@@ -11,7 +11,7 @@ import importlib
 
 import pytest
 
-from test_layering import import_graph
+from package_imports import import_graph
 
 #: part -> the parts its modules may import.
 ALLOWED = {"plugin": {"plugin"}, "files": {"files", "plugin"}, "live": {"live", "plugin"}}

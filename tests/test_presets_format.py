@@ -7,34 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from fewshot_sep.presets import EmbeddingSum, Preset, create_preset, load_preset, save_preset
-from fewshot_sep.presets.format import ClipRecord
+from fewshot_sep.presets import create_preset, load_preset, save_preset
 from fewshot_sep.utils.errors import UserError
-from preset_helpers import bright_noise, dark_tone, write
-
-
-def _unit_rows(rows: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32), as the encoder's L2-normalised embeddings are."""
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _synthetic_preset(dim: int = 16, negatives: bool = True) -> Preset:
-    """A preset with awkward float values (no encoder needed), embeddings of unit length."""
-    rng = np.random.default_rng(7)
-    pos = EmbeddingSum()
-    pos.add(_unit_rows(rng.standard_normal((5, dim)) * 1e-3 + 1 / 3))
-    neg = EmbeddingSum()
-    clips = [ClipRecord("a b.wav", "a" * 64, (1.25, None), 7.5, 5, 0, "positive", 48000, 2)]
-    if negatives:
-        neg.add(_unit_rows(rng.standard_normal((3, dim)) * 1e7))
-        clips.append(ClipRecord("n.flac", "b" * 64, None, 3.0, 3, 1, "negative", 22050, 1))
-    return Preset(name="round trip", model_id="0123456789abcdef", embedding_dim=dim, positive=pos, negative=neg,
-                  clips=clips, default_mode="remove", default_mix=0.3, description="ünïcode ✓")
+from preset_helpers import bright_noise, dark_tone, synthetic_preset, write
 
 
 @pytest.mark.parametrize("negatives", [True, False])
 def test_round_trip_is_bit_exact(tmp_path, negatives):
-    preset = _synthetic_preset(negatives=negatives)
+    preset = synthetic_preset(negatives=negatives)
     path = save_preset(preset, tmp_path / "p.json")
     loaded = load_preset(path)
     assert loaded.positive.total.tobytes() == preset.positive.total.tobytes()
@@ -54,13 +34,13 @@ def test_round_trip_is_bit_exact(tmp_path, negatives):
 
 
 def test_conditioning_layout():
-    preset = _synthetic_preset(dim=16)
+    preset = synthetic_preset(dim=16)
     vector = preset.conditioning()
     assert vector.shape == (33,)
     np.testing.assert_array_equal(vector[:16], preset.positive_mean)
     np.testing.assert_array_equal(vector[16:32], preset.negative_mean)
     assert vector[32] == 1.0
-    without = _synthetic_preset(dim=16, negatives=False).conditioning()
+    without = synthetic_preset(dim=16, negatives=False).conditioning()
     assert np.all(without[16:32] == 0) and without[32] == 0.0
 
 
@@ -73,7 +53,7 @@ def test_round_trip_of_a_built_preset(tmp_path, identity_model):
 
 
 def _doc(tmp_path):
-    path = save_preset(_synthetic_preset(), tmp_path / "good.json")
+    path = save_preset(synthetic_preset(), tmp_path / "good.json")
     return json.loads(path.read_text())
 
 
@@ -84,7 +64,7 @@ def _write_doc(tmp_path, doc, name="bad.json"):
 
 
 def test_truncated_file_is_rejected(tmp_path):
-    path = save_preset(_synthetic_preset(), tmp_path / "p.json")
+    path = save_preset(synthetic_preset(), tmp_path / "p.json")
     text = path.read_text()
     for cut in (len(text) // 3, len(text) - 5):
         (tmp_path / "t.json").write_text(text[:cut])
@@ -165,7 +145,7 @@ def test_missing_file_and_folder(tmp_path):
 
 
 def test_invalid_preset_is_never_written(tmp_path):
-    preset = _synthetic_preset()
+    preset = synthetic_preset()
     preset.positive.total[0] = np.nan
     with pytest.raises(UserError):
         save_preset(preset, tmp_path / "p.json")

@@ -21,7 +21,7 @@ from fewshot_sep.presets import (
 from fewshot_sep.presets.library import find_in_library
 from fewshot_sep.utils.errors import UserError
 from fewshot_sep.utils.atomic import LOCK_NAME
-from test_presets_format import _synthetic_preset
+from preset_helpers import synthetic_preset
 
 
 @pytest.fixture()
@@ -31,7 +31,7 @@ def home(tmp_path, monkeypatch):
 
 
 def _preset(name):
-    preset = _synthetic_preset()
+    preset = synthetic_preset()
     preset.name = name
     return preset
 
