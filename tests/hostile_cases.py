@@ -1,6 +1,6 @@
 """The bad-input matrix: every user-facing entry point x every class of hostile value.
 
-Used by tests/test_hostile_matrix.py (one test per case) and by
+Used by tests/hostile/test_hostile_matrix.py (one test per case) and by
 scripts/hostile_matrix.py (runs them all and writes docs/hostile-input.md).
 
 The rule each case is held to (`check`):

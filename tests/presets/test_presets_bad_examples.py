@@ -1,7 +1,7 @@
 """Every kind of bad example gets a message naming the file and the problem; nothing is written.
 
 A lone bad file is refused either way; with good files beside it, --strict (strict=True) refuses
-and the default leaves it out with a warning (tests/test_presets_partial_examples.py).
+and the default leaves it out with a warning (tests/presets/test_presets_partial_examples.py).
 """
 
 from __future__ import annotations

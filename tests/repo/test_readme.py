@@ -23,8 +23,8 @@ from repo_paths import REPO as ROOT
 
 README = ROOT / "README.md"
 SKIP_MARKERS = {
-    "# needs an audio device: not run by tests/test_readme.py": "live",
-    "# sets up this machine: not run by tests/test_readme.py (CI runs `make test` itself)": "make test",
+    "# needs an audio device: not run by tests/repo/test_readme.py": "live",
+    "# sets up this machine: not run by tests/repo/test_readme.py (CI runs `make test` itself)": "make test",
 }
 _FENCE = re.compile(r"^```([A-Za-z0-9_-]*)\n(.*?)^```", re.S | re.M)
 
