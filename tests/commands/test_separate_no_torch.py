@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import soundfile as sf
 
 from plugin_helpers import make_gain_preset, noise
 
-BLOCK_TORCH = textwrap.dedent(
-    """
-    import sys, importlib.abc
 
-    class _NoTorch(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ImportError("torch is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, _NoTorch())
-    """
-)
-
-
-def test_separate_and_chain_without_torch(tmp_path, gain_model, gain_model_dir):
+def test_separate_and_chain_without_torch(tmp_path, gain_model, gain_model_dir, run_without_torch):
     preset = make_gain_preset(tmp_path, gain_model, 0.3)
     x = noise(0.3, 44100, 2)
     sf.write(tmp_path / "in.wav", x.T, 44100, subtype="FLOAT")
-    code = BLOCK_TORCH + textwrap.dedent(
+    proc = run_without_torch(
         f"""
         from fewshot_sep.cli import main
         rc = main(["separate", {str(tmp_path / "in.wav")!r}, "--preset", {str(preset)!r},
@@ -41,10 +23,9 @@ def test_separate_and_chain_without_torch(tmp_path, gain_model, gain_model_dir):
                    "--output", {str(tmp_path / "both")!r}, "--filename", "{{track}}/{{mode}}.{{ext}}", "--json",
                    "--model", {str(gain_model_dir)!r}, "--quiet"])
         assert rc == 0, rc
-        assert "torch" not in sys.modules
+        assert not imported(), imported()
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     y, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
     np.testing.assert_allclose(y.T, 0.3 * x, atol=1e-5)

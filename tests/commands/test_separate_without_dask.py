@@ -6,33 +6,18 @@ imported, as in the standalone app or a plain `pip install fewshot-sep`.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
+import pytest
 import soundfile as sf
 
 from plugin_helpers import make_gain_preset, noise
 
-BLOCKED = textwrap.dedent(
-    """
-    import sys, importlib.abc
-
-    class _Blocked(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("torch", "dask", "distributed"):
-                raise ImportError(f"{name} is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, _Blocked())
-    from fewshot_sep.cli import main
-    """
-)
-
-
-def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKED + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def run(run_without_torch):
+    """Runs code (after ``from fewshot_sep.cli import main``) with torch, dask and distributed blocked."""
+    return lambda code: run_without_torch("from fewshot_sep.cli import main\n" + textwrap.dedent(code),
+                                          also=("dask", "distributed"))
 
 
 def _args(tmp_path, gain_model, gain_model_dir) -> list[str]:
@@ -43,22 +28,21 @@ def _args(tmp_path, gain_model, gain_model_dir) -> list[str]:
             "--model", str(gain_model_dir), "--output", str(tmp_path / "out"), "-q"]
 
 
-def test_batch_and_resume_run_without_dask(tmp_path, gain_model, gain_model_dir):
+def test_batch_and_resume_run_without_dask(tmp_path, gain_model, gain_model_dir, run):
     args = _args(tmp_path, gain_model, gain_model_dir)
-    proc = _run(f"""
+    proc = run(f"""
         for _ in range(2):
             assert main({args + ["--resume"]!r}) == 0
-        leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "dask", "distributed"))
-        assert not leaked, leaked
+        assert not imported(), imported()
         """)
     assert proc.returncode == 0, proc.stderr
     assert "done 0, skipped 2, failed 0" in proc.stdout  # the second run found both files done
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.wav", "b.wav", "fewshot-sep-manifest.jsonl"]
 
 
-def test_workers_without_dask_is_a_clear_usage_error(tmp_path, gain_model, gain_model_dir):
+def test_workers_without_dask_is_a_clear_usage_error(tmp_path, gain_model, gain_model_dir, run):
     args = _args(tmp_path, gain_model, gain_model_dir)
-    proc = _run(f"""
+    proc = run(f"""
         sys.exit(main({args + ["--workers", "2"]!r}))
         """)
     assert proc.returncode == 2, proc.stderr

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 from preset_helpers import dark_tone, write
 from repo_paths import REPO
 
 
-def test_preset_command_runs_without_torch(tmp_path, identity_model_dir):
+def test_preset_command_runs_without_torch(tmp_path, identity_model_dir, run_without_torch):
     clip = write(tmp_path / "a.wav", dark_tone(110, 2.0))
     out = tmp_path / "p.json"
     code = textwrap.dedent(f"""
-        import sys
-
-        class BlockTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked in this test")
-                return None
-
-        sys.meta_path.insert(0, BlockTorch())
         import fewshot_sep.presets
         import fewshot_sep.commands.preset
         from fewshot_sep.cli import main
@@ -31,9 +20,8 @@ def test_preset_command_runs_without_torch(tmp_path, identity_model_dir):
         assert rc == 0, rc
         assert main(["preset", "show", {str(out)!r}, "--model", {str(identity_model_dir)!r}]) == 0
         assert fewshot_sep.presets.resolve_preset({str(out)!r}, {str(identity_model_dir)!r}).conditioning().shape == (33,)
-        assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules)
+        assert not imported(), imported()
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                            env={"FEWSHOT_SEP_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    result = run_without_torch(code, cwd=REPO, env={"FEWSHOT_SEP_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert out.exists()
