@@ -14,26 +14,11 @@ from __future__ import annotations
 import pytest
 
 from eval_fixtures import make_synthetic_dataset
+from model_test_config import save_tiny_run
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("fast_bss_eval")
 pytest.importorskip("onnx")
-
-TINY = {"embedding_dim": 16, "channels": [8, 8, 8], "gru_hidden": 16, "context_dim": 16,
-        "encoder_hidden": 16, "decoder_conv_levels": 1}
-
-
-def _save_run(folder, model_cfg, seed):
-    from fewshot_sep.model import build_model
-    from fewshot_sep.train.checkpoint import save_checkpoint, save_config
-
-    torch.manual_seed(seed)
-    config = {"model": model_cfg}
-    model = build_model(config)
-    folder.mkdir(parents=True)
-    save_config(folder, config)
-    save_checkpoint(folder / "checkpoint.pt", {"model": model.state_dict(), "step": 0})
-    return folder
 
 
 @pytest.mark.slow
@@ -43,10 +28,10 @@ def test_torch_onnx_and_streaming_agree_and_onehot_uses_nearest_class(tmp_path):
     from fewshot_sep.train.checkpoint import load_checkpoint
 
     data = make_synthetic_dataset(tmp_path / "data", n_works=4, seconds=4.0)
-    run = _save_run(tmp_path / "fewshot_run", dict(TINY), seed=0)
+    run = save_tiny_run(tmp_path / "fewshot_run", seed=0)
     classes = [0, 32, 73, 42, 109]  # piano, bass, flute, cello, bagpipe
-    onehot = _save_run(tmp_path / "onehot_run", {**TINY, "conditioning": "onehot", "classes": classes,
-                                                 "num_classes": len(classes)}, seed=1)
+    onehot = save_tiny_run(tmp_path / "onehot_run", seed=1, conditioning="onehot", classes=classes,
+                           num_classes=len(classes))
     model, config = load_checkpoint(run)
     onnx_dir = export_model(model, tmp_path / "onnx", config=config, name="tiny", show_progress=False).folder
 

@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from export_helpers import TINY_CONFIG, TINY_MODEL, tiny_model
+from export_helpers import TINY_CONFIG, tiny_model
 from fewshot_sep.export import export_model
 from fewshot_sep.realtime.model_files import ModelFiles
 
@@ -38,8 +38,8 @@ def test_card_fields(two_exports):
     assert (card["sample_rate"], card["n_fft"], card["hop_length"], card["window"]) == (44100, 1024, 256, "hann_periodic")
     assert card["lookahead_frames"] == 0
     assert card["latency_samples"] == card["n_fft"] - 1 + card["lookahead_frames"] * card["hop_length"] == 1023
-    assert card["embedding_dim"] == TINY_MODEL["embedding_dim"]
-    assert card["conditioning_dim"] == 2 * TINY_MODEL["embedding_dim"] + 1
+    assert card["embedding_dim"] == TINY_CONFIG["model"]["embedding_dim"]
+    assert card["conditioning_dim"] == 2 * TINY_CONFIG["model"]["embedding_dim"] + 1
     support = TINY_CONFIG["data"]["support_seconds"]  # the encoder's training clip length
     assert (card["clip_seconds"], card["min_clip_seconds"]) == (support, min(1.0, support))
     assert card["separator"]["file"] == "separator.onnx" and card["encoder"]["file"] == "encoder.onnx"
