@@ -3,7 +3,7 @@
 import numpy as np
 
 from fewshot_sep.cli import main
-from fewshot_sep.plugin_host.example import example_mix_path
+from fewshot_sep.plugin_host.files.example import example_mix_path
 from fewshot_sep.utils.audio import read_audio
 
 

@@ -112,7 +112,7 @@ def test_unknown_preset_is_a_user_error(setup, capsys):
 
 
 def test_bundled_example_can_be_separated(tmp_path, gain_model):
-    from fewshot_sep.plugin_host.example import example_mix_path, separate_example
+    from fewshot_sep.plugin_host.files.example import example_mix_path, separate_example
 
     assert example_mix_path().is_file(), "the bundled example mix is missing from the package"
     preset = make_gain_preset(tmp_path, gain_model, 0.25, name="quarter")

@@ -61,7 +61,7 @@ def test_separate_with_a_huge_preset_exits_2_and_writes_nothing(tmp_path, gain_m
 
 def test_api_and_live_refuse_the_huge_preset_and_vectors(tmp_path, gain_model):
     from fewshot_sep.plugin_host import FewShotSeparator
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     preset = _huge_preset(tmp_path, gain_model)
     with pytest.raises(UserError, match="L2 norm"):
@@ -101,7 +101,7 @@ def test_engine_contains_non_finite_separator_output(overflowing_engine):
 
 def test_process_raises_and_live_counts_an_error_on_non_finite_output(overflowing_engine, gain_model):
     from fewshot_sep.plugin_host import FewShotSeparator
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     sep = FewShotSeparator(conditioning=gain_vector(0.5, gain_model.conditioning_dim), model=gain_model)
     sep._engine, sep._engine_key = overflowing_engine, (44100, 2)
@@ -155,7 +155,7 @@ def test_separate_says_when_input_nan_was_silenced(tmp_path, gain_model, gain_mo
 
 @pytest.mark.parametrize("blocksize, warned", [(1, True), (32, True), (64, False), (256, False)])
 def test_live_warns_about_tiny_blocks(gain_model, blocksize, warned):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     out = io.StringIO()
     LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, blocksize=blocksize, out=out)

@@ -18,7 +18,7 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 
 def _readers(tmp_path):
-    from fewshot_sep.plugin_host.chain_file import load_chain
+    from fewshot_sep.plugin_host.plugin.chain_file import load_chain
     from fewshot_sep.presets import import_preset, load_preset
 
     os.environ["FEWSHOT_SEP_HOME"] = str(tmp_path / "home")
@@ -71,7 +71,7 @@ def test_hostile_json_is_a_user_error(tmp_path, monkeypatch, reader, case):
 
 
 def test_deep_api_documents_are_user_errors():
-    from fewshot_sep.plugin_host.chain_file import chain_from_json
+    from fewshot_sep.plugin_host.plugin.chain_file import chain_from_json
     from fewshot_sep.presets import Preset
 
     deep: list = []

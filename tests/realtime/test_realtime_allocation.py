@@ -39,8 +39,8 @@ def test_steady_state_memory(identity_model, rate):
 
 def test_jack_process_callback_adds_no_audio_sized_allocation():
     """live --jack's process callback around the engine: port copies, meters, counters (fake ports)."""
-    from fewshot_sep.plugin_host.live_audio import LiveAudio
-    from fewshot_sep.plugin_host.live_jack import JackStream
+    from fewshot_sep.plugin_host.live.audio import LiveAudio
+    from fewshot_sep.plugin_host.live.jack import JackStream
 
     frames = 256
 

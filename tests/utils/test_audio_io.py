@@ -93,7 +93,7 @@ def test_empty_file_reads_as_empty_array(tmp_path):
 
 
 def test_one_extension_table_feeds_every_list():
-    from fewshot_sep.plugin_host import file_processing
+    from fewshot_sep.plugin_host.files import processing as file_processing
     from fewshot_sep.utils import audio
 
     assert audio.READABLE_EXTENSIONS == audio.WRITABLE_EXTENSIONS == (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -114,7 +114,7 @@ def test_bit_depth_rule_is_the_same_for_both_writers(tmp_path, ext, bits, subtyp
     (they have no float samples), WAV 32 is float."""
     import soundfile as sf
 
-    from fewshot_sep.plugin_host.file_processing import _Writer
+    from fewshot_sep.plugin_host.files.processing import _Writer
     from fewshot_sep.utils.audio import AudioWriter
 
     assert _Writer is AudioWriter

@@ -56,7 +56,7 @@ def test_old_import_path_is_the_same_module():
 def test_demo_prints_the_shared_figure(tmp_path, capsys):
     from fewshot_sep.cli import main
     from fewshot_sep.commands import demo
-    from fewshot_sep.plugin_host.example import example_mix_path
+    from fewshot_sep.plugin_host.files.example import example_mix_path
     from fewshot_sep.utils.audio import read_audio
 
     assert not hasattr(demo, "_si_sdr_db"), "the demo keeps no SI-SDR of its own"

@@ -125,7 +125,7 @@ def test_worker_killed_mid_file_loses_nothing(catalog, tmp_path):
     from distributed import Client, LocalCluster
 
     from distributed_helpers import arm_suicide_on_first_write
-    from fewshot_sep.plugin_host.distributed_batch import separate_files
+    from fewshot_sep.plugin_host.files.batch import separate_files
 
     reference = _local_reference(catalog)
     marker = tmp_path / "killed.pid"

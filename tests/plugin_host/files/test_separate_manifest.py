@@ -80,7 +80,7 @@ def test_single_file_resume_keeps_the_manifest_beside_the_output(tmp_path, gain_
 
 
 def test_python_function_takes_preset_objects_and_model_files(tmp_path, gain_model):
-    from fewshot_sep.plugin_host.distributed_batch import separate_files
+    from fewshot_sep.plugin_host.files.batch import separate_files
     from fewshot_sep.presets import load_preset
 
     sf.write(tmp_path / "a.wav", noise(0.3, 44100, 2).T, 44100)

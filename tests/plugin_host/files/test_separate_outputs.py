@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from fewshot_sep.cli import main
-from fewshot_sep.plugin_host.output_names import check_template, render
+from fewshot_sep.plugin_host.files.output_names import check_template, render
 from fewshot_sep.utils.errors import UserError
 from plugin_helpers import make_gain_preset, noise
 

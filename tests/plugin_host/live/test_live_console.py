@@ -44,7 +44,7 @@ class Terminal(io.StringIO):
 
 @pytest.fixture
 def host(gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     vectors = [gain_vector(0.5, gain_model.conditioning_dim), gain_vector(0.2, gain_model.conditioning_dim)]
     host = LiveHost(vectors, model=gain_model, out=io.StringIO())
@@ -60,7 +60,7 @@ def _block(host, x):
 
 
 def test_meter_text():
-    from fewshot_sep.plugin_host.live_console import meter
+    from fewshot_sep.plugin_host.live.console import meter
 
     assert meter(0.0) == "[........] -inf dB"
     assert meter(1.0) == "[########] CLIP"
@@ -114,7 +114,7 @@ def test_mix_feedback_at_zero_and_while_bypassed(host):
 
 
 def test_next_with_one_preset_says_so(gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     host = LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, out=io.StringIO())
     host.handle_key("n")
@@ -125,7 +125,7 @@ def test_plain_lines_without_a_terminal_and_redraws_on_one(host):
     host.console.write_line("status", newline=False)
     assert host.out.getvalue().endswith("status\n") and "\x1b" not in host.out.getvalue()
 
-    from fewshot_sep.plugin_host.live_console import LiveConsole
+    from fewshot_sep.plugin_host.live.console import LiveConsole
 
     terminal = Terminal()
     console = LiveConsole(host, terminal)
@@ -134,7 +134,7 @@ def test_plain_lines_without_a_terminal_and_redraws_on_one(host):
 
 
 def test_run_without_a_terminal_prints_plain_status_lines_and_a_summary(gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     out = io.StringIO()
     host = LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, out=out)
@@ -149,7 +149,7 @@ def test_run_without_a_terminal_prints_plain_status_lines_and_a_summary(gain_mod
 
 
 def test_a_rate_the_engine_cannot_run_at_is_refused_before_any_device_opens(gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
     from fewshot_sep.utils.errors import UserError
 
     host = LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, samplerate=32000,
@@ -173,6 +173,6 @@ def test_a_narrow_terminal_keeps_preset_meters_xruns_and_errors(host, width):
 
 
 def test_columns_of_the_terminal_written_to(host):
-    from fewshot_sep.plugin_host.live_console import LiveConsole
+    from fewshot_sep.plugin_host.live.console import LiveConsole
 
     assert LiveConsole(host, Terminal()).columns() > 0  # no file descriptor: the fallback width

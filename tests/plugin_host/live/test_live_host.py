@@ -23,7 +23,7 @@ def _status(**set_flags):
 
 @pytest.fixture
 def host(gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     vectors = [gain_vector(0.5, gain_model.conditioning_dim), gain_vector(0.2, gain_model.conditioning_dim)]
     host = LiveHost(vectors, model=gain_model, samplerate=44100, blocksize=256, channels=2, out=io.StringIO())
@@ -99,7 +99,7 @@ def test_keys_switch_preset_mode_mix_and_bypass(host):
 
 
 def test_presets_by_reference_and_their_defaults(tmp_path, gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     path = make_gain_preset(tmp_path, gain_model, 0.4, name="bass", mode="remove", mix=0.7)
     host = LiveHost([str(path)], model=gain_model, out=io.StringIO())
@@ -109,7 +109,7 @@ def test_presets_by_reference_and_their_defaults(tmp_path, gain_model):
 
 @pytest.mark.parametrize("kwargs, message", [({"blocksize": 9000}, "block size 9000"), ({"channels": 0}, "channel count 0")])
 def test_bad_settings_are_user_errors(gain_model, kwargs, message):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
     from fewshot_sep.utils.errors import UserError
 
     with pytest.raises(UserError, match=message):

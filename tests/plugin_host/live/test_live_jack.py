@@ -27,7 +27,7 @@ def jack_server(tmp_path_factory):
     server = start_jack_server(tmp_path_factory.mktemp("jack"))
     import sounddevice as sd
 
-    from fewshot_sep.plugin_host.live_host import reinitialize_portaudio
+    from fewshot_sep.plugin_host.live.host import reinitialize_portaudio
 
     saved = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = server.name
@@ -48,7 +48,7 @@ def jack_server(tmp_path_factory):
 
 
 def _host(model, vector, channels=2):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     return LiveHost(
         [vector],
@@ -205,7 +205,7 @@ def test_devices_command_lists_the_jack_device(jack_server, capsys):
 
 
 def test_bad_device_is_a_user_error(jack_server, gain_model):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
     from fewshot_sep.utils.errors import UserError
 
     host = LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, input_device="NoSuchCard",
@@ -216,7 +216,7 @@ def test_bad_device_is_a_user_error(jack_server, gain_model):
 
 def test_a_rate_the_jack_server_does_not_run_at_names_its_rate(jack_server, gain_model):
     """PortAudio on JACK: --samplerate other than the server's is refused naming the server's rate."""
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
     from fewshot_sep.utils.errors import UserError
 
     host = LiveHost([gain_vector(0.5, gain_model.conditioning_dim)], model=gain_model, input_device="JACK",

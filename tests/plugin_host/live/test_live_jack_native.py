@@ -43,7 +43,7 @@ def _name() -> str:
 
 
 def _host(model, gain=0.5, channels=2, **kw):
-    from fewshot_sep.plugin_host.live_host import LiveHost
+    from fewshot_sep.plugin_host.live.host import LiveHost
 
     return LiveHost([gain_vector(gain, model.conditioning_dim)], model=model, channels=channels, out=io.StringIO(),
                     backend="jack", **kw)
@@ -270,7 +270,7 @@ def test_without_jack_client_installed(tmp_path, gain_model, gain_model_dir):
         "        if name in ('jack', '_jack'):\n"
         "            raise ImportError('No module named jack (blocked)')\n"
         "sys.meta_path.insert(0, NoJack())\n"
-        "import fewshot_sep.plugin_host, fewshot_sep.plugin_host.live_jack\n"
+        "import fewshot_sep.plugin_host, fewshot_sep.plugin_host.live.jack\n"
         "from fewshot_sep.cli import main\n"
         f"sys.exit(main(['live', '--jack', '-p', {str(preset)!r}, '--model', {str(gain_model_dir)!r}]))\n"
     )
