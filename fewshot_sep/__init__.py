@@ -1,13 +1,19 @@
 """fewshot-sep: few-shot music source separation for DAW chains and live use.
 
-Two columns that meet only at small torch-free contracts (tests/test_layering.py checks
-them, imports inside functions included; each layer imports only what is below it):
+Two columns that meet only at small torch-free contracts; tests/repo/test_layering.py checks
+every import (inside functions too), and this picture is the same in README.md and
+docs/internals.md (tests/repo/test_layering_picture.py):
 
-    run time (no torch):  cli producer commands -> plugin_host (files, live -> plugin)
-                          -> presets -> realtime
-    training (torch):     cli train/evaluate/export/data/compare -> eval, export -> train
-                          -> runs -> model; data (the training side also uses realtime, its CLI presets)
-    shared floor:         contract (rate, framing, latency, modes, card format), utils
+    run time (no torch)                      training side (torch: the `train` extra)
+      cli: separate, preset, live, ...         cli: train, evaluate, export, data, compare
+      plugin_host: files, live -> plugin       train, eval, export
+      presets                                  runs (checkpoints, run folders)
+      realtime (engine, model files)           model                data
+      ------------------- shared floor: contract, utils -------------------
+    Each layer imports the layers below it in its column and the floor; runs and
+    export never import data; train, eval and export also use realtime, the
+    training cli also presets. Nothing else crosses: no torch-side import at run
+    time, and the training side never imports plugin_host or the run-time cli.
 
 ``from fewshot_sep import FewShotSeparator, Chain``: the processors, imported on first
 use (so ``import fewshot_sep`` and the CLI's start stay light).

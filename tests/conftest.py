@@ -8,6 +8,16 @@ from model_doubles import make_model_folder
 
 
 @pytest.fixture(scope="session")
+def run_without_torch():
+    """``run_without_torch(code, *argv, also=(), block=True, **subprocess_run_kwargs)``: `code` in a fresh
+    interpreter where torch (and the packages in `also`) cannot be imported; `code` may call
+    ``imported()`` (the checked packages' loaded modules). See tests/no_torch.py."""
+    from no_torch import run_without_torch
+
+    return run_without_torch
+
+
+@pytest.fixture(scope="session")
 def identity_model_dir(tmp_path_factory):
     """Path of a model folder whose separator is the identity double (mask = 1)."""
     return make_model_folder(tmp_path_factory.mktemp("doubles"), kind="identity")

@@ -16,7 +16,7 @@ def arm_suicide_on_first_write(marker: str) -> int:
     exists and is half-written. The process the nanny starts in its place is not
     patched. Returns this worker's pid.
     """
-    from fewshot_sep.plugin_host import file_processing
+    from fewshot_sep.plugin_host.files import processing as file_processing
 
     original_init, original = file_processing._Writer.__init__, file_processing._Writer.write
 

@@ -1,42 +1,26 @@
-"""A tiny torch model for the export tests, with every weight made to matter.
-
-A freshly built model has zero-initialised FiLM layers (conditioning has no
-effect) and identity BatchNorm statistics; the export tests perturb all
-parameters and running statistics so that a wrong conditioning vector, a
-dropped normalisation or a mixed-up state would change the output.
+"""The export tests' tiny torch model (the smoke config's, every weight made to matter: see
+model_test_config.perturbed_model), ONNX sessions and random inputs for it.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from fewshot_sep.model import build_model
 from fewshot_sep.train.config import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+from model_test_config import perturbed_model
+from repo_paths import REPO
+
 SMOKE_CONFIG_PATH = REPO / "configs" / "smoke.yaml"
 # The smoke run's config (resolved): a model small enough to export and verify in about a second.
 TINY_CONFIG = load_config(SMOKE_CONFIG_PATH)
-TINY_MODEL = TINY_CONFIG["model"]
 
 
 def tiny_model(seed: int = 0) -> torch.nn.Module:
     """The tiny model in eval mode, all weights and BatchNorm statistics randomised."""
-    torch.manual_seed(seed)
-    model = build_model(TINY_CONFIG)
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.2 * torch.randn(param.shape, generator=gen))
-        for module in model.modules():
-            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                module.running_mean.normal_(0.0, 0.2, generator=gen)
-                module.running_var.uniform_(0.5, 2.0, generator=gen)
-    return model.eval()
+    return perturbed_model(TINY_CONFIG, seed, scale=0.2)
 
 
 def session(path) -> ort.InferenceSession:
@@ -52,7 +36,8 @@ def magnitude(rng: np.random.Generator, batch: int, frames: int) -> np.ndarray:
     return (np.abs(rng.standard_normal((batch, 1, 513, frames))) * level).astype(np.float32)
 
 
-def conditioning(rng: np.random.Generator, batch: int, embedding_dim: int = TINY_MODEL["embedding_dim"]) -> np.ndarray:
+def conditioning(rng: np.random.Generator, batch: int,
+                 embedding_dim: int = TINY_CONFIG["model"]["embedding_dim"]) -> np.ndarray:
     """``[B, 2E + 1]`` conditioning vectors with random unit-norm means (negatives on)."""
     pos = rng.standard_normal((batch, embedding_dim))
     neg = rng.standard_normal((batch, embedding_dim))

@@ -1,6 +1,6 @@
 """The bad-input matrix: every user-facing entry point x every class of hostile value.
 
-Used by tests/test_hostile_matrix.py (one test per case) and by
+Used by tests/hostile/test_hostile_matrix.py (one test per case) and by
 scripts/hostile_matrix.py (runs them all and writes docs/hostile-input.md).
 
 The rule each case is held to (`check`):
@@ -176,7 +176,7 @@ def _process(audio=None, sample_rate=44100, **kw):
 
 def _live(**kw):
     def func(ctx: Context):
-        from fewshot_sep.plugin_host.live_host import LiveHost
+        from fewshot_sep.plugin_host.live.host import LiveHost
 
         LiveHost([kw.pop("preset", str(ctx.preset))], model=ctx.model, out=io.StringIO(), **kw)  # checks the rate
         return None
@@ -186,7 +186,7 @@ def _live(**kw):
 
 def _chain_json(doc):
     def func(ctx: Context):
-        from fewshot_sep.plugin_host.chain_file import chain_from_json
+        from fewshot_sep.plugin_host.plugin.chain_file import chain_from_json
 
         return chain_from_json(doc, model=ctx.model)
 
@@ -365,8 +365,8 @@ CASES: list[Case] = [
     Case(CHAIN, "non-finite", "Gain gain_db=NaN", _chain_json({"format": "fewshot-sep-chain", "format_version": 1, "plugins": [{"type": "Gain", "gain_db": float("nan")}]}), names="gain_db"),
     Case(CHAIN, "huge", "Pedalboards nested 5000 deep", _chain_json(_deep_board(5000)), names="nested more than"),
     Case(CHAIN, "huge", "separator conditioning of 1e30", _chain_json({"format": "fewshot-sep-chain", "format_version": 1, "plugins": [{"type": "FewShotSeparator", "conditioning": [1e30] + [0.0] * 32}]}), names="L2 norm"),
-    Case(CHAIN, "hostile file", "load_chain on a FIFO", api(lambda ctx: __import__("fewshot_sep.plugin_host.chain_file", fromlist=["x"]).load_chain(hostile_file(ctx, "fifo"))), names="named pipe"),
-    Case(CHAIN, "hostile file", "load_chain on /dev/zero", api(lambda ctx: __import__("fewshot_sep.plugin_host.chain_file", fromlist=["x"]).load_chain(hostile_file(ctx, "dev_zero"))), names="character device"),
+    Case(CHAIN, "hostile file", "load_chain on a FIFO", api(lambda ctx: __import__("fewshot_sep.plugin_host.plugin.chain_file", fromlist=["x"]).load_chain(hostile_file(ctx, "fifo"))), names="named pipe"),
+    Case(CHAIN, "hostile file", "load_chain on /dev/zero", api(lambda ctx: __import__("fewshot_sep.plugin_host.plugin.chain_file", fromlist=["x"]).load_chain(hostile_file(ctx, "dev_zero"))), names="character device"),
     # ------------------------------------------------------------- presets API
     Case(PAPI, "hostile file", "load_preset on a folder", api(lambda ctx: _load(hostile_file(ctx, "folder"))), names="folder"),
     Case(PAPI, "hostile file", "load_preset on a FIFO", api(lambda ctx: _load(hostile_file(ctx, "fifo"))), names="named pipe"),

@@ -1,25 +1,62 @@
-"""A small separator/encoder config shared by the model and training tests (fast on CPU)."""
+"""The tests' small torch models, built one way (fast on CPU).
+
+- `SMALL_MODEL` / `small_model`: the separator and encoder of the model and training tests.
+- `perturbed_model`: any config's model in eval mode with every weight made to matter. A freshly
+  built model has zero-initialised FiLM layers (conditioning has no effect) and identity
+  BatchNorm statistics; perturbing all parameters and running statistics means a wrong
+  conditioning vector, a dropped normalisation or a mixed-up state changes the output. Used by
+  `small_model` and by the export tests' `export_helpers.tiny_model` (the smoke config's model).
+- `TINY_MODEL` / `save_tiny_run`: the smallest model, untrained, as a run folder
+  (``config.json`` + ``checkpoint.pt``) for the evaluation tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 SMALL_MODEL = {
     "embedding_dim": 16, "channels": [8, 12, 16], "band_width": 8, "gru_hidden": 24, "context_dim": 24,
     "encoder_mels": 32, "encoder_hidden": 16, "decoder_conv_levels": 1,
 }
+TINY_MODEL = {"embedding_dim": 16, "channels": [8, 8, 8], "gru_hidden": 16, "context_dim": 16,
+              "encoder_hidden": 16, "decoder_conv_levels": 1}
 
 
-def small_model(seed: int = 0, **overrides):
-    """The small model in eval mode, with FiLM and BatchNorm statistics randomised so every part matters."""
+def perturbed_model(config: dict, seed: int = 0, scale: float = 0.1):
+    """``build_model(config)`` (seeded) in eval mode, every parameter moved by `scale` x N(0, 1) and
+    the BatchNorm running statistics randomised."""
     import torch
 
     from fewshot_sep.model import build_model
 
     torch.manual_seed(seed)
-    model = build_model({"model": {**SMALL_MODEL, **overrides}})
+    model = build_model(config)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for param in model.parameters():
-            param.add_(0.1 * torch.randn(param.shape, generator=gen))
+            param.add_(scale * torch.randn(param.shape, generator=gen))
         for module in model.modules():
             if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
                 module.running_mean.normal_(0.0, 0.2, generator=gen)
                 module.running_var.uniform_(0.5, 2.0, generator=gen)
     return model.eval()
+
+
+def small_model(seed: int = 0, **overrides):
+    """The small model (`SMALL_MODEL` with `overrides`) in eval mode, every weight made to matter."""
+    return perturbed_model({"model": {**SMALL_MODEL, **overrides}}, seed)
+
+
+def save_tiny_run(folder: Path, seed: int = 0, **overrides) -> Path:
+    """A run folder of an untrained, seeded `TINY_MODEL` (with `overrides`); returns `folder`."""
+    import torch
+
+    from fewshot_sep.model import build_model
+    from fewshot_sep.train.checkpoint import save_checkpoint, save_config
+
+    torch.manual_seed(seed)
+    config = {"model": {**TINY_MODEL, **overrides}}
+    folder.mkdir(parents=True)
+    save_config(folder, config)
+    save_checkpoint(folder / "checkpoint.pt", {"model": build_model(config).state_dict(), "step": 0})
+    return folder

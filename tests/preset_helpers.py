@@ -1,4 +1,5 @@
-"""Small synthetic example clips for the preset tests (no network, no rendering).
+"""Small synthetic example clips for the preset tests (no network, no rendering), and a preset
+made without an encoder (`synthetic_preset`).
 
 Two deliberately different timbres: a dark harmonic tone (strong low partials)
 and bright noise (energy high in the spectrum), so the encoder double, which
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from fewshot_sep.presets import EmbeddingSum, Preset
+from fewshot_sep.presets.format import ClipRecord
 
 
 def dark_tone(freq: float, seconds: float, sample_rate: int = 44100, seed: int = 0) -> np.ndarray:
@@ -44,3 +48,22 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32), as the encoder's L2-normalised embeddings are."""
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def synthetic_preset(dim: int = 16, negatives: bool = True) -> Preset:
+    """A preset with awkward float values (no encoder needed), embeddings of unit length."""
+    rng = np.random.default_rng(7)
+    pos = EmbeddingSum()
+    pos.add(unit_rows(rng.standard_normal((5, dim)) * 1e-3 + 1 / 3))
+    neg = EmbeddingSum()
+    clips = [ClipRecord("a b.wav", "a" * 64, (1.25, None), 7.5, 5, 0, "positive", 48000, 2)]
+    if negatives:
+        neg.add(unit_rows(rng.standard_normal((3, dim)) * 1e7))
+        clips.append(ClipRecord("n.flac", "b" * 64, None, 3.0, 3, 1, "negative", 22050, 1))
+    return Preset(name="round trip", model_id="0123456789abcdef", embedding_dim=dim, positive=pos, negative=neg,
+                  clips=clips, default_mode="remove", default_mix=0.3, description="ünïcode ✓")

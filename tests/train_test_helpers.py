@@ -1,10 +1,8 @@
 """Small training configs for the training tests (synthetic episodes, tiny model)."""
 
-from pathlib import Path
-
 from fewshot_sep.train.config import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
 
 
 def smoke_config(**train_overrides):

@@ -1,0 +1,67 @@
+"""fewshot_sep.runs: run configs and checkpoints without the trainer; the old paths still work,
+and the release checkpoint and the committed run load and resume through the new module."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from repo_paths import REPO
+
+RUN = REPO / "runs" / "robust14"
+
+
+def test_old_import_paths_are_the_same_objects():
+    from fewshot_sep.runs import checkpoint, config
+    from fewshot_sep.train import checkpoint as old_checkpoint
+    from fewshot_sep.train import config as old_config
+
+    for name in ("load_checkpoint", "read_checkpoint", "save_checkpoint", "save_config", "publish_checkpoint",
+                 "BEST_NAME", "CHECKPOINT_NAME", "CONFIG_NAME"):
+        assert getattr(old_checkpoint, name) is getattr(checkpoint, name), name
+    for name in ("load_config", "resolve_config", "apply_overrides", "DEFAULTS"):
+        assert getattr(old_config, name) is getattr(config, name), name
+
+
+def test_release_loads_through_runs():
+    pytest.importorskip("torch")
+    from fewshot_sep.runs.checkpoint import load_checkpoint, read_checkpoint
+
+    model, config = load_checkpoint(REPO / "models" / "release")
+    assert config["name"] == "release-stage8" and not model.training
+    assert read_checkpoint(REPO / "models" / "release" / "checkpoint.pt")["step"] > 0
+
+
+def test_committed_run_resumes_through_runs():
+    """What `train --resume` does before its first step: model, optimiser and counters from the run."""
+    torch = pytest.importorskip("torch")
+    if not (RUN / "checkpoint.pt").exists():
+        pytest.skip("no committed run in runs/robust14")
+    from fewshot_sep.model import build_model
+    from fewshot_sep.runs.checkpoint import read_checkpoint
+    from fewshot_sep.runs.config import resolve_config
+    from fewshot_sep.train.loop import trainable_parameters
+
+    config = resolve_config(json.loads((RUN / "config.json").read_text(encoding="utf-8")))
+    state = read_checkpoint(RUN / "checkpoint.pt")
+    model = build_model(config)
+    model.load_state_dict(state["model"], strict=True)
+    train_cfg = config["train"]
+    optimizer = torch.optim.AdamW(trainable_parameters(model, train_cfg.get("trainable"),
+                                                       train_cfg.get("frozen_norms", "running")),
+                                  lr=float(train_cfg["lr"]), weight_decay=float(train_cfg["weight_decay"]))
+    optimizer.load_state_dict(state["optimizer"])
+    assert int(state["step"]) > 0 and int(state["episodes"]) > 0
+
+
+def test_eval_and_export_do_not_import_the_trainer():
+    import ast
+
+    for package in ("eval", "export"):
+        for path in (REPO / "fewshot_sep" / package).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    assert not node.module.startswith("fewshot_sep.train"), f"{path.name} imports {node.module}"
+                if isinstance(node, ast.Import):
+                    assert not any(a.name.startswith("fewshot_sep.train") for a in node.names), path.name
