@@ -15,8 +15,9 @@ docs/internals.md (tests/repo/test_layering_picture.py):
     training cli also presets. Nothing else crosses: no torch-side import at run
     time, and the training side never imports plugin_host or the run-time cli.
 
-``from fewshot_sep import FewShotSeparator, Chain``: the processors, imported on first
-use (so ``import fewshot_sep`` and the CLI's start stay light).
+``from fewshot_sep import FewShotSeparator, Chain, save_chain, load_chain``: the
+processors and chain files, imported on first use (so ``import fewshot_sep`` and the
+CLI's start stay light).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "FewShotSeparator": "fewshot_sep.plugin_host.plugin.separator",
     "Chain": "fewshot_sep.plugin_host.plugin.chain",
+    "save_chain": "fewshot_sep.plugin_host.plugin.chain_file",
+    "load_chain": "fewshot_sep.plugin_host.plugin.chain_file",
 }
-__all__ = ["FewShotSeparator", "Chain", "__version__"]
+__all__ = ["FewShotSeparator", "Chain", "save_chain", "load_chain", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

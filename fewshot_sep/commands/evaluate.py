@@ -14,7 +14,7 @@ from pathlib import Path
 from fewshot_sep.utils.errors import UserError
 
 # Other instruments per mixture (issue 3's protocol). Not imported from fewshot_sep.eval.harness,
-# which holds the same default (tests/test_eval_cli.py checks they agree): command modules are
+# which holds the same default (tests/commands/test_eval_cli.py checks they agree): command modules are
 # imported by every CLI start, also in the standalone app, which leaves the eval layer out.
 DEFAULT_INTERFERERS = (2, 4)
 

@@ -17,7 +17,7 @@ from fewshot_sep.utils.errors import UserError
 #: project trains and exports ends in L2 normalisation (fewshot_sep/model/encoder.py:
 #: ``emb / (||emb|| + 1e-6)``, for the few-shot and the one-hot encoder alike; the test
 #: doubles do the same), so one clip's embedding has norm < 1 and a mean of such
-#: embeddings, by the triangle inequality, <= 1. tests/test_hostile_audio_values.py checks
+#: embeddings, by the triangle inequality, <= 1. tests/hostile/test_hostile_audio_values.py checks
 #: it on the packaged encoder's outputs. A vector beyond it was not made by the encoder,
 #: and the separator's FiLM layers never saw one: huge values overflow to Inf/NaN inside
 #: the graph (a 1e30 preset made silence and NaN).

@@ -159,7 +159,7 @@ def augment(signals: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
         if not group:
             continue
         # scipy's FFTs keep float32 in single precision (complex64): faster than numpy's here,
-        # at an error far below the augmentation's own changes (tests/test_augment.py).
+        # at an error far below the augmentation's own changes (tests/train/test_augment.py).
         spectra = scipy.fft.rfft(signals[group].astype(np.float32, copy=False), n_fft, axis=-1)
         spectra *= _EqGrid.of(n_fft).curves(np.stack([rows[i][0] for i in group]),
                                             np.array([rows[i][1] for i in group]))

@@ -153,6 +153,7 @@ TRAINING_COMMANDS = {
     "export": lambda out: ["export", str(out), "--out", str(out / "model")],
     "evaluate": lambda out: ["evaluate", "--out", str(out / "eval")],
     "train": lambda out: ["train", str(out / "config.yaml"), "--run-dir", str(out / "run")],
+    "validate_checkpoints": lambda out: ["validate-checkpoints", str(out / "snapshot.pt")],
 }
 
 

@@ -111,3 +111,14 @@ def test_package_top_imports_lazily():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_package_top_holds_the_python_interface():
+    """README's imports: the processors and chain files from `fewshot_sep` itself, the same objects."""
+    import fewshot_sep
+    from fewshot_sep.plugin_host.plugin import chain, chain_file, separator
+
+    assert fewshot_sep.FewShotSeparator is separator.FewShotSeparator
+    assert fewshot_sep.Chain is chain.Chain
+    assert (fewshot_sep.save_chain, fewshot_sep.load_chain) == (chain_file.save_chain, chain_file.load_chain)
+    assert set(fewshot_sep.__all__) <= set(dir(fewshot_sep))
