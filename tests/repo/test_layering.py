@@ -1,14 +1,8 @@
 """The package's layering, checked on the source (AST), function-level imports included.
 
-Two columns meet only at the shared floor (DESIGN.md, docs/internals.md):
-
-    run time (numpy + onnxruntime)            training side (torch)
-      cli: run-time commands                    training commands (train, evaluate, export, data, compare, validate-checkpoints)
-      hosts: fewshot_sep.plugin_host            eval, export
-      presets                                   train
-      runtime: fewshot_sep.realtime             runs
-                                                model, data
-      shared: fewshot_sep (version), contract, utils
+Two columns meet only at the shared floor: the picture is in the package docstring
+(``fewshot_sep/__init__.py``), README and docs/internals.md (tests/repo/test_layering_picture.py
+keeps the three the same); what this file checks:
 
 - every import points down its column or to the shared floor (``ALLOWED``);
 - the run-time column and the shared floor never import a torch-side package nor a
