@@ -51,27 +51,44 @@ RATE, PERIOD = 48000, 256
 NEIGHBOUR = textwrap.dedent("""
     import sys, time, jack
     import numpy as np
-    name, fraction, record = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    name, fraction, record, kind = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
     client = jack.Client("fs-neighbour", servername=name, no_start_server=True)
     port = client.outports.register("out")
     period = client.blocksize / client.samplerate
 
-    def work(count):
-        x = 0
-        for _ in range(count):
-            x += 1
-        return x
+    # Fixed work per period (not fixed time), so its wall time per period is a control: same
+    # work, so a period that took far longer than the median one means the machine ran this
+    # thread slower, not that it did more. "loop": a Python loop calibrated to `fraction` of a
+    # period at the fastest of 50 tries; "model": one run of the separator graph on a stereo
+    # frame (argv[5]: the graph, argv[6]: its inputs), what a second live host computes per hop.
+    if kind == "model":
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(sys.argv[5], sess_options=options, providers=["CPUExecutionProvider"])
+        feeds = dict(np.load(sys.argv[6]))
+        count = 1
 
-    # Fixed work per period (not fixed time): calibrated to `fraction` of a period at the fastest
-    # of 50 tries, so its wall time per period is a control: same work, so a period that took far
-    # longer than the median one means the machine ran this thread slower, not that it did more.
-    def timed(count):
-        start = time.perf_counter()
+        def work(count):
+            session.run(None, feeds)
+    else:
+        def work(count):
+            x = 0
+            for _ in range(count):
+                x += 1
+            return x
+
+        def timed(count):
+            start = time.perf_counter()
+            work(count)
+            return time.perf_counter() - start
+
+        count = 10000
+        count = max(1, int(count * fraction * period / min(timed(count) for _ in range(50))))
+    for _ in range(20):  # warm up
         work(count)
-        return time.perf_counter() - start
-
-    count = 10000
-    count = max(1, int(count * fraction * period / min(timed(count) for _ in range(50))))
     walls = np.zeros(1 << 20, dtype=np.float32)   # preallocated: wall time of each period's work (s)
     cpus = np.zeros(1 << 20, dtype=np.float32)    # ... and the thread's CPU time for it
     starts = np.zeros(1 << 20, dtype=np.float64)  # time.perf_counter at its start
@@ -139,7 +156,8 @@ class LoopPlayer:
         self.client.close()
 
 
-def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, seed: int = 0) -> dict:
+def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, seed: int = 0,
+         neighbour_work: str = "loop") -> dict:
     import live_jack_helpers as jh
     import sounddevice as sd
 
@@ -162,8 +180,12 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     try:
         reinitialize_portaudio()
         neighbour_record = Path(tempfile.mkdtemp(prefix="soak_neighbour_")) / "periods.npz"
+        feeds = neighbour_record.parent / "feeds.npz"
+        np.savez(feeds, magnitude=np.random.default_rng(seed + 1).random((2, 1, model.n_fft // 2 + 1, 1), dtype=np.float32),
+                 conditioning=np.zeros((2, model.conditioning_dim), np.float32),
+                 **{s.name: np.zeros(s.concrete_shape(2), np.float32) for s in model.states})
         neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, server.name, str(neighbour_load),
-                                      str(neighbour_record)],
+                                      str(neighbour_record), neighbour_work, str(model.separator_path), str(feeds)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      preexec_fn=jh._die_with_parent)
         assert neighbour.stdout.readline().strip() == "ready", "the neighbour JACK client did not start"
@@ -241,7 +263,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         "errors": summary.errors, "last_error": summary.last_error,
         "rss_first_minute_mb": after_minute[0] / 2**20, "rss_end_mb": rss[-1][1] / 2**20,
         "rss_max_mb": max(b for _, b in rss) / 2**20, "rss_samples": len(rss),
-        "switches": switches, "realtime": realtime, "neighbour_load": neighbour_load,
+        "switches": switches, "realtime": realtime, "neighbour_load": neighbour_load, "neighbour_work": neighbour_work,
         "switch_seconds": switch_seconds, "presets": len(names),
         "latency_ms": 1000 * (summary.latency_algorithmic_s + summary.latency_device_s),
         **control,
@@ -298,9 +320,10 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"every {r['switch_seconds']:g} s the next preset (crossfaded), a new mix, every second time the other "
         f"mode, every tenth time bypass on/off ({r['switches']['preset']} preset switches, {r['switches']['mode']} "
         f"mode changes, {r['switches']['mix']} mix changes, {r['switches']['bypass']} bypass toggles). A player "
-        "client looped tones + noise into it; a second JACK client in another process did fixed work worth "
-        f"{100 * r['neighbour_load']:.0f} % of a period (calibrated; its median took "
-        f"{100 * r.get('neighbour_median_ms', 0.0) / (1000 * PERIOD / RATE):.0f} %) every period. "
+        "client looped tones + noise into it; a second JACK client in another process did fixed work every period ("
+        + (f"a Python loop worth {100 * r['neighbour_load']:.0f} % of a period, calibrated"
+           if r["neighbour_work"] == "loop" else "one run of the separator graph on a stereo frame, as a second host")
+        + f"; its median took {100 * r.get('neighbour_median_ms', 0.0) / (1000 * PERIOD / RATE):.0f} % of the period). "
         "Load = the callback's wall time / block period.",
         "",
         "| measure | value |",
@@ -351,6 +374,9 @@ def main() -> None:
     parser.add_argument("--switch-seconds", type=float, default=3.0)
     parser.add_argument("--neighbour-load", type=float, default=0.25,
                         help="fraction of each period the second JACK client burns")
+    parser.add_argument("--neighbour-work", choices=("loop", "model"), default="loop",
+                        help="the neighbour's fixed work per period: a Python loop worth --neighbour-load of a "
+                             "period, or one run of the separator graph on a stereo frame (a second live host)")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
     args = parser.parse_args()
     import json
@@ -361,7 +387,7 @@ def main() -> None:
     import fewshot_sep.utils.atomic  # noqa: F401  (imported now: the code may change during a long run)
 
     model, origin = resolve_model(args.model)
-    result = soak(model, args.minutes, args.switch_seconds, args.neighbour_load)
+    result = soak(model, args.minutes, args.switch_seconds, args.neighbour_load, neighbour_work=args.neighbour_work)
     print(json.dumps(result, indent=1))
     command = "python benchmarks/bench_live_soak.py " + " ".join(sys.argv[1:])
     text = markdown(result, model, origin, command.strip())
