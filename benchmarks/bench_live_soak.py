@@ -9,8 +9,10 @@ scheduling if allowed, synchronous), runs the `live` host (``LiveHost``, stereo,
 packaged model unless --model) with the built-in presets, and for ``--minutes``:
 
 - a player JACK client loops 10 s of tones + noise into the host's inputs;
-- a *neighbour* JACK client in another process burns ``--neighbour-load`` of every
-  period in its own process callback (the machine is loaded, as beside a DAW);
+- a *neighbour* JACK client in another process does fixed work worth ``--neighbour-load``
+  of a period (calibrated at its start) in every process callback (the machine is loaded,
+  as beside a DAW), and records each period's wall and CPU time: a control for the machine
+  (same work every period, so a period far over its median is the machine running slower);
 - every ``--switch-seconds`` the main thread does what a performer does: next preset
   (crossfaded), toggle isolate/remove, a new mix (0..1), bypass on/off now and then;
 - the host's RSS is sampled every 10 s.
@@ -19,8 +21,10 @@ Reports (and with --write puts into docs/benchmarks.md, section "Live soak"):
 callbacks, the callback's load (mean, p50, p99, p99.9, max, as a fraction of
 the block period; every callback's load is kept in a preallocated array), callbacks
 over the period (computing vs waiting), xruns seen by PortAudio, jackd's late
-driver cycles and late clients, errors in the callback, and RSS at 1 minute, at the
-end and its maximum (growth after the first minute is what a leak would show).
+driver cycles and late clients (the neighbour apart), errors in the callback, and RSS at
+1 minute, at the end and its maximum (growth after the first minute is what a leak would
+show); the computing overruns' CPU time against the median callback, and how many fell
+within a period of one of the neighbour's slowed-down periods (`neighbour_control`).
 """
 
 from __future__ import annotations
@@ -46,23 +50,65 @@ RATE, PERIOD = 48000, 256
 
 NEIGHBOUR = textwrap.dedent("""
     import sys, time, jack
-    name, fraction = sys.argv[1], float(sys.argv[2])
+    import numpy as np
+    name, fraction, record, kind = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
     client = jack.Client("fs-neighbour", servername=name, no_start_server=True)
     port = client.outports.register("out")
-    budget = fraction * client.blocksize / client.samplerate
+    period = client.blocksize / client.samplerate
+
+    # Fixed work per period (not fixed time), so its wall time per period is a control: same
+    # work, so a period that took far longer than the median one means the machine ran this
+    # thread slower, not that it did more. "loop": a Python loop calibrated to `fraction` of a
+    # period at the fastest of 50 tries; "model": one run of the separator graph on a stereo
+    # frame (argv[5]: the graph, argv[6]: its inputs), what a second live host computes per hop.
+    if kind == "model":
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(sys.argv[5], sess_options=options, providers=["CPUExecutionProvider"])
+        feeds = dict(np.load(sys.argv[6]))
+        count = 1
+
+        def work(count):
+            session.run(None, feeds)
+    else:
+        def work(count):
+            x = 0
+            for _ in range(count):
+                x += 1
+            return x
+
+        def timed(count):
+            start = time.perf_counter()
+            work(count)
+            return time.perf_counter() - start
+
+        count = 10000
+        count = max(1, int(count * fraction * period / min(timed(count) for _ in range(50))))
+    for _ in range(20):  # warm up
+        work(count)
+    walls = np.zeros(1 << 20, dtype=np.float32)   # preallocated: wall time of each period's work (s)
+    cpus = np.zeros(1 << 20, dtype=np.float32)    # ... and the thread's CPU time for it
+    starts = np.zeros(1 << 20, dtype=np.float64)  # time.perf_counter at its start
+    state = [0]
 
     @client.set_process_callback
     def process(frames):
-        end = time.perf_counter() + budget
-        x = 0
-        while time.perf_counter() < end:
-            x += 1
+        t, c = time.perf_counter(), time.thread_time()
+        work(count)
+        i = state[0] % walls.shape[0]
+        walls[i], cpus[i], starts[i] = time.perf_counter() - t, time.thread_time() - c, t
+        state[0] += 1
         port.get_array().fill(0)
 
     client.activate()
     sys.stdout.write("ready\\n"); sys.stdout.flush()
     sys.stdin.read()  # until the parent closes stdin (or dies)
     client.deactivate(); client.close()
+    n = min(state[0], walls.shape[0])
+    np.savez(record, walls=walls[:n], cpus=cpus[:n], starts=starts[:n])
 """)
 
 
@@ -110,7 +156,8 @@ class LoopPlayer:
         self.client.close()
 
 
-def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, seed: int = 0) -> dict:
+def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, seed: int = 0,
+         neighbour_work: str = "loop") -> dict:
     import live_jack_helpers as jh
     import sounddevice as sd
 
@@ -120,6 +167,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
 
     # Every callback's load goes into a preallocated ring (LiveAudio.load_history: no allocation).
     loads = np.zeros(int(minutes * 60 * RATE / PERIOD * 1.1) + 1024, dtype=np.float32)
+    loads.fill(0.0)  # touch every page now (np.zeros maps them lazily: one page fault per 1024 callbacks)
 
     rng = np.random.default_rng(seed)
     names = [f"builtin:{n}" for n in sorted(list_builtins())]
@@ -131,7 +179,13 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     rss = []
     try:
         reinitialize_portaudio()
-        neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, server.name, str(neighbour_load)],
+        neighbour_record = Path(tempfile.mkdtemp(prefix="soak_neighbour_")) / "periods.npz"
+        feeds = neighbour_record.parent / "feeds.npz"
+        np.savez(feeds, magnitude=np.random.default_rng(seed + 1).random((2, 1, model.n_fft // 2 + 1, 1), dtype=np.float32),
+                 conditioning=np.zeros((2, model.conditioning_dim), np.float32),
+                 **{s.name: np.zeros(s.concrete_shape(2), np.float32) for s in model.states})
+        neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, server.name, str(neighbour_load),
+                                      str(neighbour_record), neighbour_work, str(model.separator_path), str(feeds)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      preexec_fn=jh._die_with_parent)
         assert neighbour.stdout.readline().strip() == "ready", "the neighbour JACK client did not start"
@@ -144,6 +198,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         time.sleep(1.0)
         log_start = len(server.log())
         host.reset_counters()
+        window = [time.perf_counter(), 0.0]  # the soak in time.perf_counter seconds (the neighbour's clock too)
         started = time.monotonic()
         deadline = started + 60 * minutes
         next_switch, next_rss = started + switch_seconds, started
@@ -169,7 +224,14 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         elapsed = time.monotonic() - started
         rss.append((elapsed, rss_bytes()))
         summary = host.stop()
-        server_late, client_late = jh.late_events(server.log()[log_start:])
+        window[1] = time.perf_counter()
+        overrun_log = host.audio.overrun_log
+        server_late, all_late = jh.late_events(server.log()[log_start:])
+        # The neighbour (another process, sharing only the CPUs) can be late on its own; every
+        # other late client (the host's, the player in the host's process) counts against the host.
+        late_by_client = jh.late_clients(server.log()[log_start:])
+        neighbour_late = late_by_client.get("fs-neighbour", 0)
+        client_late = all_late - neighbour_late
         realtime = server.realtime
     finally:
         if player is not None:
@@ -177,9 +239,8 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         if host is not None and host.running:
             host.stop()
         if neighbour is not None:
-            neighbour.stdin.close()
             try:
-                neighbour.wait(timeout=10)
+                neighbour.communicate(timeout=30)  # closes its stdin: it stops and writes its record
             except subprocess.TimeoutExpired:
                 neighbour.kill()
                 neighbour.wait()
@@ -187,6 +248,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         jh.stop_jack_server(server)
     count = min(summary.callbacks, loads.shape[0])
     loads = loads[:count].astype(np.float64)
+    control = neighbour_control(neighbour_record, window, overrun_log, float(np.percentile(loads, 50)))
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,
@@ -196,14 +258,51 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         "load_max": float(summary.max_load),
         "overruns": summary.overruns, "waiting_overruns": summary.waiting_overruns,
         "xrun_callbacks": summary.xrun_callbacks, "xruns": summary.xruns,
-        "server_late": server_late, "client_late": client_late,
+        "server_late": server_late, "client_late": client_late, "neighbour_late": neighbour_late,
+        "late_by_client": late_by_client,
         "errors": summary.errors, "last_error": summary.last_error,
         "rss_first_minute_mb": after_minute[0] / 2**20, "rss_end_mb": rss[-1][1] / 2**20,
         "rss_max_mb": max(b for _, b in rss) / 2**20, "rss_samples": len(rss),
-        "switches": switches, "realtime": realtime, "neighbour_load": neighbour_load,
+        "switches": switches, "realtime": realtime, "neighbour_load": neighbour_load, "neighbour_work": neighbour_work,
         "switch_seconds": switch_seconds, "presets": len(names),
         "latency_ms": 1000 * (summary.latency_algorithmic_s + summary.latency_device_s),
+        **control,
     }
+
+
+def neighbour_control(record: Path, window: list[float], overrun_log: list, load_p50: float) -> dict:
+    """The neighbour's fixed work per period as a control for the machine, over the soak's window.
+
+    Its work is the same every period, so a period whose work took over 2x (4x) its median
+    while its thread was on the CPU (CPU time > 80 % of the wall time) is the machine running
+    it slower: the same thing that makes a callback overrun "while computing" with no more work
+    to do. Also: the computing overruns' CPU load relative to the callbacks' median load, and how
+    many of them overlapped (within a period) a slowed-down period of the neighbour.
+    """
+    out = {"neighbour_periods": 0, "neighbour_slow2_on_cpu": 0, "neighbour_slow4_on_cpu": 0,
+           "computing_overruns_kept": 0, "computing_overrun_cpu_x_p50": [], "computing_overruns_with_slow_neighbour": 0}
+    try:
+        data = np.load(record)
+    except OSError:
+        return out
+    starts, walls, cpus = data["starts"], data["walls"].astype(np.float64), data["cpus"].astype(np.float64)
+    inside = (starts >= window[0]) & (starts <= window[1])
+    starts, walls, cpus = starts[inside], walls[inside], cpus[inside]
+    if not walls.size:
+        return out
+    median = float(np.median(walls))
+    on_cpu = cpus > 0.8 * walls
+    slow = (walls > 2 * median) & on_cpu
+    out.update(neighbour_periods=int(walls.size), neighbour_median_ms=1000 * median,
+               neighbour_slow2_on_cpu=int(slow.sum()), neighbour_slow4_on_cpu=int(((walls > 4 * median) & on_cpu).sum()))
+    computing = [(t, load, cpu) for t, load, cpu in overrun_log if cpu >= 0.5]
+    period = PERIOD / RATE
+    spans = np.stack([starts[slow] - period, starts[slow] + walls[slow] + period], axis=1)
+    coincide = sum(bool(np.any((spans[:, 0] < t + load * period) & (spans[:, 1] > t))) for t, load, _ in computing)
+    out.update(computing_overruns_kept=len(computing),
+               computing_overrun_cpu_x_p50=[round(cpu / max(load_p50, 1e-9), 1) for _, _, cpu in computing],
+               computing_overruns_with_slow_neighbour=int(coincide))
+    return out
 
 
 def markdown(result: dict, model, origin: str, command: str) -> str:
@@ -221,8 +320,11 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"every {r['switch_seconds']:g} s the next preset (crossfaded), a new mix, every second time the other "
         f"mode, every tenth time bypass on/off ({r['switches']['preset']} preset switches, {r['switches']['mode']} "
         f"mode changes, {r['switches']['mix']} mix changes, {r['switches']['bypass']} bypass toggles). A player "
-        "client looped tones + noise into it; a second JACK client in another process burned "
-        f"{100 * r['neighbour_load']:.0f} % of every period. Load = the callback's wall time / block period.",
+        "client looped tones + noise into it; a second JACK client in another process did fixed work every period ("
+        + (f"a Python loop worth {100 * r['neighbour_load']:.0f} % of a period, calibrated"
+           if r["neighbour_work"] == "loop" else "one run of the separator graph on a stereo frame, as a second host")
+        + f"; its median took {100 * r.get('neighbour_median_ms', 0.0) / (1000 * PERIOD / RATE):.0f} % of the period). "
+        "Load = the callback's wall time / block period.",
         "",
         "| measure | value |",
         "|---|---:|",
@@ -232,7 +334,15 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"{100 * r['load_max']:.1f} |",
         f"| callbacks over the period: computing / waiting (descheduled) | {computing} / {r['waiting_overruns']} |",
         f"| callbacks with an xrun (PortAudio flags) | {r['xrun_callbacks']} |",
-        f"| jackd: late driver cycles / late clients | {r['server_late']} / {r['client_late']} |",
+        f"| jackd: late driver cycles / late clients (host's process) / late neighbour | {r['server_late']} / "
+        f"{r['client_late']} / {r['neighbour_late']} |",
+        f"| computing overruns: CPU time per overrun as a multiple of the median callback's wall time | "
+        f"{', '.join(f'{x:g}' for x in sorted(r['computing_overrun_cpu_x_p50'])[:12]) or '-'}"
+        f"{' ...' if len(r['computing_overrun_cpu_x_p50']) > 12 else ''} |",
+        f"| control: the neighbour's fixed work, periods over 2x / 4x its median while on the CPU | "
+        f"{r['neighbour_slow2_on_cpu']} / {r['neighbour_slow4_on_cpu']} of {r['neighbour_periods']:,} |",
+        f"| computing overruns within a period of a slowed-down neighbour period | "
+        f"{r['computing_overruns_with_slow_neighbour']} of {r['computing_overruns_kept']} |",
         f"| errors in the callback | {r['errors']} |",
         f"| RSS at 1 min / end / max (MiB) | {r['rss_first_minute_mb']:.1f} / {r['rss_end_mb']:.1f} / "
         f"{r['rss_max_mb']:.1f} ({r['rss_samples']} samples, every 10 s) |",
@@ -240,9 +350,16 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         "",
         f"Verdict (tests/live_jack_helpers.xruns_explained, no overrun allowance): "
         f"{'every xrun is the driver' + chr(39) + 's own late cycle' if r['xrun_callbacks'] <= r['server_late'] else 'some xruns are not matched by late driver cycles'}"
-        f", {r['client_late']} late client(s), {computing} computing overrun(s) "
+        f", {r['client_late']} late client(s) in the host's process, {computing} computing overrun(s) "
         f"({100 * computing / max(1, r['callbacks']):.3f} % of callbacks) -> "
         f"{'no xrun caused by the callback' if r['client_late'] == 0 and computing == 0 and r['xrun_callbacks'] <= r['server_late'] else 'NOT shown free of callback-caused xruns'}.",
+        "",
+        "The control: the neighbour does the same work every period (calibrated to its share of a period), "
+        "so a period where that work took several times its median while its thread was on the CPU is "
+        "the machine running the thread slower (on this VM: the host's contention below the guest; time "
+        "the host steals as such shows as waiting, the guest's kernel subtracting it from thread CPU time). "
+        "A computing overrun whose CPU time is several times the median callback's did no more work than "
+        "the others (at 48 kHz / 256 every callback computes 0 or 1 hop; crossfades double one batch).",
         "",
         "An xrun is caused by the callback only if a callback was over its period while computing or "
         "jackd reported a client late; xruns matched by the dummy driver's own late cycles (its timer "
@@ -257,6 +374,9 @@ def main() -> None:
     parser.add_argument("--switch-seconds", type=float, default=3.0)
     parser.add_argument("--neighbour-load", type=float, default=0.25,
                         help="fraction of each period the second JACK client burns")
+    parser.add_argument("--neighbour-work", choices=("loop", "model"), default="loop",
+                        help="the neighbour's fixed work per period: a Python loop worth --neighbour-load of a "
+                             "period, or one run of the separator graph on a stereo frame (a second live host)")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
     args = parser.parse_args()
     import json
@@ -267,7 +387,7 @@ def main() -> None:
     import fewshot_sep.utils.atomic  # noqa: F401  (imported now: the code may change during a long run)
 
     model, origin = resolve_model(args.model)
-    result = soak(model, args.minutes, args.switch_seconds, args.neighbour_load)
+    result = soak(model, args.minutes, args.switch_seconds, args.neighbour_load, neighbour_work=args.neighbour_work)
     print(json.dumps(result, indent=1))
     command = "python benchmarks/bench_live_soak.py " + " ".join(sys.argv[1:])
     text = markdown(result, model, origin, command.strip())

@@ -54,6 +54,16 @@ def late_events(server_log: str) -> tuple[int, int]:
     return server_log.count(SERVER_LATE), server_log.count(CLIENT_LATE)
 
 
+def late_clients(server_log: str) -> dict[str, int]:
+    """How often jackd reported each client late (``client = NAME was not finished``), by name."""
+    counts: dict[str, int] = {}
+    for line in server_log.splitlines():
+        if CLIENT_LATE in line and "client = " in line:
+            name = line.split("client = ", 1)[1].split(" " + CLIENT_LATE, 1)[0].strip()
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int, overruns: int,
                     allowed_overruns: int = 0) -> bool:
     """True when the audio path kept its deadline and every xrun is jackd's own late cycle.
@@ -67,8 +77,11 @@ def xruns_explained(xrun_callbacks: int, server_late: int, client_late: int, ove
     must match a late cycle of the dummy driver: on this shared VM its timer thread
     is itself sometimes woken 2-7 ms late, which no client can cause or prevent.
     ``allowed_overruns``: how many computing overruns a long run may have. The guest's
-    thread CPU clock keeps running while the VM's host steals the virtual CPU, so a stolen
-    stretch looks like computing; a long run on a busy host gets a small allowance.
+    thread CPU clock keeps running while the VM's host runs the virtual CPU slower without
+    reporting it as steal (reported steal is subtracted: it shows as waiting); on this VM a
+    fixed-work C loop at the callback's SCHED_FIFO priority, no Python and no model, had
+    chunks 2-4.4x slower than its mean with CPU time = wall time (7 over 2x in 2 minutes),
+    so such a stretch looks like computing; a long run on a busy host gets a small allowance.
     """
     return client_late == 0 and overruns <= allowed_overruns and xrun_callbacks <= server_late
 

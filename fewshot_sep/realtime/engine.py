@@ -233,6 +233,31 @@ class StreamingSeparator:
         """Clear all stream state (history, states, resamplers); parameters jump to their targets."""
         self._live.reset()
 
+    def warm_up(self, block_size: int) -> None:
+        """Run silence through the live path, a conditioning crossfade included, then `reset`.
+
+        A host calls this before real time starts: onnxruntime's first run of each input
+        shape allocates (and the first crossfade's doubled batch needs io bindings of its
+        own), so without it the first preset switch would do that inside the audio callback.
+        Counters and parameters are left as they were.
+        """
+        n = max(1, min(int(block_size), MAX_BLOCK_SIZE))
+        silence = np.zeros((self.num_channels, n), dtype=np.float32)
+        out = np.empty_like(silence)
+        hop = self.model.hop_length
+        # Enough blocks for the input to complete a few frames, at any host rate.
+        blocks = -(-4 * hop * self.sample_rate // (self.model.sample_rate * n)) + 1
+        blocks_seen, outputs_seen = self.nonfinite_blocks, self.nonfinite_outputs
+        self.reset()
+        for _ in range(blocks):  # the base batch
+            self._live.process(silence, out)
+        # A fade longer than the warm-up: every block runs the doubled batch (reset ends it).
+        self._live.core.request_conditioning(self._conditioning_target, 1 << 30)
+        for _ in range(blocks):
+            self._live.process(silence, out)
+        self.nonfinite_blocks, self.nonfinite_outputs = blocks_seen, outputs_seen
+        self.reset()
+
     def _check_block(self, block: np.ndarray, max_len: int) -> np.ndarray:
         if not isinstance(block, np.ndarray):
             raise UserError(f"audio must be a numpy array [channels, samples], got {type(block).__name__}")

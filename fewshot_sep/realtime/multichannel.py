@@ -72,6 +72,10 @@ class MultiChannelEngine:
         for engine in self.engines:
             engine.set_conditioning(vector, crossfade_seconds)
 
+    def warm_up(self, block_size: int) -> None:
+        for engine in self.engines:
+            engine.warm_up(block_size)
+
     def reset(self) -> None:
         for engine in self.engines:
             engine.reset()

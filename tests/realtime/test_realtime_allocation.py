@@ -79,3 +79,33 @@ def test_jack_process_callback_adds_no_audio_sized_allocation():
     np.testing.assert_array_equal(stream.outports[1].array, -0.5)  # the input went through
     assert current - base < 1024  # nothing kept per call
     assert peak - base < 2 * frames * 4  # transient: less than one block of audio
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_warm_up_prepares_the_crossfade_and_leaves_no_trace(gain_model, rate):
+    """warm_up runs both batch sizes (a preset crossfade doubles the batch), then resets: a
+    crossfade afterwards makes no new onnxruntime binding (nothing first-time in the callback)
+    and the output is a fresh engine's, sample for sample."""
+    from plugin_helpers import gain_vector, noise
+
+    dim = gain_model.conditioning_dim
+    first, second = gain_vector(0.5, dim), gain_vector(0.2, dim)
+    warm = StreamingSeparator(gain_model, sample_rate=rate, num_channels=2, conditioning=first)
+    fresh = StreamingSeparator(gain_model, sample_rate=rate, num_channels=2, conditioning=first)
+    warm.warm_up(256)
+    core = warm._live.core
+    prepared = set(core._bindings)
+    assert {batch for batch, _ in prepared} == {core.base_batch, 2 * core.base_batch}
+    x = noise(0.5, rate, 2)
+    for engine in (warm, fresh):
+        out = np.zeros_like(x)
+        for i, start in enumerate(range(0, x.shape[1], 256)):
+            if i == 20:
+                engine.set_conditioning(second)
+            engine.process_block(x[:, start : start + 256], out=out[:, start : start + 256])
+        engine.result = out
+    assert set(core._bindings) == prepared
+    np.testing.assert_array_equal(warm.result, fresh.result)
+    assert warm.nonfinite_blocks == warm.nonfinite_outputs == 0
+    assert warm.mode == fresh.mode and warm.mix == fresh.mix
+    np.testing.assert_array_equal(warm.conditioning, second)

@@ -34,6 +34,8 @@ NONFINITE_ERROR = (
 )
 #: Stream positions of the first this-many xruns are kept (preallocated ring, no allocation).
 XRUN_TIMES_KEPT = 32
+#: The first this-many overruns are kept: start time, load and CPU load (preallocated, no allocation).
+OVERRUNS_KEPT = 256
 
 
 @dataclass
@@ -62,8 +64,9 @@ class LiveSummary:
     xrun_callbacks: int = 0
     overruns: int = 0  # callbacks that took longer than their block period
     # ... of which the callback thread ran on a CPU for under half the period: it was
-    # waiting (descheduled by the OS, or blocked), not computing. Time a VM's host steals from
-    # the virtual CPU still counts as the thread's CPU time, so it shows as computing.
+    # waiting (descheduled by the OS, or blocked), not computing. In a VM, time the host reports
+    # as stolen is not the thread's CPU time (Linux with paravirtual steal accounting): it shows as
+    # waiting; a virtual CPU the host runs slower without reporting steal shows as computing.
     waiting_overruns: int = 0
     server_xruns: int = 0  # xruns the JACK server reported (live --jack)
     backend: str = "portaudio"
@@ -138,6 +141,10 @@ class LiveAudio:
         # had under half the period of CPU time (waiting: descheduled or blocked, not computing).
         self.overruns = 0
         self.waiting_overruns = 0
+        # The first OVERRUNS_KEPT overruns: (start, time.perf_counter seconds; load; the thread's CPU
+        # time / block period), e.g. to match them against a neighbour's slow periods (benchmarks).
+        self._overrun_log = np.zeros((OVERRUNS_KEPT, 3), dtype=np.float64)
+        self._overrun_log.fill(0.0)  # touched now: a first write in the callback would page-fault
         # Peaks since the console last read them (linear, 0..; see take_peaks).
         self._peak_in = 0.0
         self._peak_out = 0.0
@@ -156,6 +163,17 @@ class LiveAudio:
         rate = self.sample_rate or 1
         kept = min(self.xrun_callbacks, XRUN_TIMES_KEPT)
         return [float(f) / rate for f in self._xrun_frames[:kept]]
+
+    @property
+    def overrun_log(self) -> list[tuple[float, float, float]]:
+        """``(start time (time.perf_counter s), load, CPU load)`` of the first overruns (see OVERRUNS_KEPT).
+
+        The CPU load is the callback thread's CPU time over the block period: close to the
+        load when the thread was on the CPU the whole time (computing, or slowed down while on
+        it), under half of it counts as waiting (see ``waiting_overruns``).
+        """
+        kept = min(self.overruns, OVERRUNS_KEPT)
+        return [(float(t), float(load), float(cpu)) for t, load, cpu in self._overrun_log[:kept]]
 
     @property
     def mean_load(self) -> float:
@@ -246,8 +264,12 @@ class LiveAudio:
         if load > self.max_load:
             self.max_load = load
         if load >= 1.0:
+            cpu_load = (time.thread_time() - started_cpu) * self.sample_rate / frames
+            if self.overruns < OVERRUNS_KEPT:
+                entry = self._overrun_log[self.overruns]
+                entry[0], entry[1], entry[2] = started, load, cpu_load
             self.overruns += 1
-            if (time.thread_time() - started_cpu) * self.sample_rate / frames < 0.5:
+            if cpu_load < 0.5:
                 self.waiting_overruns += 1
         history = self.load_history
         if history is not None:

@@ -248,10 +248,13 @@ class LiveHost:
                 self._warn_small_block(blocksize)
             self.audio.engine, self.audio.sample_rate = engine, rate
             engine.reset()
-            # Warm up the engine (first ONNX runs allocate) before real time starts.
+            # Warm up the engine (first ONNX runs allocate) before real time starts, a preset
+            # crossfade's doubled batch included (else the first switch allocates in the callback).
             silence = np.zeros((self.channels, max(1, self.blocksize or DEFAULT_BLOCKSIZE)), dtype=np.float32)
             for _ in range(8):
                 engine.process_block(silence)
+            if hasattr(engine, "warm_up"):
+                engine.warm_up(silence.shape[1])
             engine.reset()
             self.audio.reset_counters()
             self._notes = []

@@ -130,6 +130,7 @@ def test_overruns_are_split_into_waiting_and_computing(host, kind):
 
     class Slow:
         latency_samples = 0
+        nonfinite_outputs = 0
 
         def process_block(self, block, out=None):
             if kind == "sleeping":  # the thread is off the CPU, as when the VM's host preempts it
@@ -145,3 +146,62 @@ def test_overruns_are_split_into_waiting_and_computing(host, kind):
     host.audio.portaudio_callback(block, np.zeros_like(block), 256, None, _status())
     assert host.audio.overruns == 1
     assert host.audio.waiting_overruns == (1 if kind == "sleeping" else 0)
+    # The overrun's start time, load and CPU load are kept (preallocated; benchmarks match them).
+    [(start, load, cpu_load)] = host.audio.overrun_log
+    assert abs(start - time.perf_counter()) < 10.0 and load >= 1.0
+    assert (cpu_load < 0.5) == (kind == "sleeping") and cpu_load <= load + 0.05
+    host.audio.reset_counters()
+    assert host.audio.overrun_log == []
+
+
+def test_start_warms_up_the_crossfade_before_real_time(gain_model):
+    """start() runs the engine through a crossfade's doubled batch before the stream starts,
+    so the first preset switch in the callback makes no onnxruntime binding (no first-time work)."""
+    from fewshot_sep.plugin_host.live_host import LiveHost
+
+    vectors = [gain_vector(0.5, gain_model.conditioning_dim), gain_vector(0.2, gain_model.conditioning_dim)]
+    host = LiveHost(vectors, model=gain_model, samplerate=44100, blocksize=256, channels=2, out=io.StringIO())
+
+    class Stream:  # what start() needs of PortAudioStream, without a device
+        kind, running, blocksize, device_latency_s = "portaudio", False, 256, 0.0
+
+        def prepare(self):
+            return 44100, 256
+
+        def start(self, audio, rate, on_failure):
+            self.running = True
+            core = audio.engine._live.core
+            self.bindings_at_start = set(core._bindings)
+            self.crossfading_at_start = core._crossfading
+
+        def stop(self):
+            self.running = False
+
+    host.stream = Stream()
+    host.start()
+    try:
+        assert {batch for batch, _ in host.stream.bindings_at_start} == {2, 4}
+        assert not host.stream.crossfading_at_start  # warm-up left no fade running
+        before = set(host.engine._live.core._bindings)
+        host.handle_key("n")
+        _run_blocks(host, noise(0.2, 44100, 2))
+        assert set(host.engine._live.core._bindings) == before
+        assert host.audio.errors == 0
+    finally:
+        host.stop()
+
+
+def test_overrun_log_keeps_the_first_overruns_without_allocating():
+    import time
+
+    from fewshot_sep.plugin_host.live.audio import OVERRUNS_KEPT, LiveAudio
+
+    audio = LiveAudio()
+    audio.sample_rate = 48000
+    log = audio._overrun_log
+    for _ in range(OVERRUNS_KEPT + 10):  # callbacks that started a second ago: load ~188
+        audio._count(time.perf_counter() - 1.0, time.thread_time(), 256)
+    assert audio.overruns == OVERRUNS_KEPT + 10 and audio._overrun_log is log
+    kept = audio.overrun_log
+    assert len(kept) == OVERRUNS_KEPT and all(load > 100 and cpu < 0.5 for _, load, cpu in kept)
+    assert audio.waiting_overruns == OVERRUNS_KEPT + 10

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import pytest
 
-from live_jack_helpers import (PERIOD, SAMPLE_RATE, PlayRecord, late_events, start_jack_server, stop_jack_server,
-                               xruns_explained)
+from live_jack_helpers import (PERIOD, SAMPLE_RATE, PlayRecord, late_clients, late_events, start_jack_server,
+                               stop_jack_server, xruns_explained)
 from plugin_helpers import gain_vector, noise, tapered_tones
 
 
@@ -65,6 +65,16 @@ def _host(model, vector, channels=2):
 def _reported_delay(host) -> int:
     """Algorithmic latency + PortAudio's reported input and output latency, in samples."""
     return host.latency_samples + int(round(host.device_latency_s * host.sample_rate))
+
+
+def test_late_clients_are_counted_by_name():
+    """jackd's log names the client it found late (the soak tells the neighbour's apart from the host's)."""
+    log = ("JackTimedDriver::Process XRun = 2474 usec\n"
+           "JackEngine::XRun: client = fs-neighbour was not finished, state = Running\n"
+           "JackEngine::XRun: client = PortAudio was not finished, state = Triggered\n"
+           "JackEngine::XRun: client = fs-neighbour was not finished, state = Running\n")
+    assert late_clients(log) == {"fs-neighbour": 2, "PortAudio": 1}
+    assert late_events(log) == (1, 3)
 
 
 def test_jack_host_api_is_visible(jack_server):
@@ -140,8 +150,9 @@ def test_identity_tones_come_back_after_reported_latency(jack_server, identity_m
 THIRTY_SECOND_ATTEMPTS = 2
 #: Computing overruns a 30 s run may have (0.2 % of its 5,625 callbacks): on this VM in session 7
 #: even the gain double (mean load 17 %) had 3-5 per run, peaks of 158 % of the period, while the
-#: host stole the virtual CPU (84 late driver cycles in 30 s); the guest counts stolen time as the
-#: thread's own CPU time, so those overruns look like computing.
+#: host stole the virtual CPU (84 late driver cycles in 30 s); the guest counts the time its host
+#: runs the virtual CPU slower (without reporting steal) as the thread's own CPU time, so those
+#: overruns look like computing (live_jack_helpers.xruns_explained).
 THIRTY_SECOND_ALLOWED_OVERRUNS = 11
 
 def _thirty_second_run(jack_server, gain_model):
