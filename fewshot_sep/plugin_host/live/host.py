@@ -35,9 +35,9 @@ from fewshot_sep.plugin_host.plugin.separator import (
     PresetRef,
     check_mix,
     check_mode,
-    load_model,
     resolve_preset_ref,
 )
+from fewshot_sep.realtime.model_files import ModelFiles
 from fewshot_sep.utils.errors import UserError
 
 __all__ = ["LiveHost", "LiveSummary", "parse_device", "reinitialize_portaudio", "KEY_HELP", "MIX_STEP",
@@ -111,7 +111,7 @@ class LiveHost:
             self.stream: Any = JackStream(name, self.channels, autoconnect, rate, blocksize, self._note)
         else:
             self.stream = PortAudioStream(input_device, output_device, rate, blocksize, self.channels, latency)
-        self.model = load_model(model)
+        self.model = ModelFiles.load(model)
         self.presets: list[Any] = [
             np.asarray(p, np.float32) if isinstance(p, np.ndarray) else resolve_preset_ref(p, self.model)
             for p in presets

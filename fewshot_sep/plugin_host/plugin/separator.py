@@ -58,10 +58,6 @@ MAX_ENGINE_BLOCK = 8192
 
 PresetRef = Union[str, os.PathLike, "Preset"]
 
-#: Kept for ``plugin_host.live.host`` (another change moves it over); new code calls ``ModelFiles.load``.
-load_model = ModelFiles.load
-
-
 class InvalidParameter(UserError, ValueError):
     """A plugin parameter got a value outside its range (a UserError *and* a ValueError)."""
 
