@@ -31,7 +31,8 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 def _init_process() -> None:
-    signal.signal(signal.SIGINT, _on_sigint)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a batch run under nohup keeps ignoring Ctrl-C
+        signal.signal(signal.SIGINT, _on_sigint)
     # started with SIGINT blocked (`sigint_held_back`); one pending now reaches the idle handler
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 

@@ -139,6 +139,14 @@ def test_remove_with_a_partial_mix_measures_the_estimate(tmp_path, gain_model, g
     assert "-26.0 dB below the mix" in capsys.readouterr().err  # the estimate, not mix * estimate
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C's default action, even where the test runner was started
+    with SIGINT ignored (a background job of a non-interactive shell, nohup)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_long_batch(tmp_path, gain_model, gain_model_dir, **popen):
     """`separate --jobs 2` over four 20 s files in a child process; returns (process, output folder)."""
     folder = tmp_path / "in"
@@ -149,7 +157,8 @@ def _start_long_batch(tmp_path, gain_model, gain_model_dir, **popen):
     out = tmp_path / "out"
     child = subprocess.Popen(_cli("separate", str(folder), "-o", str(out), "-p", str(preset), "--model",
                                   str(gain_model_dir), "--jobs", "2", "-q"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), **popen)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                             preexec_fn=_default_sigint, **popen)
     return child, out
 
 
@@ -237,11 +246,15 @@ def test_sigint_held_back_blocks_it_in_spawned_processes_and_delivers_it_after()
 
     from fewshot_sep.plugin_host.files.local_jobs import sigint_held_back
 
-    with pytest.raises(KeyboardInterrupt):
-        with sigint_held_back():
-            process = multiprocessing.get_context("spawn").Process(target=_report_blocked_signals)
-            process.start()
-            os.kill(os.getpid(), signal.SIGINT)  # held back: delivered as the block lifts
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the runner ignores Ctrl-C
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with sigint_held_back():
+                process = multiprocessing.get_context("spawn").Process(target=_report_blocked_signals)
+                process.start()
+                os.kill(os.getpid(), signal.SIGINT)  # held back: delivered as the block lifts
+    finally:
+        signal.signal(signal.SIGINT, previous)
     process.join(60)
     assert process.exitcode == 0  # the child saw SIGINT in its blocked mask
 
