@@ -200,61 +200,6 @@ class BandGRU(nn.Module):
         return h + out, h_n.reshape(batch, bands, self.hidden)
 
 
-class MaskRefiner(nn.Module):
-    """Full-resolution, time-aware refinement of the mask logits, added as a residual.
-
-    The band structure gives every bin of a 16-bin band the same 32 features, and
-    :class:`FineHead` sees only the current and the previous input frame. This head
-    gives each bin a short causal time context at full frequency resolution: per
-    bin, ``per_bin`` features projected from its band (like :class:`BandMerge`),
-    the input log-magnitude and the logits so far, over the current and the last
-    ``time_kernel - 1`` frames (a cached causal convolution, kernel 5 bins), then
-    FiLM from the conditioning context and two dilated convolutions along
-    frequency (dilations 2 and 4, residual). The output layer starts at zero, so
-    adding the refiner to a trained model leaves its output unchanged until it
-    learns (it can be trained alone on a frozen model: ``train.trainable``).
-
-    Inputs: band features ``h [B, C, n_bands, T]``, ``x [B, 1, F, T]`` (compressed
-    input), ``logits [B, 1, F, T]``, ``context [B, context_dim]``, state
-    ``[B, per_bin + 2, F, time_kernel - 1]`` (the previous frames' inputs).
-    Output: logit residual ``[B, 1, F, T]`` and the new state. Lookahead 0.
-    """
-
-    def __init__(self, channels: int, band_width: int, n_bins: int, hidden: int, context_dim: int,
-                 per_bin: int = 4, time_kernel: int = 3) -> None:
-        super().__init__()
-        if time_kernel < 2:
-            raise ValueError(f"model.refiner_frames {time_kernel} is invalid: use 2 or more")
-        self.band_width = band_width
-        self.per_bin = per_bin
-        self.time_kernel = time_kernel
-        self.n_bins = n_bins
-        self.band_proj = nn.Linear(channels, band_width * per_bin)
-        # Convolutions run on [B, C, T, F] (kernels (kt, k)): see FineHead for why.
-        self.conv_in = nn.Conv2d(per_bin + 2, hidden, (time_kernel, 5), padding=(0, 2))
-        self.film = FiLM(context_dim, hidden)
-        self.conv_d2 = nn.Conv2d(hidden, hidden, (1, 3), padding=(0, 2), dilation=(1, 2))
-        self.conv_d4 = nn.Conv2d(hidden, hidden, (1, 3), padding=(0, 4), dilation=(1, 4))
-        self.conv_out = nn.Conv2d(hidden, 1, 1)
-        self.act = nn.LeakyReLU(0.1)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
-
-    @property
-    def state_shape(self) -> list[int | None]:
-        return [None, self.per_bin + 2, self.n_bins, self.time_kernel - 1]
-
-    def forward(self, h: torch.Tensor, x: torch.Tensor, logits: torch.Tensor, context: torch.Tensor,
-                state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        per_bin = band_to_bins(self.band_proj, h, self.band_width, self.per_bin)   # [B, q, F, T]
-        z = torch.cat([state, torch.cat([per_bin, x, logits], dim=1)], dim=3)   # [B, q + 2, F, kt - 1 + T]
-        new_state = z[..., -(self.time_kernel - 1):]
-        z = self.act(self.film(self.conv_in(z.transpose(2, 3)), context))        # [B, H, T, F]
-        z = z + self.act(self.conv_d2(z))
-        z = z + self.act(self.conv_d4(z))
-        return self.conv_out(z).transpose(2, 3), new_state          # [B, 1, F, T]
-
-
 class LookaheadContext(nn.Module):
     """Future context for the bottleneck features, as a delay plus a zero-initialised residual.
 

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, FiLM,
-                                      FineHead, FrameDelay, LookaheadContext, MaskRefiner)
+                                      FineHead, FrameDelay, LookaheadContext)
 
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
 
@@ -53,14 +53,12 @@ class Separator(nn.Module):
                  film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
                  temporal: str = "gru",
                  band_width: int = 8, fine_head: int = 0, band_gru: int = 0, band_gru_level: int = 1,
-                 input_gain: float = 1.0, refiner: int = 0, refiner_frames: int = 3,
+                 input_gain: float = 1.0,
                  lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
         super().__init__()
         if lookahead_frames < 0 or lookahead_hidden < 0:
             raise ValueError(f"model.lookahead_frames {lookahead_frames} / lookahead_hidden {lookahead_hidden} "
                              "are invalid: use 0 or more (frames of look-ahead, hidden channels)")
-        if lookahead_frames > 0 and refiner > 0:
-            raise ValueError("model.lookahead_frames > 0 does not combine with model.refiner: set one of them to 0")
         self.lookahead_frames = int(lookahead_frames)
         channels = list(channels or [32, 48, 64, 64])
         self.conditioning_dim = conditioning_dim
@@ -145,10 +143,6 @@ class Separator(nn.Module):
         self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         # Optional full-resolution refinement of the logits (``fine_head`` hidden channels).
         self.fine_head = FineHead(channels[0], band_width, fine_head) if fine_head > 0 else None
-        # Optional full-resolution refinement with its own short time context (``refiner`` hidden
-        # channels over ``refiner_frames`` frames; one more state, after the band GRU's).
-        self.refiner = (MaskRefiner(channels[0], band_width, MODEL_BINS, refiner, context_dim,
-                                    time_kernel=refiner_frames) if refiner > 0 else None)
         # Optional look-ahead (studio tier): future context in the bottleneck, delay lines for the
         # skips and the head's input (``L + 1`` frames: the fine head also reads the frame before).
         self.lookahead = (LookaheadContext(gru_hidden, lookahead_frames, lookahead_hidden or gru_hidden)
@@ -167,8 +161,6 @@ class Separator(nn.Module):
         shapes.append([None, self.gru_hidden])
         if self.band_gru is not None:
             shapes.append(self.band_gru.state_shape)
-        if self.refiner is not None:
-            shapes.append(self.refiner.state_shape)
         if self.lookahead_frames > 0:
             shapes.append(self.lookahead.state_shape)
             shapes.append([None, 1, MODEL_BINS, self.lookahead_frames + 1])  # the head's input, forward()
@@ -202,10 +194,9 @@ class Separator(nn.Module):
         elif len(states) != n_states:
             raise ValueError(f"the separator takes {n_states} state tensors (state_shapes), got {len(states)}: "
                              "pass initial_states(batch) or the states the previous call returned")
-        # The optional states sit at the end: band GRU, refiner, then the look-ahead's delay lines.
+        # The optional states sit at the end: band GRU, then the look-ahead's delay lines.
         band_gru_index = n_enc + 1
-        refiner_index = band_gru_index + (self.band_gru is not None)
-        lookahead_index = refiner_index + (self.refiner is not None)
+        lookahead_index = band_gru_index + (self.band_gru is not None)
         context = self.context(conditioning)
         x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
 
@@ -260,16 +251,10 @@ class Separator(nn.Module):
             x_prev = (x_before if self.lookahead_frames
                       else torch.cat([states[0], x_in[..., :-1]], dim=-1))
             logits = logits + self.fine_head(h, x_in, x_prev)
-        refiner_state: torch.Tensor | None = None
-        if self.refiner is not None:
-            residual, refiner_state = self.refiner(h, x_in, logits, context, states[refiner_index])
-            logits = logits + residual
         mask = torch.sigmoid(logits)
         mask = torch.cat([mask, mask[:, :, -1:, :]], dim=2)
         if band_gru_state is not None:
             new_states.append(band_gru_state)
-        if refiner_state is not None:
-            new_states.append(refiner_state)
         return (mask, *new_states, *lookahead_states)
 
     def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor) -> torch.Tensor:
@@ -304,8 +289,6 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         band_gru=int(model_cfg.get("band_gru") or 0),
         band_gru_level=int(model_cfg.get("band_gru_level", 1)),
         input_gain=float(model_cfg.get("input_gain", 1.0)),
-        refiner=int(model_cfg.get("refiner") or 0),
-        refiner_frames=int(model_cfg.get("refiner_frames", 3)),
         lookahead_frames=int(model_cfg.get("lookahead_frames") or 0),
         lookahead_hidden=int(model_cfg.get("lookahead_hidden") or 0),
     )

@@ -64,8 +64,6 @@ DEFAULTS: dict[str, Any] = {
         "band_gru": 0,              # > 0: hidden units of a per-band GRU on encoder level band_gru_level
         "band_gru_level": 1,
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
-        "refiner": 0,               # > 0: hidden channels of the full-resolution refiner with time context
-        "refiner_frames": 3,        # frames the refiner sees (current + past), its time kernel
         "lookahead_frames": 0,      # > 0: the studio tier's look-ahead in frames (output L frames late)
         "lookahead_hidden": 0,      # > 0: hidden channels of the look-ahead layer (0 with L > 0: gru_hidden)
         "encoder_mels": 64,
@@ -104,25 +102,29 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-#: Keys of retired experiment options -> the value that meant "off". Saved configs (models/,
-#: runs/) still carry them; they are accepted at that value and dropped. The options' code is
-#: in git tag lab-notebook-2026-12.
-RETIRED: dict[str, Any] = {"model.tcn_dilations": None}
+#: Keys of retired experiment options -> the values that meant "off" (the default first). Saved
+#: configs (models/, runs/) still carry them; they are accepted at those values and dropped. The
+#: options' code is in git tag lab-notebook-2026-12.
+RETIRED: dict[str, tuple[Any, ...]] = {
+    "model.tcn_dilations": (None,),       # the TCN temporal core
+    "model.refiner": (0, None),           # the full-resolution mask refiner with time context
+    "model.refiner_frames": (3, None),    # ... and its time kernel
+}
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
         if f"{where}{key}" in RETIRED:
-            if value != RETIRED[f"{where}{key}"]:
-                raise UserError(f"config key {where}{key!r} belonged to a retired experiment (git tag "
-                                f"lab-notebook-2026-12): remove it, or set it to {RETIRED[f'{where}{key}']!r}")
+            if value not in RETIRED[f"{where}{key}"]:
+                raise UserError(f"config key '{where}{key}' belonged to a retired experiment (git tag "
+                                f"lab-notebook-2026-12): remove it, or set it to {RETIRED[f'{where}{key}'][0]!r}")
             continue
         if key not in base:
-            raise UserError(f"config key {where}{key!r} is unknown: valid keys are {sorted(base)}")
+            raise UserError(f"config key '{where}{key}' is unknown: valid keys are {sorted(base)}")
         if isinstance(base[key], dict) and key not in ("augment",):
             if not isinstance(value, dict):
-                raise UserError(f"config key {where}{key!r} must be a mapping")
+                raise UserError(f"config key '{where}{key}' must be a mapping")
             out[key] = _merge(base[key], value, f"{where}{key}.")
         elif isinstance(base[key], dict):
             out[key] = {**base[key], **(value or {})}

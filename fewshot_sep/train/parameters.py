@@ -21,7 +21,7 @@ def trainable_parameters(model: FewShotModel, prefixes: list[str] | None,
     so is every batch norm whose weights are frozen: it keeps its running statistics
     (momentum 0) and, with ``frozen_norms="running"`` (``train.frozen_norms``, the default),
     normalises with them in training too, so a run that trains only part of the model (the
-    conditioning path, a refiner) leaves the rest of the separator exactly as it started and
+    conditioning path, a fine head) leaves the rest of the separator exactly as it started and
     computing exactly what it computes at inference. ``"batch"`` normalises with each batch's
     statistics in training (how stage 9 ran, before the option existed).
     Raises :class:`UserError` for a prefix that names no parameter."""

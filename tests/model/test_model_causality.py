@@ -9,7 +9,7 @@ from model_test_config import small_model  # noqa: E402
 
 @pytest.mark.parametrize("temporal,extra", [("gru", {}), ("gru", {"fine_head": 6}),
                                             ("gru", {"band_gru": 10, "band_gru_level": 1}),
-                                            ("gru", {"refiner": 6, "band_gru": 10, "band_gru_level": 1})])
+                                            ("gru", {"fine_head": 6, "band_gru": 10, "band_gru_level": 1})])
 def test_future_frames_do_not_change_the_past(temporal, extra):
     model = small_model(temporal=temporal, **extra)
     sep = model.separator

@@ -64,8 +64,6 @@ def test_lookahead_state_shapes_and_bad_values():
     assert len(sep.initial_states(1)) == sep.n_states
     with pytest.raises(ValueError, match="lookahead_frames -1"):
         Separator(conditioning_dim=9, lookahead_frames=-1)
-    with pytest.raises(ValueError, match="refiner"):
-        Separator(conditioning_dim=9, lookahead_frames=2, refiner=4)
 
 
 def test_config_overrides_set_nested_values(tmp_path):

@@ -1,4 +1,4 @@
-"""Optional separator parts (full-resolution head, per-band GRU, refiner): zero-initialised (a warm start keeps the model's output), then they matter."""
+"""Optional separator parts (full-resolution head, per-band GRU): zero-initialised (a warm start keeps the model's output), then they matter."""
 
 import pytest
 
@@ -17,7 +17,6 @@ def _inputs(model, frames=12):
 @pytest.mark.parametrize("overrides,prefix,last_layer", [
     ({"fine_head": 6}, "separator.fine_head.", "fine_head.conv2"),
     ({"band_gru": 10, "band_gru_level": 1}, "separator.band_gru.", "band_gru.proj"),
-    ({"refiner": 6}, "separator.refiner.", "refiner.conv_out"),
 ])
 def test_fresh_part_leaves_a_trained_models_output_unchanged_and_then_matters(overrides, prefix, last_layer):
     torch.manual_seed(0)
@@ -83,27 +82,3 @@ def test_fine_head_convolutions_keep_the_meaning_of_their_weights():
     assert out.shape == (2, 1, 128, 5)
     assert float((out - reference).abs().max()) < 1e-5
     assert float(reference.abs().max()) > 0.1
-
-
-def test_refiner_sees_past_frames_through_its_own_state():
-    """The refiner's time context (refiner_frames - 1 past frames) comes from its state, which
-    sits after the band GRU's: a different refiner state alone changes a single streamed frame."""
-    torch.manual_seed(1)
-    model = build_model({"model": {**SMALL_MODEL, "refiner": 6, "refiner_frames": 3,
-                                   "band_gru": 10, "band_gru_level": 1}}).eval()
-    sep = model.separator
-    torch.nn.init.normal_(sep.refiner.conv_out.weight, std=0.5)
-    assert sep.state_shapes[-1] == [None, 6, 512, 2] and sep.state_shapes[-2] == sep.band_gru.state_shape
-    mag, cond = _inputs(model, frames=2)
-    with torch.no_grad():
-        states = sep.initial_states(2)
-        other = [s.clone() for s in states]
-        other[-1] += 1.0  # different past refiner inputs only
-        a = sep(mag[..., :1], cond, *states)[0]
-        b = sep(mag[..., :1], cond, *other)[0]
-    assert (a - b).abs().max() > 1e-4
-
-
-def test_refiner_needs_a_past_frame():
-    with pytest.raises(ValueError, match="model.refiner_frames 1"):
-        build_model({"model": {**SMALL_MODEL, "refiner": 6, "refiner_frames": 1}})

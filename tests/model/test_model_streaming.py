@@ -10,9 +10,7 @@ from model_test_config import small_model  # noqa: E402
 @pytest.mark.parametrize("temporal,extra", [("gru", {}), ("gru", {"fine_head": 6}),
                                             ("gru", {"band_gru": 10, "band_gru_level": 1}),
                                             ("gru", {"band_gru": 10, "band_gru_level": 0}),
-                                            ("gru", {"refiner": 6}),
-                                            ("gru", {"refiner": 6, "refiner_frames": 4, "band_gru": 10,
-                                                     "band_gru_level": 1}),
+                                            ("gru", {"fine_head": 6, "band_gru": 10, "band_gru_level": 1}),
                                             ("gru", {"lookahead_frames": 3, "fine_head": 6, "band_gru": 10,
                                                      "band_gru_level": 1}),
                                             ("gru", {"lookahead_frames": 0, "lookahead_hidden": 8})])

@@ -73,7 +73,7 @@ def tiny_studio_export(tmp_path_factory):
     from fewshot_sep.model import build_model
 
     config = copy.deepcopy(TINY_CONFIG)
-    config["model"].update(lookahead_frames=LOOKAHEAD, refiner=0, fine_head=6)
+    config["model"].update(lookahead_frames=LOOKAHEAD, fine_head=6)
     torch.manual_seed(0)
     model = build_model(config)
     gen = torch.Generator().manual_seed(1)

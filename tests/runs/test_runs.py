@@ -65,3 +65,19 @@ def test_eval_and_export_do_not_import_the_trainer():
                     assert not node.module.startswith("fewshot_sep.train"), f"{path.name} imports {node.module}"
                 if isinstance(node, ast.Import):
                     assert not any(a.name.startswith("fewshot_sep.train") for a in node.names), path.name
+
+
+def test_retired_options_are_dropped_at_their_off_value_and_refused_otherwise():
+    """Saved configs still carry the retired TCN and refiner keys at "off": they load (the keys
+    dropped); any other value is refused with the tag that holds the experiment's code."""
+    from fewshot_sep.runs.config import resolve_config
+    from fewshot_sep.utils.errors import UserError
+
+    config = resolve_config({"model": {"tcn_dilations": None, "refiner": 0, "refiner_frames": 3}})
+    assert not {"tcn_dilations", "refiner", "refiner_frames"} & set(config["model"])
+    saved = json.loads((REPO / "models" / "onehot" / "config.json").read_text())
+    assert saved["model"]["refiner"] == 0 and "refiner" not in resolve_config(saved)["model"]
+    for key, value in (("refiner", 4), ("refiner_frames", 5), ("tcn_dilations", [1, 2])):
+        with pytest.raises(UserError, match=rf"'model.{key}' belonged to a retired experiment \(git tag "
+                                            r"lab-notebook-2026-12\)"):
+            resolve_config({"model": {key: value}})

@@ -34,8 +34,8 @@ def test_a_partly_frozen_model_in_training_mode_computes_its_inference_output():
         # on a copy: a forward in training mode also updates the running statistics
         batch_stats = copy.deepcopy(model).train().separator(magnitude, conditioning)[0]
     assert (batch_stats - inference).abs().max() > 1e-3  # the test can fail: training mode differs by default
-    trainable_parameters(model, ["separator.refiner"])
-    trainable_parameters(model, ["separator.refiner"])  # a second call adds no second hook
+    trainable_parameters(model, ["separator.fine_head"])
+    trainable_parameters(model, ["separator.fine_head"])  # a second call adds no second hook
     norm = model.separator.split_norm
     assert len(norm._forward_pre_hooks) == 1
     model.train()
@@ -54,7 +54,7 @@ def test_batch_mode_keeps_batch_statistics_and_bad_values_are_refused():
     with torch.no_grad():
         before = model.train().separator(magnitude, conditioning)[0]
     running = model.separator.split_norm.running_mean.clone()
-    trainable_parameters(model, ["separator.refiner"], frozen_norms="batch")
+    trainable_parameters(model, ["separator.fine_head"], frozen_norms="batch")
     model.train()
     with torch.no_grad():
         after = model.separator(magnitude, conditioning)[0]
