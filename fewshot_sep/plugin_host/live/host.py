@@ -253,8 +253,7 @@ class LiveHost:
             silence = np.zeros((self.channels, max(1, self.blocksize or DEFAULT_BLOCKSIZE)), dtype=np.float32)
             for _ in range(8):
                 engine.process_block(silence)
-            if hasattr(engine, "warm_up"):
-                engine.warm_up(silence.shape[1])
+            engine.warm_up(silence.shape[1])
             engine.reset()
             self.audio.reset_counters()
             self._notes = []
