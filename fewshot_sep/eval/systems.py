@@ -113,12 +113,14 @@ class _TorchCheckpoint:
         self.lookahead_frames = int(getattr(self.model.separator, "lookahead_frames", 0))
         self.latency = LATENCY_SAMPLES
 
-    def _separate(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> np.ndarray:
-        return self._pass(mixture, conditioning, states)[0]
+    def _separate(self, mixture: np.ndarray, conditioning, states: tuple = (), support=None) -> np.ndarray:
+        return self._pass(mixture, conditioning, states, support)[0]
 
-    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> tuple[np.ndarray, tuple]:
+    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = (), support=None
+              ) -> tuple[np.ndarray, tuple]:
         """One pass over ``mixture [n]`` from ``states`` (the separator's initial states when
-        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in."""
+        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in.
+        ``support``: a support-attention model's example tokens (:meth:`TorchFewShot.support_tokens`)."""
         from fewshot_sep.realtime.stft import istft, stft
 
         torch = self.torch
@@ -128,7 +130,7 @@ class _TorchCheckpoint:
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
-            mask, *final_states = self.model.separator(magnitude, conditioning, *states)
+            mask, *final_states = self.model.separator(magnitude, conditioning, *states, support=support)
         mask = mask[0, 0].numpy()
         if lookahead:  # output frame t is the mask of frame t - L; the last L frames are padding
             mask = np.concatenate([mask[:, lookahead:], np.zeros_like(mask[:, :lookahead])], axis=1)
@@ -151,15 +153,31 @@ class TorchFewShot(_TorchCheckpoint):
                 out.append(self.model.encoder(magnitude)[0].numpy())
         return np.stack(out).astype(np.float32)
 
-    def separate(self, mixture: np.ndarray, conditioning: np.ndarray, states: tuple = ()) -> np.ndarray:
-        """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``, from the
-        separator's initial states or from ``states`` (those :meth:`final_states` returns)."""
-        return self._separate(mixture, self._vector(conditioning), states)
+    def support_tokens(self, examples: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = ()):
+        """A support-attention model's input for one episode: ``(tokens [1, M, A], valid [1, M])``
+        from the example clips and the negative clips (mono, model rate; lengths may differ);
+        ``None`` for a model without support attention."""
+        from fewshot_sep.realtime.stft import stft
 
-    def final_states(self, mixture: np.ndarray, conditioning: np.ndarray) -> tuple:
-        """The separator's states (torch tensors) after one pass over `mixture` ``[n]`` and the
-        latency's zero padding that every pass gets."""
-        return self._pass(mixture, self._vector(conditioning))[1]
+        torch = self.torch
+        attention = self.model.separator.support_attention
+        if attention is None:
+            return None
+        parts = []
+        with torch.inference_mode():
+            for clips, negative in ((examples, False), (negatives, True)):
+                for clip in clips:
+                    magnitude = torch.from_numpy(np.abs(stft(np.asarray(clip, np.float32)))[None, None].copy())
+                    parts.append(attention.clip_tokens(self.model.encoder.frame_features(magnitude), negative)[0])
+            tokens = torch.cat(parts)[None]
+        return tokens, torch.ones(tokens.shape[:2], dtype=torch.bool)
+
+    def separate(self, mixture: np.ndarray, conditioning: np.ndarray, states: tuple = (),
+                 support=None) -> np.ndarray:
+        """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``, from the
+        separator's initial states or from ``states`` (torch tensors of the separator's state shapes);
+        ``support``: the episode's :meth:`support_tokens` for a support-attention model."""
+        return self._separate(mixture, self._vector(conditioning), states, support)
 
     def _vector(self, conditioning: np.ndarray):
         return self.torch.from_numpy(np.asarray(conditioning, np.float32)[None].copy())

@@ -63,6 +63,9 @@ def build_model(config: dict[str, Any]) -> FewShotModel:
     mode = str(model_cfg.get("conditioning", "fewshot"))
     if mode not in ("fewshot", "onehot"):
         raise ValueError(f"model.conditioning {mode!r} is invalid: use 'fewshot' or 'onehot'")
+    if mode == "onehot" and int(model_cfg.get("support_attention") or 0) > 0:
+        raise ValueError("model.support_attention needs example clips, which the one-hot baseline does not "
+                         "have: set it to 0 for conditioning 'onehot'")
     separator = separator_from_config(model_cfg, conditioning_dim(embedding_dim))
     encoder = encoder_from_config(model_cfg)
     class_embedding = None

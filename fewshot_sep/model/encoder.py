@@ -49,6 +49,7 @@ class ClipEncoder(nn.Module):
                  dilations: tuple[int, ...] = (1, 2, 4)) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
+        self.hidden = hidden
         self.register_buffer("mel", torch.from_numpy(mel_filterbank(n_mels)), persistent=False)
         layers: list[nn.Module] = []
         in_ch = n_mels
@@ -61,11 +62,19 @@ class ClipEncoder(nn.Module):
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         """Args: magnitude ``[N, 1, 513, T]`` linear STFT magnitude. Returns ``[N, E]``."""
+        return self.embed_frames(self.frame_features(magnitude))
+
+    def frame_features(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """``[N, 1, 513, T]`` linear STFT magnitude -> per-frame features ``[N, hidden, T]``
+        (what the embedding pools; support attention's tokens are made from them)."""
         spec = magnitude[:, 0]                                   # [N, 513, T]
         mel = torch.matmul(self.mel, spec)                       # [N, n_mels, T]
         logmel = torch.log(mel + 1e-3)
         logmel = logmel - logmel.mean(dim=(1, 2), keepdim=True)  # gain invariance
-        h = self.convs(logmel)                                   # [N, hidden, T]
+        return self.convs(logmel)                                # [N, hidden, T]
+
+    def embed_frames(self, h: torch.Tensor) -> torch.Tensor:
+        """Per-frame features ``[N, hidden, T]`` -> L2-normalised embedding ``[N, E]``."""
         pooled = torch.cat([h.mean(dim=-1), h.std(dim=-1, unbiased=False)], dim=-1)
         emb = self.proj(pooled)
         return emb / (emb.norm(dim=-1, keepdim=True) + 1e-6)

@@ -9,7 +9,8 @@ Layout (defaults of ``configs/release.yaml``)::
     encoder: band split (512 bins -> 32 bands), then cached causal convs (freq kernel 3,
              stride 2; time kernel 2): 32 -> 16 -> 8 -> 4 bands, channels 32..64;
              optional per-band GRU (BandGRU, residual) on one level
-    bottleneck: flatten (C x 16 bins) per frame -> linear -> FiLM -> GRU -> FiLM -> linear
+    bottleneck: flatten (C x 16 bins) per frame -> linear -> FiLM (-> optional support
+                attention to the examples' frames) -> GRU -> FiLM -> linear
     decoder: transposed conv (freq x2, per frame) + additive skip + FiLM (+ conv at the
              deepest levels), x5
     head: band merge (each band's features -> its bins' logits) + per-bin affine of the
@@ -38,6 +39,7 @@ from torch import nn
 
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, FiLM,
                                       FineHead, FrameDelay, LookaheadContext)
+from fewshot_sep.model.support_attention import SupportAttention
 
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
 
@@ -54,7 +56,9 @@ class Separator(nn.Module):
                  temporal: str = "gru",
                  band_width: int = 8, fine_head: int = 0, band_gru: int = 0, band_gru_level: int = 1,
                  input_gain: float = 1.0,
-                 lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
+                 lookahead_frames: int = 0, lookahead_hidden: int = 0,
+                 support_attention: int = 0, support_heads: int = 4, support_pool_frames: int = 8,
+                 support_token_dim: int = 96) -> None:
         super().__init__()
         if lookahead_frames < 0 or lookahead_hidden < 0:
             raise ValueError(f"model.lookahead_frames {lookahead_frames} / lookahead_hidden {lookahead_hidden} "
@@ -108,12 +112,20 @@ class Separator(nn.Module):
         self.bottleneck_in = nn.Linear(flat, gru_hidden)
         self.film_pre_gru = FiLM(context_dim, gru_hidden)
         # Temporal core across frames: a GRU (state [B, H]). The causal dilated conv stack
-        # ("tcn") was an experiment no shipped model uses (git tag lab-notebook-2026-12).
+        # ("tcn") was an experiment no shipped model uses (git commit bc17340, the lab notebook).
         if temporal != "gru":
             raise ValueError(f"model.temporal {temporal!r} is invalid: use 'gru' (the only temporal core)")
         self.temporal = temporal
         self.gru = nn.GRU(gru_hidden, gru_hidden, batch_first=True)
         self.film_post_gru = FiLM(context_dim, gru_hidden)
+        # Optional support attention (``support_attention`` wide): bottleneck frames attend to the
+        # examples' frame features before the GRU (fewshot_sep.model.support_attention).
+        if support_attention < 0:
+            raise ValueError(f"model.support_attention {support_attention} is invalid: use 0 (off) or a width "
+                             "such as 64")
+        self.support_attention = (SupportAttention(gru_hidden, support_token_dim, support_attention,
+                                                   support_heads, support_pool_frames)
+                                  if support_attention > 0 else None)
         self.bottleneck_out = nn.Linear(gru_hidden, flat)
 
         # Decoder: level i upsamples the bands x2 from channels[-1 - i] to channels[-2 - i].
@@ -176,13 +188,18 @@ class Separator(nn.Module):
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
-                *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                *states: torch.Tensor,
+                support: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, ...]:
         """Estimate the target mask.
 
         Args:
             magnitude: ``[B, 1, 513, T]`` linear STFT magnitude of the mixture.
             conditioning: ``[B, D]`` conditioning vector (docs/internals.md).
             states: the tensors of ``initial_states`` or of the previous call's outputs.
+            support: with support attention, ``(tokens [B, M, A], valid [B, M] bool)`` of the
+                episode's example clips and negative clips
+                (:func:`~fewshot_sep.model.support_attention.episode_tokens`); ``None`` skips the
+                layer (what a warm-started model computed before the layer learnt anything).
 
         Returns:
             ``(mask [B, 1, 513, T] in [0, 1], *new_states)``.
@@ -219,6 +236,8 @@ class Separator(nn.Module):
         z = h.permute(0, 3, 1, 2).reshape(batch, frames, chans * bins)
         z = self.bottleneck_in(z)                       # [B, T, H]
         z = self.act(self.film_pre_gru(z.transpose(1, 2), context)).transpose(1, 2)
+        if self.support_attention is not None and support is not None:
+            z = self.support_attention(z, *support)
         g, h_n = self.gru(z, states[n_enc].unsqueeze(0))
         new_states.append(h_n.squeeze(0))
         z = self.film_post_gru((g + z).transpose(1, 2), context)
@@ -257,7 +276,8 @@ class Separator(nn.Module):
             new_states.append(band_gru_state)
         return (mask, *new_states, *lookahead_states)
 
-    def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor) -> torch.Tensor:
+    def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
+                     support: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """One pass from zero states: ``mask [B, 1, 513, T]`` aligned with the input frames.
 
         For a look-ahead model the input gets ``L`` silent frames at its end (what a stream
@@ -267,7 +287,7 @@ class Separator(nn.Module):
         lookahead = self.lookahead_frames
         if lookahead:
             magnitude = torch.nn.functional.pad(magnitude, (0, lookahead))
-        mask = self(magnitude, conditioning)[0]
+        mask = self(magnitude, conditioning, support=support)[0]
         return mask[..., lookahead:] if lookahead else mask
 
 
@@ -291,4 +311,8 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         input_gain=float(model_cfg.get("input_gain", 1.0)),
         lookahead_frames=int(model_cfg.get("lookahead_frames") or 0),
         lookahead_hidden=int(model_cfg.get("lookahead_hidden") or 0),
+        support_attention=int(model_cfg.get("support_attention") or 0),
+        support_heads=int(model_cfg.get("support_heads", 4)),
+        support_pool_frames=int(model_cfg.get("support_pool_frames", 8)),
+        support_token_dim=int(model_cfg.get("encoder_hidden", 96)),
     )

@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
         "lookahead_frames": 0,      # > 0: the studio tier's look-ahead in frames (output L frames late)
         "lookahead_hidden": 0,      # > 0: hidden channels of the look-ahead layer (0 with L > 0: gru_hidden)
+        "support_attention": 0,     # > 0: width of the attention from bottleneck frames to the examples' frames
+        "support_heads": 4,         # ... its heads
+        "support_pool_frames": 8,   # ... example frames averaged into one token (8 frames = 46 ms)
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],

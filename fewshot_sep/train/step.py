@@ -18,6 +18,7 @@ import torch
 
 from fewshot_sep.model import FewShotModel
 from fewshot_sep.model import stft as S
+from fewshot_sep.model.support_attention import episode_tokens
 from fewshot_sep.train.batches import make_batch
 from fewshot_sep.train.losses import negative_leakage_db, prototype_loss, separation_loss, si_sdr
 
@@ -39,47 +40,88 @@ def class_rows_of(model_config: dict[str, Any]) -> dict[int, int] | None:
     return {int(c): i for i, c in enumerate(classes)} if classes else None
 
 
-def support_embeddings(model: FewShotModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Embeddings ``[S, E]`` of a batch's support clips (``batch["support"] [S, m]``)."""
-    return model.encoder(S.stft(batch["support"]).abs().unsqueeze(1))
+def batch_clip_frames(model: FewShotModel, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
+    """The clip encoder's frame features of a batch's clips, computed once per step and shared
+    by the conditioning, the prototype loss and support attention:
+    ``{"support": [S, C, T_clip], "negatives": [J, C, T_clip] or None (no negative clips)}``."""
+    def frames(clips: torch.Tensor) -> torch.Tensor:
+        return model.encoder.frame_features(S.stft(clips).abs().unsqueeze(1))
+
+    has_negatives = batch["negatives"].shape[0] > 0
+    return {"support": frames(batch["support"]), "negatives": frames(batch["negatives"]) if has_negatives else None}
+
+
+def support_embeddings(model: FewShotModel, batch: dict[str, torch.Tensor],
+                       frames: dict[str, torch.Tensor | None] | None = None) -> torch.Tensor:
+    """Embeddings ``[S, E]`` of a batch's support clips (``batch["support"] [S, m]``), from
+    ``frames`` (:func:`batch_clip_frames`) when the caller has them."""
+    frames = frames or batch_clip_frames(model, batch)
+    return model.encoder.embed_frames(frames["support"])
 
 
 def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
                        class_index: dict[int, int] | None = None,
-                       support_emb: torch.Tensor | None = None) -> torch.Tensor:
+                       support_emb: torch.Tensor | None = None,
+                       frames: dict[str, torch.Tensor | None] | None = None) -> torch.Tensor:
     """Conditioning vectors ``[B, 2E + 1]`` of a batch (few-shot or one-hot, per the model).
 
-    ``support_emb [S, E]``: the support clips' embeddings when the caller has
-    already computed them (training with the prototype loss), else computed here.
+    ``support_emb [S, E]``: the support clips' embeddings when the caller has already
+    computed them (training with the prototype loss); ``frames``: the clips' frame features
+    (:func:`batch_clip_frames`); whatever is not given is computed here.
     """
     n_episodes = batch["mixture"].shape[0]
     if model.conditioning_mode == "onehot":
         assert class_index is not None
         ids = [class_index.get(int(label), 0) for label in batch["target_instrument"].tolist()]
         return model.conditioning_for_class(torch.tensor(ids, device=batch["mixture"].device))
+    frames = frames or batch_clip_frames(model, batch)
     if support_emb is None:
-        support_emb = support_embeddings(model, batch)
+        support_emb = model.encoder.embed_frames(frames["support"])
     positive = _segment_mean(support_emb, batch["support_episode"], n_episodes)
-    if batch["negatives"].shape[0] == 0:
+    if frames["negatives"] is None:
         return torch.cat([positive, torch.zeros_like(positive), torch.zeros_like(positive[:, :1])], dim=-1)
-    negative_mag = S.stft(batch["negatives"]).abs().unsqueeze(1)
-    negative = _segment_mean(model.encoder(negative_mag), batch["negative_episode"], n_episodes)
+    negative = _segment_mean(model.encoder.embed_frames(frames["negatives"]), batch["negative_episode"], n_episodes)
     flag = batch["has_negatives"].reshape(-1, 1)
     return torch.cat([positive, negative * flag, flag], dim=-1)
 
 
-def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_support(model: FewShotModel, batch: dict[str, torch.Tensor],
+                  frames: dict[str, torch.Tensor | None] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Support attention's input for a batch: ``(tokens [B, M, A], valid [B, M])`` of each
+    episode's example clips, then its negative clips where it has them (from ``frames``,
+    :func:`batch_clip_frames`, when given); ``None`` for a model without support attention."""
+    attention = model.separator.support_attention
+    if attention is None or model.conditioning_mode != "fewshot":
+        return None
+    n_episodes = batch["mixture"].shape[0]
+    frames = frames or batch_clip_frames(model, batch)
+    tokens, valid = episode_tokens(attention.clip_tokens(frames["support"]), batch["support_episode"], n_episodes)
+    if frames["negatives"] is not None:
+        negative, negative_valid = episode_tokens(attention.clip_tokens(frames["negatives"], negative=True),
+                                                  batch["negative_episode"], n_episodes)
+        tokens = torch.cat([tokens, negative], dim=1)
+        valid = torch.cat([valid, negative_valid & (batch["has_negatives"][:, None] > 0)], dim=1)
+    return tokens, valid
+
+
+def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor,
+                   frames: dict[str, torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Masked mixture: ``(estimate [B, n] delayed by n_fft - 1, estimate spectrum [B, 513, T])``."""
-    estimate, est_spec, _ = separate_batch_with_mask(model, batch, conditioning)
+    estimate, est_spec, _ = separate_batch_with_mask(model, batch, conditioning, frames)
     return estimate, est_spec
 
 
-def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
+def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor,
+                             frames: dict[str, torch.Tensor | None] | None = None
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied."""
+    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied (with support attention,
+    the episodes' example tokens from :func:`batch_support`, made from ``frames`` when given)."""
     spec = S.stft(batch["mixture"])
-    mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning)[:, 0]
+    support = None
+    if model.separator.support_attention is not None:
+        support = batch_support(model, batch, frames)
+    mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning, support)[:, 0]
     est_spec = mask * spec
     return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec, mask
 
@@ -99,11 +141,13 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
     host sync here): ``"leak_db"``, the leakage term's sum over the batch's episodes with
     negatives, and ``"leak_episodes"``, how many there were (both 0-d).
     """
-    support_emb = None
-    if prototype_weight and model.conditioning_mode == "fewshot":
-        support_emb = support_embeddings(model, batch)
-    conditioning = batch_conditioning(model, batch, class_index, support_emb)
-    estimate, est_spec, mask = separate_batch_with_mask(model, batch, conditioning)
+    support_emb = frames = None
+    if model.conditioning_mode == "fewshot":
+        frames = batch_clip_frames(model, batch)  # each clip through the encoder once per step
+        if prototype_weight:
+            support_emb = support_embeddings(model, batch, frames)
+    conditioning = batch_conditioning(model, batch, class_index, support_emb, frames)
+    estimate, est_spec, mask = separate_batch_with_mask(model, batch, conditioning, frames)
     target_spec = S.stft(batch["target"])
     # est is delayed by n_fft - 1 samples; compare with the equally delayed target.
     loss, sdr = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec,
@@ -146,7 +190,8 @@ def evaluate(model: FewShotModel, val_batches: list[dict[str, torch.Tensor]],
     out = []
     with torch.no_grad():
         for batch in val_batches:
-            est, _ = separate_batch(model, batch, batch_conditioning(model, batch, class_index))
+            frames = batch_clip_frames(model, batch) if model.conditioning_mode == "fewshot" else None
+            est, _ = separate_batch(model, batch, batch_conditioning(model, batch, class_index, frames=frames), frames)
             target = batch["target"][:, :-LATENCY]
             mixture = batch["mixture"][:, :-LATENCY]
             out.append((si_sdr(est[:, LATENCY:], target) - si_sdr(mixture, target)).cpu().numpy())
