@@ -72,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=4.0, help="mixture excerpt length in seconds (default: 4)")
     p.add_argument("--support-seconds", type=float, default=None,
                    help="length of each example / negative clip (default: the model card's clip_seconds, "
-                   "the length a preset cuts examples into; 3 without an ONNX model)")
+                   "the length a preset cuts examples into; without an ONNX system, the fewshot-torch run's "
+                   "data.support_seconds; else 3)")
     p.add_argument("--interferers", type=int, nargs=2, default=list(DEFAULT_INTERFERERS), metavar=("LOW", "HIGH"),
                    help="other instruments per mixture, drawn uniformly from LOW..HIGH "
                    f"(default: {DEFAULT_INTERFERERS[0]} {DEFAULT_INTERFERERS[1]}, the protocol of the model card's figures; "
@@ -157,11 +158,17 @@ def run(args: argparse.Namespace) -> int:
 
     support_seconds = args.support_seconds
     if support_seconds is None:
+        # the clip length the model was trained on: the ONNX card's, else the torch run's config
         support_seconds = 3.0
         if any(s in systems for s in ("fewshot-onnx", "fewshot-stream")):
             from fewshot_sep.realtime.model_files import ModelFiles
 
             support_seconds = ModelFiles.load(args.model).clip_seconds
+        elif "fewshot-torch" in systems:
+            from fewshot_sep.export.card import clip_lengths
+            from fewshot_sep.runs.checkpoint import read_run_config
+
+            support_seconds = clip_lengths(read_run_config(checkpoint))[0]
     if not (0.5 <= support_seconds <= 30):
         raise UserError(f"--support-seconds {support_seconds} is invalid: use 0.5..30 (and at least the model's "
                         "min_clip_seconds)")

@@ -51,6 +51,14 @@ def _resolve(run_dir_or_file: str | os.PathLike) -> tuple[Path, Path]:
     return path, path.parent / CONFIG_NAME
 
 
+def read_run_config(run_dir_or_file: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.json`` of a run folder, or the one beside a ``.pt`` file."""
+    config_path = _resolve(run_dir_or_file)[1]
+    if not config_path.is_file():
+        raise UserError(f"{config_path} is missing: a checkpoint needs the config.json of its run beside it")
+    return json.loads(config_path.read_text(encoding="utf-8"))
+
+
 def load_checkpoint(run_dir_or_file: str | os.PathLike, which: str = "best") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the model of a run and load its weights; returns ``(model in eval mode, config)``.
 
@@ -66,9 +74,7 @@ def load_checkpoint(run_dir_or_file: str | os.PathLike, which: str = "best") -> 
     if not ckpt_path.is_file():
         raise UserError(f"checkpoint {ckpt_path} does not exist: give a training run folder "
                         f"(fewshot-sep train CONFIG --run-dir DIR) or its .pt file")
-    if not config_path.is_file():
-        raise UserError(f"{config_path} is missing: a checkpoint needs the config.json of its run beside it")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config = read_run_config(run_dir_or_file)
     payload = read_checkpoint(ckpt_path)
     model = build_model(config)
     model.load_state_dict(payload["model"])

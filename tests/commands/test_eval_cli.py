@@ -83,3 +83,21 @@ def test_evaluate_default_interferers_match_the_harness():
     from fewshot_sep.eval.harness import DEFAULT_INTERFERERS as HARNESS_DEFAULT
 
     assert tuple(DEFAULT_INTERFERERS) == tuple(HARNESS_DEFAULT)
+
+
+def test_fewshot_torch_alone_uses_the_clip_length_its_run_trained_on(tiny, tmp_path):
+    import json
+
+    from model_test_config import save_tiny_run
+
+    data, _ = tiny
+    run = save_tiny_run(tmp_path / "tiny-run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "data": {"support_seconds": 0.75}}))
+    out = tmp_path / "run"
+    code = main(["evaluate", "--data", str(data), "--episodes", "1", "--k", "1", "--negatives", "without",
+                 "--systems", "fewshot-torch", "--checkpoint", str(run), "--seconds", "1.5",
+                 "--workers", "1", "--out", str(out), "--quiet"])
+    assert code == 0
+    # the recorded command says which example length ran (not the 3 s of a model without a card)
+    assert "--support-seconds 0.75" in (out / "summary.md").read_text()
