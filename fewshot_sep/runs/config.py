@@ -107,7 +107,7 @@ DEFAULTS: dict[str, Any] = {
 
 #: Keys of retired experiment options -> the values that meant "off" (the default first). Saved
 #: configs (models/, runs/) still carry them; they are accepted at those values and dropped. The
-#: options' code is in git tag lab-notebook-2026-12.
+#: options' code is in git commit bc17340 (the lab notebook).
 RETIRED: dict[str, tuple[Any, ...]] = {
     "model.tcn_dilations": (None,),       # the TCN temporal core
     "model.refiner": (0, None),           # the full-resolution mask refiner with time context
@@ -120,8 +120,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[s
     for key, value in override.items():
         if f"{where}{key}" in RETIRED:
             if value not in RETIRED[f"{where}{key}"]:
-                raise UserError(f"config key '{where}{key}' belonged to a retired experiment (git tag "
-                                f"lab-notebook-2026-12): remove it, or set it to {RETIRED[f'{where}{key}'][0]!r}")
+                raise UserError(f"config key '{where}{key}' belonged to a retired experiment (git commit "
+                                f"bc17340, the lab notebook): remove it, or set it to {RETIRED[f'{where}{key}'][0]!r}")
             continue
         if key not in base:
             raise UserError(f"config key '{where}{key}' is unknown: valid keys are {sorted(base)}")

@@ -9,7 +9,7 @@ import pytest
 
 from repo_paths import REPO
 
-RUN = REPO / "runs" / "robust14"
+RUN = REPO / "runs" / "robust15"
 
 
 def test_old_import_paths_are_the_same_objects():
@@ -37,19 +37,20 @@ def test_committed_run_resumes_through_runs():
     """What `train --resume` does before its first step: model, optimiser and counters from the run."""
     torch = pytest.importorskip("torch")
     if not (RUN / "checkpoint.pt").exists():
-        pytest.skip("no committed run in runs/robust14")
+        pytest.skip("no committed run in runs/robust15")
     from fewshot_sep.model import build_model
     from fewshot_sep.runs.checkpoint import read_checkpoint
     from fewshot_sep.runs.config import resolve_config
     from fewshot_sep.train.loop import trainable_parameters
+    from fewshot_sep.train.parameters import parameter_groups
 
     config = resolve_config(json.loads((RUN / "config.json").read_text(encoding="utf-8")))
     state = read_checkpoint(RUN / "checkpoint.pt")
     model = build_model(config)
     model.load_state_dict(state["model"], strict=True)
     train_cfg = config["train"]
-    optimizer = torch.optim.AdamW(trainable_parameters(model, train_cfg.get("trainable"),
-                                                       train_cfg.get("frozen_norms", "running")),
+    trained = trainable_parameters(model, train_cfg.get("trainable"), train_cfg.get("frozen_norms", "running"))
+    optimizer = torch.optim.AdamW(parameter_groups(model, trained, train_cfg.get("lr_scale")),
                                   lr=float(train_cfg["lr"]), weight_decay=float(train_cfg["weight_decay"]))
     optimizer.load_state_dict(state["optimizer"])
     assert int(state["step"]) > 0 and int(state["episodes"]) > 0
@@ -69,7 +70,7 @@ def test_eval_and_export_do_not_import_the_trainer():
 
 def test_retired_options_are_dropped_at_their_off_value_and_refused_otherwise():
     """Saved configs still carry the retired TCN and refiner keys at "off": they load (the keys
-    dropped); any other value is refused with the tag that holds the experiment's code."""
+    dropped); any other value is refused naming the commit that holds the experiment's code."""
     from fewshot_sep.runs.config import resolve_config
     from fewshot_sep.utils.errors import UserError
 
@@ -78,6 +79,6 @@ def test_retired_options_are_dropped_at_their_off_value_and_refused_otherwise():
     saved = json.loads((REPO / "models" / "onehot" / "config.json").read_text())
     assert saved["model"]["refiner"] == 0 and "refiner" not in resolve_config(saved)["model"]
     for key, value in (("refiner", 4), ("refiner_frames", 5), ("tcn_dilations", [1, 2])):
-        with pytest.raises(UserError, match=rf"'model.{key}' belonged to a retired experiment \(git tag "
-                                            r"lab-notebook-2026-12\)"):
+        with pytest.raises(UserError, match=rf"'model.{key}' belonged to a retired experiment \(git commit "
+                                            r"bc17340, the lab notebook\)"):
             resolve_config({"model": {key: value}})
