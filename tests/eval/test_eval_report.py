@@ -77,3 +77,21 @@ def test_paired_comparisons_use_the_same_episodes():
     assert "### Paired comparisons" in text
     assert "| seen | k = 5: with 3 negatives vs without (episodes that have negatives) | 6 | +5.03 | +6.03 | +1.00 [+1.00, +1.00] |" in text
     assert "| unseen | few-shot (k = 5) vs one-hot baseline | 6 |" in text
+
+
+def test_the_per_family_table_ends_with_pitched_only_medians():
+    rows = _rows()
+    # make two seen episodes drum kits that score far above the rest
+    for r in rows:
+        if r["episode"] in ("test/0000", "test/0002") and r["status"] == "ok":
+            r.update(family="Drum Kit", target_name="Drum Kit: Standard", target_instrument=128)
+            if r["system"] == "fewshot-onnx":
+                r["si_sdri"] += 20.0
+    text = markdown_summary(rows)
+    family_table = text.split("### Per family")[1].split("###")[0]
+    pitched = [line for line in family_table.splitlines() if line.startswith("| **pitched (all but Drum Kit)**")]
+    assert [line.split(" | ")[1] for line in pitched] == ["seen", "unseen"]
+    # seen pitched episodes 1, 3, 4, 5 at k = 5 without negatives: 5.01, 5.03, 5.04, 5.05 -> median 5.035
+    # (with the kits the seen median would be 5.045 over n=6, its interval reaching 25)
+    assert pitched[0].endswith("| +5.04 [+5.01, +5.05] (n=4) |")
+    assert pitched[1].endswith("| +5.08 [+5.06, +5.11] (n=6) |")
