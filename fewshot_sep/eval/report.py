@@ -469,6 +469,8 @@ def write_results_markdown(
         "",
         *[f"{link}\n" for link in links],
     ]
+    page = "\n".join(lines) + "\n"
     robust = existing_section(path)  # the robustness suite's section survives a rewrite of the page
-    write_text_atomic(path, "\n".join(lines) + "\n" + (f"\n{robust}\n" if robust else ""))
+    # kept the way replace_section appends it, so rewriting either part leaves the other byte-identical
+    write_text_atomic(path, replace_section(page, robust) if robust else page)
     return path

@@ -134,6 +134,10 @@ def test_harness_scores_the_suite_and_writes_the_results_section(robust_set, tmp
     write_results_markdown(page, [], {"command": "standard"}, [])
     again = page.read_text()
     assert again.count(ROBUST_SECTION_START) == 1 and "| in-domain s |" in again and "standard" in again
+    # ... laid out as the suite lays it out (one blank line before it), so rewrites are stable
+    assert "\n\n\n" + ROBUST_SECTION_START not in again and "\n\n" + ROBUST_SECTION_START in again
+    write_results_markdown(page, [], {"command": "standard"}, [])
+    assert page.read_text() == again
 
 
 def test_robust_suite_refuses_val_and_a_lone_blend(robust_set):
