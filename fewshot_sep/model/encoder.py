@@ -49,7 +49,6 @@ class ClipEncoder(nn.Module):
                  dilations: tuple[int, ...] = (1, 2, 4)) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
-        self.hidden = hidden
         self.register_buffer("mel", torch.from_numpy(mel_filterbank(n_mels)), persistent=False)
         layers: list[nn.Module] = []
         in_ch = n_mels
