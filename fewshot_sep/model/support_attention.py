@@ -15,8 +15,9 @@ Shapes: ``B`` episodes, ``T`` mixture frames, ``H`` the bottleneck width
   average-pooled over ``P = pool_frames`` frames, a learnt "example" or "negative
   example" vector added, layer-normalised.
 - :meth:`SupportAttention.forward`: ``z [B, T, H]``, ``tokens [B, M, A]``, ``valid [B, M]`` ->
-  ``z + attention [B, T, H]`` (an episode without a valid token gets ``z`` unchanged). The output projection starts at zero, so a model warm-started
-  from one without attention computes exactly what that model did.
+  ``z + attention [B, T, H]`` (an episode without a valid token gets ``z`` unchanged). The
+  output projection starts at zero, so a model warm-started from one without attention
+  computes exactly what that model did.
 
 The attention looks at no other mixture frame, so streaming frame by frame equals one pass.
 """

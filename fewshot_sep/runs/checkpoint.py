@@ -68,7 +68,7 @@ def load_checkpoint(run_dir_or_file: str | os.PathLike, which: str = "best") -> 
     """
     from fewshot_sep.model import build_model
 
-    ckpt_path, config_path = _resolve(run_dir_or_file)
+    ckpt_path = _resolve(run_dir_or_file)[0]
     if which == "latest" and Path(run_dir_or_file).is_dir():
         ckpt_path = Path(run_dir_or_file) / CHECKPOINT_NAME
     if not ckpt_path.is_file():

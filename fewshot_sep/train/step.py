@@ -118,9 +118,7 @@ def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor]
     """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied (with support attention,
     the episodes' example tokens from :func:`batch_support`, made from ``frames`` when given)."""
     spec = S.stft(batch["mixture"])
-    support = None
-    if model.separator.support_attention is not None:
-        support = batch_support(model, batch, frames)
+    support = batch_support(model, batch, frames)  # None without support attention
     mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning, support)[:, 0]
     est_spec = mask * spec
     return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec, mask
