@@ -157,21 +157,25 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no system to evaluate")
 
     support_seconds = args.support_seconds
+    support_origin = "--support-seconds"
     if support_seconds is None:
         # the clip length the model was trained on: the ONNX card's, else the torch run's config
-        support_seconds = 3.0
+        support_seconds, support_origin = 3.0, "the default example length"
         if any(s in systems for s in ("fewshot-onnx", "fewshot-stream")):
             from fewshot_sep.realtime.model_files import ModelFiles
 
             support_seconds = ModelFiles.load(args.model).clip_seconds
+            support_origin = f"the example length of {args.model}'s model card"
         elif "fewshot-torch" in systems:
             from fewshot_sep.export.card import clip_lengths
             from fewshot_sep.runs.checkpoint import read_run_config
 
             support_seconds = clip_lengths(read_run_config(checkpoint))[0]
+            support_origin = f"data.support_seconds of {checkpoint}'s run config"
     if not (0.5 <= support_seconds <= 30):
-        raise UserError(f"--support-seconds {support_seconds} is invalid: use 0.5..30 (and at least the model's "
-                        "min_clip_seconds)")
+        raise UserError(f"{support_origin} ({support_seconds:g} s) is invalid for evaluation: examples of "
+                        "0.5..30 s are supported; pass --support-seconds S in that range (and at least the "
+                        "model's min_clip_seconds)")
     settings = EvalSettings(
         data=str(data), splits=list(dict.fromkeys(args.split)), episodes=args.episodes, seed=args.seed,
         ks=sorted(set(args.k)), negatives=args.negatives, systems=systems,

@@ -101,3 +101,21 @@ def test_fewshot_torch_alone_uses_the_clip_length_its_run_trained_on(tiny, tmp_p
     assert code == 0
     # the recorded command says which example length ran (not the 3 s of a model without a card)
     assert "--support-seconds 0.75" in (out / "summary.md").read_text()
+
+
+def test_an_example_length_out_of_range_from_a_run_config_names_the_config(tiny, tmp_path, capsys):
+    import json
+
+    from model_test_config import save_tiny_run
+
+    data, _ = tiny
+    run = save_tiny_run(tmp_path / "tiny-run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "data": {"support_seconds": 0.25}}))
+    code = main(["evaluate", "--data", str(data), "--episodes", "1", "--k", "1", "--negatives", "without",
+                 "--systems", "fewshot-torch", "--checkpoint", str(run), "--seconds", "1.5",
+                 "--workers", "1", "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 2
+    message = capsys.readouterr().err
+    # the value came from the run's config, not the command line: the error says so and how to fix it
+    assert "data.support_seconds" in message and "0.25" in message and "pass --support-seconds" in message
