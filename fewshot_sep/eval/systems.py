@@ -154,23 +154,29 @@ class TorchFewShot(_TorchCheckpoint):
         return np.stack(out).astype(np.float32)
 
     def support_tokens(self, examples: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = ()):
-        """A support-attention model's input for one episode: ``(tokens [1, M, A], valid [1, M])``
-        from the example clips and the negative clips (mono, model rate; lengths may differ);
-        ``None`` for a model without support attention."""
+        """A support-attention model's input for one episode: a
+        :class:`~fewshot_sep.model.support_attention.Support` (frame tokens ``[1, M, A]``, band
+        tokens ``[1, M, F, A_band]``, ``valid [1, M]``) from the example clips and the negative
+        clips (mono, model rate; lengths may differ); ``None`` for a model without support attention."""
+        from fewshot_sep.model.support_attention import Support
         from fewshot_sep.realtime.stft import stft
 
         torch = self.torch
-        attention = self.model.separator.support_attention
-        if attention is None:
+        if not self.model.reads_support:
             return None
-        parts = []
+        frame_parts, band_parts = [], []
         with torch.inference_mode():
             for clips, negative in ((examples, False), (negatives, True)):
                 for clip in clips:
                     magnitude = torch.from_numpy(np.abs(stft(np.asarray(clip, np.float32)))[None, None].copy())
-                    parts.append(attention.clip_tokens(self.model.encoder.frame_features(magnitude), negative)[0])
-            tokens = torch.cat(parts)[None]
-        return tokens, torch.ones(tokens.shape[:2], dtype=torch.bool)
+                    frame_tokens, band_tokens = self.model.clip_support_tokens(magnitude, negative)
+                    for tokens, parts in ((frame_tokens, frame_parts), (band_tokens, band_parts)):
+                        if tokens is not None:
+                            parts.append(tokens[0])
+            frame = torch.cat(frame_parts)[None] if frame_parts else None
+            band = torch.cat(band_parts)[None] if band_parts else None
+        count = (frame if frame is not None else band).shape[1]
+        return Support(frame, torch.ones(1, count, dtype=torch.bool), band)
 
     def separate(self, mixture: np.ndarray, conditioning: np.ndarray, states: tuple = (),
                  support=None) -> np.ndarray:

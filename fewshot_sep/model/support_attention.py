@@ -20,12 +20,36 @@ Shapes: ``B`` episodes, ``T`` mixture frames, ``H`` the bottleneck width
   computes exactly what that model did.
 
 The attention looks at no other mixture frame, so streaming frame by frame equals one pass.
+
+:class:`BandSupportAttention` is the same comparison one level up the spectrum: at an encoder
+level of ``F`` bands and ``C`` channels, each band of each mixture frame attends to the
+examples' features *of that band*, taken from the separator's own encoder
+(:meth:`~fewshot_sep.model.separator.Separator.band_features`), so the mixture and the
+examples are compared in the same feature space, band by band, like a learnt template match
+(the example-informed NMF of issue 26, which helped unseen instruments). Its tokens
+``[B, M, F, A_band]`` share the slots ``M`` (and ``valid``) of the frame tokens: the same clips
+pooled over the same frames (:class:`Support`).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
+
+
+class Support(NamedTuple):
+    """An episode batch's example tokens, as the separator reads them.
+
+    ``tokens [B, M, A]`` for :class:`SupportAttention` (``None`` without it), ``valid [B, M]``
+    bool (padding False), ``band_tokens [B, M, F, A_band]`` for :class:`BandSupportAttention`
+    (``None`` without it). A plain ``(tokens, valid)`` tuple is a ``Support`` without band tokens.
+    """
+
+    tokens: torch.Tensor | None
+    valid: torch.Tensor
+    band_tokens: torch.Tensor | None = None
 
 
 class SupportAttention(nn.Module):
@@ -79,23 +103,89 @@ def episode_tokens(tokens: torch.Tensor, episode: torch.Tensor, n_episodes: int
     """Gather per-clip tokens into per-episode sets.
 
     Args:
-        tokens: ``[N, m, A]`` tokens of N clips (m per clip).
+        tokens: ``[N, m, *rest]`` tokens of N clips (m per clip; ``rest`` is ``[A]`` for frame
+            tokens, ``[F, A]`` for band tokens laid out clip-major).
         episode: ``[N]`` int64, the episode of each clip.
         n_episodes: ``B``.
 
     Returns:
-        ``(tokens [B, K * m, A], valid [B, K * m] bool)`` with ``K`` the most clips any
+        ``(tokens [B, K * m, *rest], valid [B, K * m] bool)`` with ``K`` the most clips any
         episode has; the slots of episodes with fewer clips are zeros and not valid.
     """
-    n_clips, per_clip, width = tokens.shape
+    n_clips, per_clip = tokens.shape[:2]
+    rest = tokens.shape[2:]
     counts = torch.bincount(episode, minlength=n_episodes)
     most = int(counts.max()) if n_clips else 0
     order = torch.argsort(episode, stable=True)
     sorted_episode = episode[order]
     starts = torch.cumsum(counts, 0) - counts
     slot = torch.arange(n_clips, device=tokens.device) - starts[sorted_episode]
-    padded = tokens.new_zeros(n_episodes, most, per_clip, width)
+    padded = tokens.new_zeros(n_episodes, most, per_clip, *rest)
     valid = torch.zeros(n_episodes, most, per_clip, dtype=torch.bool, device=tokens.device)
     padded[sorted_episode, slot] = tokens[order]
     valid[sorted_episode, slot] = True
-    return padded.reshape(n_episodes, most * per_clip, width), valid.reshape(n_episodes, most * per_clip)
+    return padded.reshape(n_episodes, most * per_clip, *rest), valid.reshape(n_episodes, most * per_clip)
+
+
+class BandSupportAttention(nn.Module):
+    """Per-band cross-attention from an encoder level's features to the examples' features
+    of the same band (one set of weights for every band, a learnt band vector on the tokens).
+
+    ``h [B, C, F, T]``, ``band_tokens [B, M, F, A]``, ``valid [B, M]`` -> ``h + update [B, C, F, T]``;
+    the output projection starts at zero (an untrained layer leaves ``h`` exactly as it was)
+    and an episode without a valid token is left unchanged. No other frame is read, so
+    streaming equals one pass.
+    """
+
+    def __init__(self, channels: int, n_bands: int, attention_dim: int = 32, heads: int = 2,
+                 pool_frames: int = 8) -> None:
+        super().__init__()
+        if attention_dim <= 0 or heads <= 0 or attention_dim % heads:
+            raise ValueError(f"model.support_band_attention {attention_dim} with {heads} heads is invalid: use a "
+                             "width divisible by the number of heads (e.g. 32 with 2)")
+        if pool_frames < 1:
+            raise ValueError(f"model.support_pool_frames {pool_frames} is invalid: use 1 or more frames")
+        self.attention_dim = attention_dim
+        self.heads = heads
+        self.pool_frames = pool_frames
+        self.n_bands = n_bands
+        self.token_in = nn.Linear(channels, attention_dim)
+        self.token_kind = nn.Parameter(torch.zeros(2, attention_dim))  # row 0: example, row 1: negative
+        self.token_band = nn.Parameter(torch.zeros(n_bands, attention_dim))
+        self.token_norm = nn.LayerNorm(attention_dim)
+        self.query_norm = nn.LayerNorm(channels)
+        self.query = nn.Linear(channels, attention_dim)
+        self.key = nn.Linear(attention_dim, attention_dim)
+        self.value = nn.Linear(attention_dim, attention_dim)
+        self.out = nn.Linear(attention_dim, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def clip_tokens(self, features: torch.Tensor, negative: bool = False) -> torch.Tensor:
+        """``features [N, C, F, T_clip]`` (:meth:`Separator.band_features`) -> tokens
+        ``[N, ceil(T_clip / P), F, A]`` (clip-major, as :func:`episode_tokens` gathers them)."""
+        n_clips, chans, bands, frames = features.shape
+        if bands != self.n_bands:
+            raise ValueError(f"band tokens need features of {self.n_bands} bands, got {bands}")
+        pooled = nn.functional.avg_pool1d(features.reshape(n_clips, chans * bands, frames), self.pool_frames,
+                                          self.pool_frames, ceil_mode=True)
+        pooled = pooled.reshape(n_clips, chans, bands, -1).permute(0, 3, 2, 1)       # [N, m, F, C]
+        tokens = self.token_in(pooled) + self.token_band + self.token_kind[int(negative)]
+        return self.token_norm(tokens)
+
+    def forward(self, h: torch.Tensor, band_tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``h [B, C, F, T]``, ``band_tokens [B, M, F, A]``, ``valid [B, M]`` -> ``[B, C, F, T]``."""
+        batch, chans, bands, frames = h.shape
+        heads, width = self.heads, self.attention_dim // self.heads
+        q = self.query(self.query_norm(h.permute(0, 2, 3, 1)))                        # [B, F, T, A]
+        q = q.reshape(batch, bands, frames, heads, width).transpose(2, 3)             # [B, F, h, T, w]
+        per_band = band_tokens.transpose(1, 2)                                       # [B, F, M, A]
+        k = self.key(per_band).reshape(batch, bands, -1, heads, width).transpose(2, 3)  # [B, F, h, M, w]
+        v = self.value(per_band).reshape(batch, bands, -1, heads, width).transpose(2, 3)
+        scores = torch.matmul(q, k.transpose(3, 4)) * (width ** -0.5)                # [B, F, h, T, M]
+        # a finite floor, not -inf: an episode with no valid token must not turn into NaN
+        scores = scores.masked_fill(~valid[:, None, None, None, :], torch.finfo(scores.dtype).min)
+        attended = torch.matmul(torch.softmax(scores, dim=-1), v)                    # [B, F, h, T, w]
+        update = self.out(attended.transpose(2, 3).reshape(batch, bands, frames, heads * width))
+        update = update.permute(0, 3, 1, 2)                                          # [B, C, F, T]
+        return h + update * valid.any(dim=1).to(h.dtype)[:, None, None, None]

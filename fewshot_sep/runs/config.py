@@ -69,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
         "support_attention": 0,     # > 0: width of the attention from bottleneck frames to the examples' frames
         "support_heads": 4,         # ... its heads
         "support_pool_frames": 8,   # ... example frames averaged into one token (8 frames = 46 ms)
+        "support_band_attention": 0,  # > 0: width of the per-band attention to the examples' encoder features
+        "support_band_level": 1,    # ... its encoder level (at or below band_gru_level)
+        "support_band_heads": 2,    # ... its heads
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],

@@ -18,7 +18,7 @@ import torch
 
 from fewshot_sep.model import FewShotModel
 from fewshot_sep.model import stft as S
-from fewshot_sep.model.support_attention import episode_tokens
+from fewshot_sep.model.support_attention import Support, episode_tokens
 from fewshot_sep.train.batches import make_batch
 from fewshot_sep.train.losses import negative_leakage_db, prototype_loss, separation_loss, si_sdr
 
@@ -43,12 +43,16 @@ def class_rows_of(model_config: dict[str, Any]) -> dict[int, int] | None:
 def batch_clip_frames(model: FewShotModel, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
     """The clip encoder's frame features of a batch's clips, computed once per step and shared
     by the conditioning, the prototype loss and support attention:
-    ``{"support": [S, C, T_clip], "negatives": [J, C, T_clip] or None (no negative clips)}``."""
-    def frames(clips: torch.Tensor) -> torch.Tensor:
-        return model.encoder.frame_features(S.stft(clips).abs().unsqueeze(1))
-
-    has_negatives = batch["negatives"].shape[0] > 0
-    return {"support": frames(batch["support"]), "negatives": frames(batch["negatives"]) if has_negatives else None}
+    ``{"support": [S, C, T_clip], "negatives": [J, C, T_clip] or None (no negative clips)}``,
+    plus the clips' magnitudes ``"support_magnitude" [S, 1, 513, T_clip]`` and
+    ``"negatives_magnitude"`` (band support attention makes its tokens from them)."""
+    out: dict[str, torch.Tensor | None] = {}
+    for key in ("support", "negatives"):
+        clips = batch[key]
+        magnitude = S.stft(clips).abs().unsqueeze(1) if clips.shape[0] > 0 else None
+        out[key] = model.encoder.frame_features(magnitude) if magnitude is not None else None
+        out[f"{key}_magnitude"] = magnitude
+    return out
 
 
 def support_embeddings(model: FewShotModel, batch: dict[str, torch.Tensor],
@@ -86,23 +90,29 @@ def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
 
 
 def batch_support(model: FewShotModel, batch: dict[str, torch.Tensor],
-                  frames: dict[str, torch.Tensor | None] | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Support attention's input for a batch: ``(tokens [B, M, A], valid [B, M])`` of each
-    episode's example clips, then its negative clips where it has them (from ``frames``,
-    :func:`batch_clip_frames`, when given); ``None`` for a model without support attention."""
-    attention = model.separator.support_attention
-    if attention is None or model.conditioning_mode != "fewshot":
+                  frames: dict[str, torch.Tensor | None] | None = None) -> Support | None:
+    """Support attention's input for a batch: a :class:`Support` of each episode's example
+    clips, then its negative clips where it has them (frame tokens ``[B, M, A]``, band tokens
+    ``[B, M, F, A_band]``, ``valid [B, M]``; made from ``frames``, :func:`batch_clip_frames`,
+    when given); ``None`` for a model without support attention."""
+    if not model.reads_support:
         return None
     n_episodes = batch["mixture"].shape[0]
     frames = frames or batch_clip_frames(model, batch)
-    tokens, valid = episode_tokens(attention.clip_tokens(frames["support"]), batch["support_episode"], n_episodes)
-    if frames["negatives"] is not None:
-        negative, negative_valid = episode_tokens(attention.clip_tokens(frames["negatives"], negative=True),
-                                                  batch["negative_episode"], n_episodes)
-        tokens = torch.cat([tokens, negative], dim=1)
-        valid = torch.cat([valid, negative_valid & (batch["has_negatives"][:, None] > 0)], dim=1)
-    return tokens, valid
+    frame_parts, band_parts, valid_parts = [], [], []
+    for key, episode_key, negative in (("support", "support_episode", False), ("negatives", "negative_episode", True)):
+        if frames[f"{key}_magnitude"] is None:
+            continue  # no negative clips in this batch
+        per_clip = model.clip_support_tokens(frames[f"{key}_magnitude"], negative, frames[key])
+        for tokens, parts in zip(per_clip, (frame_parts, band_parts)):
+            if tokens is not None:
+                gathered, valid = episode_tokens(tokens, batch[episode_key], n_episodes)
+                parts.append(gathered)
+        if negative:  # the clips of an episode drawn without negatives are not read
+            valid = valid & (batch["has_negatives"][:, None] > 0)
+        valid_parts.append(valid)
+    return Support(torch.cat(frame_parts, dim=1) if frame_parts else None, torch.cat(valid_parts, dim=1),
+                   torch.cat(band_parts, dim=1) if band_parts else None)
 
 
 def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor,

@@ -116,7 +116,9 @@ def test_training_feeds_the_examples_and_negatives_and_the_layer_learns():
     source = SyntheticSampler(n_instruments=6, clip_seconds=0.5, support_seconds=0.5, k_range=(1, 3),
                               n_interferers=(1, 2), negative_prob=0.5, negatives_range=(1, 2), seed=5)
     batch = to_tensors(make_batch(source, step=0, batch_size=6, seed=0), torch.device("cpu"))
-    tokens, valid = batch_support(model, batch)
+    support = batch_support(model, batch)
+    tokens, valid = support.tokens, support.valid
+    assert support.band_tokens is None  # no band attention in this model
     per_clip = -(-S.stft(batch["support"][:1]).shape[-1] // 4)  # a clip's frames pooled by 4 (ceil)
     counts = torch.bincount(batch["support_episode"], minlength=6)
     negative_counts = torch.bincount(batch["negative_episode"], minlength=6) * (batch["has_negatives"] > 0)
@@ -141,9 +143,9 @@ def test_torch_evaluation_system_builds_tokens_from_the_clips(tmp_path):
     rng = np.random.default_rng(0)
     examples = [rng.standard_normal(8000).astype(np.float32) * 0.1 for _ in range(2)]
     negatives = [rng.standard_normal(6000).astype(np.float32) * 0.1]
-    tokens, valid = system.support_tokens(examples, negatives)
-    assert tokens.shape[0] == 1 and bool(valid.all())
-    assert tokens.shape[1] == valid.shape[1] > system.support_tokens(examples)[0].shape[1]
+    tokens, valid, band_tokens = system.support_tokens(examples, negatives)
+    assert tokens.shape[0] == 1 and bool(valid.all()) and band_tokens is None
+    assert tokens.shape[1] == valid.shape[1] > system.support_tokens(examples).tokens.shape[1]
     mixture = rng.standard_normal(6000).astype(np.float32) * 0.1
     vector = np.zeros(model.conditioning_dim, np.float32)
     with_examples = system.separate(mixture, vector, support=(tokens, valid))
@@ -177,8 +179,8 @@ def test_training_and_evaluation_make_the_same_tokens_from_the_same_clips(tmp_pa
                               n_interferers=(1, 2), negative_prob=1.0, negatives_range=(1, 1), seed=2)
     batch = make_batch(source, step=0, batch_size=1, seed=0)
     with torch.no_grad():
-        train_tokens, train_valid = batch_support(model, to_tensors(batch, torch.device("cpu")))
-    eval_tokens, _ = TorchFewShot(tmp_path).support_tokens(list(batch["support"]), list(batch["negatives"]))
+        train_tokens, train_valid, _ = batch_support(model, to_tensors(batch, torch.device("cpu")))
+    eval_tokens = TorchFewShot(tmp_path).support_tokens(list(batch["support"]), list(batch["negatives"])).tokens
     assert bool(train_valid.all())
     # numpy vs torch STFT: ~1e-4 apart after the log; a swapped clip or token kind is ~0.1 apart
     torch.testing.assert_close(eval_tokens, train_tokens, rtol=1e-3, atol=1e-3)
