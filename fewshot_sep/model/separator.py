@@ -210,7 +210,7 @@ class Separator(nn.Module):
     # -- forward ---------------------------------------------------------------------------
     def forward(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
                 *states: torch.Tensor,
-                support: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, ...]:
+                support: Support | tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, ...]:
         """Estimate the target mask.
 
         Args:
@@ -322,7 +322,7 @@ class Separator(nn.Module):
         return h
 
     def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
-                     support: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                     support: Support | tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """One pass from zero states: ``mask [B, 1, 513, T]`` aligned with the input frames.
 
         For a look-ahead model the input gets ``L`` silent frames at its end (what a stream

@@ -45,7 +45,8 @@ def batch_clip_frames(model: FewShotModel, batch: dict[str, torch.Tensor]) -> di
     by the conditioning, the prototype loss and support attention:
     ``{"support": [S, C, T_clip], "negatives": [J, C, T_clip] or None (no negative clips)}``,
     plus the clips' magnitudes ``"support_magnitude" [S, 1, 513, T_clip]`` and
-    ``"negatives_magnitude"`` (band support attention makes its tokens from them)."""
+    ``"negatives_magnitude" [J, 1, 513, T_clip]`` or None (band support attention makes its
+    tokens from them)."""
     out: dict[str, torch.Tensor | None] = {}
     for key in ("support", "negatives"):
         clips = batch[key]
@@ -103,9 +104,12 @@ def batch_support(model: FewShotModel, batch: dict[str, torch.Tensor],
     for key, episode_key, negative in (("support", "support_episode", False), ("negatives", "negative_episode", True)):
         if frames[f"{key}_magnitude"] is None:
             continue  # no negative clips in this batch
-        per_clip = model.clip_support_tokens(frames[f"{key}_magnitude"], negative, frames[key])
-        for tokens, parts in zip(per_clip, (frame_parts, band_parts)):
-            if tokens is not None:
+        frame_tokens, band_tokens = model.clip_support_tokens(frames[f"{key}_magnitude"], negative, frames[key])
+        if frame_tokens is not None and band_tokens is not None and frame_tokens.shape[1] != band_tokens.shape[1]:
+            raise ValueError(f"frame tokens ({frame_tokens.shape[1]} per clip) and band tokens "
+                             f"({band_tokens.shape[1]}) must share their slots: pool the same frames")
+        for tokens, parts in ((frame_tokens, frame_parts), (band_tokens, band_parts)):
+            if tokens is not None:  # both kinds give the same valid slots (checked above)
                 gathered, valid = episode_tokens(tokens, batch[episode_key], n_episodes)
                 parts.append(gathered)
         if negative:  # the clips of an episode drawn without negatives are not read

@@ -70,7 +70,7 @@ def test_the_harness_gives_a_support_attention_checkpoint_the_episodes_clips(tmp
         return original_tokens(self, examples, negatives)
 
     def separate(self, mixture, conditioning, states=(), support=None):
-        assert support is not None and support[0].shape[1] > 0
+        assert support is not None and support.valid.shape[1] > 0
         return original_separate(self, mixture, conditioning, states, support)
 
     monkeypatch.setattr(TorchFewShot, "support_tokens", support_tokens)

@@ -45,8 +45,9 @@ def test_a_fresh_band_attention_layer_leaves_the_warm_started_model_unchanged():
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
-def test_the_examples_features_are_the_mixtures_features_of_that_level():
-    model = small_model(seed=1, **BAND)
+@pytest.mark.parametrize("level", [0, 1, 2])  # the band split alone, a middle level, the deepest
+def test_the_examples_features_are_the_mixtures_features_of_that_level(level):
+    model = small_model(seed=1, **{**BAND, "support_band_level": level})
     separator = model.separator
     magnitude = 0.05 * torch.rand(2, 1, 513, 14)
     seen = []
@@ -57,7 +58,7 @@ def test_the_examples_features_are_the_mixtures_features_of_that_level():
     finally:
         hook.remove()
     features = separator.band_features(magnitude)
-    assert features.shape == seen[0].shape == (2, SMALL_MODEL["channels"][1], separator.enc_bins[1], 14)
+    assert features.shape == seen[0].shape == (2, SMALL_MODEL["channels"][level], separator.enc_bins[level], 14)
     torch.testing.assert_close(features, seen[0], rtol=1e-5, atol=1e-6)
 
 
@@ -73,8 +74,9 @@ def test_band_features_use_the_running_statistics_and_leave_them_alone_in_traini
         torch.testing.assert_close(buf, before[name], rtol=0, atol=0, msg=name)
 
 
-def test_the_band_tokens_change_the_mask_and_streaming_equals_one_pass():
-    model = small_model(seed=4, **BAND)
+@pytest.mark.parametrize("level", [0, 2])
+def test_the_band_tokens_change_the_mask_and_streaming_equals_one_pass(level):
+    model = small_model(seed=4, **{**BAND, "support_band_level": level})
     separator = model.separator
     magnitude = torch.rand(2, 1, 513, 12)
     conditioning = torch.randn(2, model.conditioning_dim)
@@ -128,12 +130,28 @@ def test_training_feeds_both_kinds_of_tokens_and_the_band_layer_learns():
     # the two kinds of tokens share their slots: the same clips pooled over the same frames
     assert support.band_tokens.shape[:3] == (*support.tokens.shape[:2], bands)
     assert support.valid.shape == support.tokens.shape[:2]
+    per_clip = support.band_tokens.shape[1] // int(torch.bincount(batch["support_episode"]).max()
+                                                   + torch.bincount(batch["negative_episode"]).max())
+    counts = torch.bincount(batch["support_episode"], minlength=6)
+    negative_counts = torch.bincount(batch["negative_episode"], minlength=6) * (batch["has_negatives"] > 0)
+    assert 0 < int(negative_counts.sum())
+    assert support.valid.sum(dim=1).tolist() == ((counts + negative_counts) * per_clip).tolist()
     loss, _ = batch_loss(model, batch, {"sisdr_weight": 1.0, "magnitude_weight": 1.0})
     loss.backward()
     grads = {name: p.grad for name, p in model.named_parameters()
              if name.startswith("separator.support_band_attention")}
     assert grads and all(g is not None for g in grads.values())
     assert float(grads["separator.support_band_attention.out.weight"].abs().sum()) > 0
+
+
+def test_the_token_path_sends_no_gradient_into_the_encoder_only_into_the_token_projection():
+    model = small_model(seed=9, **BAND).train()
+    _, band_tokens = model.clip_support_tokens(0.05 * torch.rand(2, 1, 513, 12))
+    band_tokens.square().sum().backward()
+    attention = model.separator.support_band_attention
+    assert attention.token_in.weight.grad is not None and float(attention.token_in.weight.grad.abs().sum()) > 0
+    assert model.separator.band_split.proj.weight.grad is None  # the encoder learns from the mixtures
+    assert all(conv.conv.weight.grad is None for conv in model.separator.enc_convs)
 
 
 def test_training_and_evaluation_make_the_same_band_tokens_from_the_same_clips(tmp_path):
