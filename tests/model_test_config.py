@@ -6,6 +6,7 @@
   BatchNorm statistics; perturbing all parameters and running statistics means a wrong
   conditioning vector, a dropped normalisation or a mixed-up state changes the output. Used by
   `small_model` and by the export tests' `export_helpers.tiny_model` (the smoke config's model).
+- `frame_by_frame`: a separator's masks streamed one frame per call (to compare with one pass).
 - `TINY_MODEL` / `save_tiny_run`: the smallest model, untrained, as a run folder
   (``config.json`` + ``checkpoint.pt``) for the evaluation tests.
 """
@@ -60,3 +61,17 @@ def save_tiny_run(folder: Path, seed: int = 0, **overrides) -> Path:
     save_config(folder, config)
     save_checkpoint(folder / "checkpoint.pt", {"model": build_model(config).state_dict(), "step": 0})
     return folder
+
+
+def frame_by_frame(separator, magnitude, conditioning, **kwargs):
+    """``separator``'s mask of ``magnitude [B, 1, 513, T]`` streamed one frame per call from its
+    initial states (``kwargs`` passed to every call, e.g. ``support``): ``[B, 1, 513, T]``."""
+    import torch
+
+    states = separator.initial_states(magnitude.shape[0])
+    frames = []
+    with torch.no_grad():
+        for t in range(magnitude.shape[-1]):
+            out, *states = separator(magnitude[..., t:t + 1], conditioning, *states, **kwargs)
+            frames.append(out)
+    return torch.cat(frames, dim=-1)

@@ -52,15 +52,16 @@ class Support(NamedTuple):
     band_tokens: torch.Tensor | None = None
 
 
-class SupportAttention(nn.Module):
-    """Multi-head cross-attention from bottleneck frames to example-clip tokens."""
+class _TokenAttention(nn.Module):
+    """What both support attentions share: token and query projections, multi-head attention
+    over valid tokens, a zero-initialised output projection (an untrained layer changes nothing)."""
 
-    def __init__(self, query_dim: int, token_dim: int, attention_dim: int = 64, heads: int = 4,
-                 pool_frames: int = 8) -> None:
+    def __init__(self, query_dim: int, token_dim: int, attention_dim: int, heads: int, pool_frames: int,
+                 setting: str, example_width: str) -> None:
         super().__init__()
         if attention_dim <= 0 or heads <= 0 or attention_dim % heads:
-            raise ValueError(f"model.support_attention {attention_dim} with {heads} heads is invalid: "
-                             "use a width divisible by the number of heads (e.g. 64 with 4)")
+            raise ValueError(f"model.{setting} {attention_dim} with {heads} heads is invalid: use a width "
+                             f"divisible by the number of heads (e.g. {example_width})")
         if pool_frames < 1:
             raise ValueError(f"model.support_pool_frames {pool_frames} is invalid: use 1 or more frames")
         self.attention_dim = attention_dim
@@ -77,6 +78,34 @@ class SupportAttention(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., L, A]`` -> ``[..., h, L, w]`` (``A = h * w``)."""
+        split = x.reshape(*x.shape[:-1], self.heads, self.attention_dim // self.heads)
+        return split.transpose(-2, -3)
+
+    def _attend(self, queries: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``queries [B, ..., T, query_dim]``, ``tokens [B, ..., M, A]``, ``valid [B, M]`` ->
+        the output projection's update ``[B, ..., T, query_dim]``, zero for an episode without
+        a valid token."""
+        q = self._heads(self.query(self.query_norm(queries)))                        # [B, ..., h, T, w]
+        k, v = self._heads(self.key(tokens)), self._heads(self.value(tokens))        # [B, ..., h, M, w]
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)       # [B, ..., h, T, M]
+        mask = valid.reshape(valid.shape[0], *([1] * (scores.dim() - 2)), valid.shape[1])
+        # a finite floor, not -inf: an episode with no valid token must not turn into NaN
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        attended = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(-2, -3)  # [B, ..., T, h, w]
+        update = self.out(attended.reshape(*attended.shape[:-2], self.attention_dim))
+        present = valid.any(dim=1).to(update.dtype)
+        return update * present.reshape(-1, *([1] * (update.dim() - 1)))
+
+
+class SupportAttention(_TokenAttention):
+    """Multi-head cross-attention from bottleneck frames to example-clip tokens."""
+
+    def __init__(self, query_dim: int, token_dim: int, attention_dim: int = 64, heads: int = 4,
+                 pool_frames: int = 8) -> None:
+        super().__init__(query_dim, token_dim, attention_dim, heads, pool_frames, "support_attention", "64 with 4")
+
     def clip_tokens(self, frames: torch.Tensor, negative: bool = False) -> torch.Tensor:
         """``frames [N, C, T_clip]`` (clip encoder frame features) -> tokens ``[N, ceil(T_clip / P), A]``."""
         pooled = nn.functional.avg_pool1d(frames, self.pool_frames, self.pool_frames, ceil_mode=True)
@@ -85,17 +114,7 @@ class SupportAttention(nn.Module):
 
     def forward(self, z: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``z [B, T, H]``, ``tokens [B, M, A]``, ``valid [B, M]`` bool (padding False) -> ``[B, T, H]``."""
-        batch, frames, _ = z.shape
-        heads, width = self.heads, self.attention_dim // self.heads
-        q = self.query(self.query_norm(z)).reshape(batch, frames, heads, width).transpose(1, 2)
-        k = self.key(tokens).reshape(batch, -1, heads, width).transpose(1, 2)       # [B, h, M, w]
-        v = self.value(tokens).reshape(batch, -1, heads, width).transpose(1, 2)
-        scores = torch.matmul(q, k.transpose(2, 3)) * (width ** -0.5)                # [B, h, T, M]
-        # a finite floor, not -inf: an episode with no valid token must not turn into NaN
-        scores = scores.masked_fill(~valid[:, None, None, :], torch.finfo(scores.dtype).min)
-        attended = torch.matmul(torch.softmax(scores, dim=-1), v)                    # [B, h, T, w]
-        update = self.out(attended.transpose(1, 2).reshape(batch, frames, heads * width))
-        return z + update * valid.any(dim=1).to(z.dtype)[:, None, None]
+        return z + self._attend(z, tokens, valid)
 
 
 def episode_tokens(tokens: torch.Tensor, episode: torch.Tensor, n_episodes: int
@@ -127,7 +146,7 @@ def episode_tokens(tokens: torch.Tensor, episode: torch.Tensor, n_episodes: int
     return padded.reshape(n_episodes, most * per_clip, *rest), valid.reshape(n_episodes, most * per_clip)
 
 
-class BandSupportAttention(nn.Module):
+class BandSupportAttention(_TokenAttention):
     """Per-band cross-attention from an encoder level's features to the examples' features
     of the same band (one set of weights for every band, a learnt band vector on the tokens).
 
@@ -139,27 +158,10 @@ class BandSupportAttention(nn.Module):
 
     def __init__(self, channels: int, n_bands: int, attention_dim: int = 32, heads: int = 2,
                  pool_frames: int = 8) -> None:
-        super().__init__()
-        if attention_dim <= 0 or heads <= 0 or attention_dim % heads:
-            raise ValueError(f"model.support_band_attention {attention_dim} with {heads} heads is invalid: use a "
-                             "width divisible by the number of heads (e.g. 32 with 2)")
-        if pool_frames < 1:
-            raise ValueError(f"model.support_pool_frames {pool_frames} is invalid: use 1 or more frames")
-        self.attention_dim = attention_dim
-        self.heads = heads
-        self.pool_frames = pool_frames
+        super().__init__(channels, channels, attention_dim, heads, pool_frames, "support_band_attention",
+                         "32 with 2")
         self.n_bands = n_bands
-        self.token_in = nn.Linear(channels, attention_dim)
-        self.token_kind = nn.Parameter(torch.zeros(2, attention_dim))  # row 0: example, row 1: negative
         self.token_band = nn.Parameter(torch.zeros(n_bands, attention_dim))
-        self.token_norm = nn.LayerNorm(attention_dim)
-        self.query_norm = nn.LayerNorm(channels)
-        self.query = nn.Linear(channels, attention_dim)
-        self.key = nn.Linear(attention_dim, attention_dim)
-        self.value = nn.Linear(attention_dim, attention_dim)
-        self.out = nn.Linear(attention_dim, channels)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
 
     def clip_tokens(self, features: torch.Tensor, negative: bool = False) -> torch.Tensor:
         """``features [N, C, F, T_clip]`` (:meth:`Separator.band_features`) -> tokens
@@ -175,17 +177,5 @@ class BandSupportAttention(nn.Module):
 
     def forward(self, h: torch.Tensor, band_tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``h [B, C, F, T]``, ``band_tokens [B, M, F, A]``, ``valid [B, M]`` -> ``[B, C, F, T]``."""
-        batch, chans, bands, frames = h.shape
-        heads, width = self.heads, self.attention_dim // self.heads
-        q = self.query(self.query_norm(h.permute(0, 2, 3, 1)))                        # [B, F, T, A]
-        q = q.reshape(batch, bands, frames, heads, width).transpose(2, 3)             # [B, F, h, T, w]
-        per_band = band_tokens.transpose(1, 2)                                       # [B, F, M, A]
-        k = self.key(per_band).reshape(batch, bands, -1, heads, width).transpose(2, 3)  # [B, F, h, M, w]
-        v = self.value(per_band).reshape(batch, bands, -1, heads, width).transpose(2, 3)
-        scores = torch.matmul(q, k.transpose(3, 4)) * (width ** -0.5)                # [B, F, h, T, M]
-        # a finite floor, not -inf: an episode with no valid token must not turn into NaN
-        scores = scores.masked_fill(~valid[:, None, None, None, :], torch.finfo(scores.dtype).min)
-        attended = torch.matmul(torch.softmax(scores, dim=-1), v)                    # [B, F, h, T, w]
-        update = self.out(attended.transpose(2, 3).reshape(batch, bands, frames, heads * width))
-        update = update.permute(0, 3, 1, 2)                                          # [B, C, F, T]
-        return h + update * valid.any(dim=1).to(h.dtype)[:, None, None, None]
+        update = self._attend(h.permute(0, 2, 3, 1), band_tokens.transpose(1, 2), valid)  # [B, F, T, C]
+        return h + update.permute(0, 3, 1, 2)

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from model_test_config import SMALL_MODEL, small_model  # noqa: E402
+from model_test_config import SMALL_MODEL, frame_by_frame, small_model  # noqa: E402
 
 ATTENTION = {"support_attention": 8, "support_heads": 2, "support_pool_frames": 4}
 
@@ -57,12 +57,8 @@ def test_the_tokens_change_the_mask_and_streaming_equals_one_pass():
         full = separator(magnitude, conditioning, support=support)[0]
         other = separator(magnitude, conditioning, support=_tokens(2, 5, seed=9))[0]
         assert float((full - other).abs().max()) > 1e-4  # the examples matter
-        states = separator.initial_states(2)
-        frames = []
-        for t in range(12):
-            out, *states = separator(magnitude[..., t:t + 1], conditioning, *states, support=support)
-            frames.append(out)
-    torch.testing.assert_close(torch.cat(frames, dim=-1), full, rtol=1e-5, atol=1e-5)
+    streamed = frame_by_frame(separator, magnitude, conditioning, support=support)
+    torch.testing.assert_close(streamed, full, rtol=1e-5, atol=1e-5)
 
 
 def test_padded_tokens_are_ignored():
