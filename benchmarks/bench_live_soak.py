@@ -20,11 +20,13 @@ packaged model unless --model) with the built-in presets, and for ``--minutes``:
 Reports (and with --write puts into docs/benchmarks.md, section "Live soak"):
 callbacks, the callback's load (mean, p50, p99, p99.9, max, as a fraction of
 the block period; every callback's load is kept in a preallocated array), callbacks
-over the period (computing vs waiting), xruns seen by PortAudio, jackd's late
-driver cycles and late clients (the neighbour apart), errors in the callback, and RSS at
-1 minute, at the end and its maximum (growth after the first minute is what a leak would
-show); the computing overruns' CPU time against the median callback, and how many fell
-within a period of one of the neighbour's slowed-down periods (`neighbour_control`).
+over the period and why (`overrun_causes`: the callback's own CPU time over the period,
+blocked in the host's process, preempted, or off the CPU below the guest; how many fell in
+a preset fade), xruns seen by PortAudio, jackd's late driver cycles and late clients (the
+neighbour apart), errors in the callback, and RSS at 1 minute, at the end and its maximum
+(growth after the first minute is what a leak would show); the own-work overruns' CPU time
+against the median callback, and how many fell within a period of one of the neighbour's
+slowed-down periods (`neighbour_control`).
 """
 
 from __future__ import annotations
@@ -176,6 +178,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     os.environ["JACK_NO_START_SERVER"] = "1"
     neighbour = player = host = None
     switches = {"preset": 0, "mode": 0, "mix": 0, "bypass": 0}
+    switch_times: list[float] = []  # time.perf_counter() of each preset switch (the callback's clock)
     rss = []
     try:
         reinitialize_portaudio()
@@ -209,6 +212,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
                 next_rss += 10.0
             if now >= next_switch:
                 step += 1
+                switch_times.append(time.perf_counter())
                 host.handle_key("n")
                 switches["preset"] += 1
                 if step % 2 == 0:
@@ -249,6 +253,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     count = min(summary.callbacks, loads.shape[0])
     loads = loads[:count].astype(np.float64)
     control = neighbour_control(neighbour_record, window, overrun_log, float(np.percentile(loads, 50)))
+    causes = overrun_causes(overrun_log, switch_times, summary.overruns)
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,
@@ -266,8 +271,51 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         "switches": switches, "realtime": realtime, "neighbour_load": neighbour_load, "neighbour_work": neighbour_work,
         "switch_seconds": switch_seconds, "presets": len(names),
         "latency_ms": 1000 * (summary.latency_algorithmic_s + summary.latency_device_s),
-        **control,
+        **control, **causes,
     }
+
+
+#: A preset switch's fade lasts 50 ms (engine default); overruns up to this long after a switch
+#: count as "in a fade" (the switch is queued from the main thread, applied at the next block).
+FADE_WINDOW_S = 0.1
+
+
+def overrun_causes(overrun_log: list, switch_times: list[float], overruns: int) -> dict:
+    """Why each kept overrun (``LiveAudio.overrun_log``) was late, from its CPU time and context switches.
+
+    - own work: the callback's CPU time alone was over the period (it would have been late
+      even with the CPU to itself; a VM host running the virtual CPU slower also shows here,
+      see `neighbour_control`);
+    - blocked: under the period of CPU time and a voluntary context switch: the thread waited
+      on something in the host's process (a lock, the GIL): the host's fault;
+    - preempted: under the period of CPU time, involuntary context switches only: the kernel
+      gave its CPU to another thread;
+    - below the guest: under the period of CPU time and no context switch at all: the thread
+      never left its CPU as far as the guest knows, yet its CPU clock did not advance (time the
+      VM's host took);
+    and how many fell within FADE_WINDOW_S after a preset switch. The earlier rule (CPU time at
+    least half the period counts as computing) is reported beside it.
+    """
+    switches = np.asarray(switch_times, dtype=np.float64)
+    counts = {"own_work": 0, "blocked": 0, "preempted": 0, "below_guest": 0}
+    in_fade = {key: 0 for key in counts}
+    half_period_rule = 0
+    for start, _load, cpu, voluntary, involuntary in overrun_log:
+        if cpu >= 1.0:
+            cause = "own_work"
+        elif voluntary > 0:
+            cause = "blocked"
+        elif involuntary > 0:
+            cause = "preempted"
+        else:
+            cause = "below_guest"
+        counts[cause] += 1
+        half_period_rule += cpu >= 0.5
+        if switches.size and np.any((start >= switches) & (start <= switches + FADE_WINDOW_S)):
+            in_fade[cause] += 1
+    return {"overrun_causes": counts, "overrun_causes_in_fade": in_fade,
+            "overruns_classified": len(overrun_log), "overruns_unclassified": overruns - len(overrun_log),
+            "overruns_cpu_half_period": half_period_rule}
 
 
 def neighbour_control(record: Path, window: list[float], overrun_log: list, load_p50: float) -> dict:
@@ -295,7 +343,7 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     slow = (walls > 2 * median) & on_cpu
     out.update(neighbour_periods=int(walls.size), neighbour_median_ms=1000 * median,
                neighbour_slow2_on_cpu=int(slow.sum()), neighbour_slow4_on_cpu=int(((walls > 4 * median) & on_cpu).sum()))
-    computing = [(t, load, cpu) for t, load, cpu in overrun_log if cpu >= 0.5]
+    computing = [(t, load, cpu) for t, load, cpu, _, _ in overrun_log if cpu >= 1.0]  # own work (overrun_causes)
     period = PERIOD / RATE
     spans = np.stack([starts[slow] - period, starts[slow] + walls[slow] + period], axis=1)
     coincide = sum(bool(np.any((spans[:, 0] < t + load * period) & (spans[:, 1] > t))) for t, load, _ in computing)
@@ -307,7 +355,13 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
 
 def markdown(result: dict, model, origin: str, command: str) -> str:
     r = result
-    computing = r["overruns"] - r["waiting_overruns"]
+    causes, fade = r["overrun_causes"], r["overrun_causes_in_fade"]
+    # The callback's fault: its own CPU time over the period, or blocked inside the host's
+    # process; overruns past the kept log are counted against it too (not classified).
+    caused = causes["own_work"] + causes["blocked"] + r["overruns_unclassified"]
+    matched = r["xrun_callbacks"] <= r["server_late"]
+    free = r["client_late"] == 0 and caused == 0 and matched
+    order = ("own_work", "blocked", "preempted", "below_guest")
     return "\n".join([
         "## Live soak",
         "",
@@ -332,16 +386,22 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"| callback load mean / p50 / p99 / p99.9 / max (%) | {100 * r['load_mean']:.1f} / "
         f"{100 * r['load_p50']:.1f} / {100 * r['load_p99']:.1f} / {100 * r['load_p999']:.1f} / "
         f"{100 * r['load_max']:.1f} |",
-        f"| callbacks over the period: computing / waiting (descheduled) | {computing} / {r['waiting_overruns']} |",
+        f"| callbacks over the period (classified below) | {r['overruns']} ({r['overruns_classified']}) |",
+        "| why: own CPU time over the period / blocked in the host's process / preempted / off the CPU "
+        f"below the guest | {' / '.join(str(causes[k]) for k in order)} |",
+        f"| the same, within {1000 * FADE_WINDOW_S:.0f} ms after a preset switch (its fade) | "
+        f"{' / '.join(str(fade[k]) for k in order)} |",
+        f"| over the period with CPU time at least half of it (the earlier rule's \"computing\") | "
+        f"{r['overruns_cpu_half_period']} |",
         f"| callbacks with an xrun (PortAudio flags) | {r['xrun_callbacks']} |",
         f"| jackd: late driver cycles / late clients (host's process) / late neighbour | {r['server_late']} / "
         f"{r['client_late']} / {r['neighbour_late']} |",
-        f"| computing overruns: CPU time per overrun as a multiple of the median callback's wall time | "
+        f"| own-work overruns: CPU time as a multiple of the median callback's wall time | "
         f"{', '.join(f'{x:g}' for x in sorted(r['computing_overrun_cpu_x_p50'])[:12]) or '-'}"
         f"{' ...' if len(r['computing_overrun_cpu_x_p50']) > 12 else ''} |",
         f"| control: the neighbour's fixed work, periods over 2x / 4x its median while on the CPU | "
         f"{r['neighbour_slow2_on_cpu']} / {r['neighbour_slow4_on_cpu']} of {r['neighbour_periods']:,} |",
-        f"| computing overruns within a period of a slowed-down neighbour period | "
+        f"| own-work overruns within a period of a slowed-down neighbour period | "
         f"{r['computing_overruns_with_slow_neighbour']} of {r['computing_overruns_kept']} |",
         f"| errors in the callback | {r['errors']} |",
         f"| RSS at 1 min / end / max (MiB) | {r['rss_first_minute_mb']:.1f} / {r['rss_end_mb']:.1f} / "
@@ -349,19 +409,28 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"| latency (algorithmic + device, ms) | {r['latency_ms']:.1f} |",
         "",
         f"Verdict (tests/live_jack_helpers.xruns_explained, no overrun allowance): "
-        f"{'every xrun is the driver' + chr(39) + 's own late cycle' if r['xrun_callbacks'] <= r['server_late'] else 'some xruns are not matched by late driver cycles'}"
-        f", {r['client_late']} late client(s) in the host's process, {computing} computing overrun(s) "
-        f"({100 * computing / max(1, r['callbacks']):.3f} % of callbacks) -> "
-        f"{'no xrun caused by the callback' if r['client_late'] == 0 and computing == 0 and r['xrun_callbacks'] <= r['server_late'] else 'NOT shown free of callback-caused xruns'}.",
+        f"{'every xrun is the driver' + chr(39) + 's own late cycle' if matched else 'some xruns are not matched by late driver cycles'}"
+        f", {r['client_late']} late client(s) in the host's process, {caused} overrun(s) the callback caused "
+        f"(own CPU time over the period, or blocked in the host's process{', unclassified ones included' if r['overruns_unclassified'] else ''}; "
+        f"{100 * caused / max(1, r['callbacks']):.3f} % of callbacks) -> "
+        f"{'no xrun caused by the callback' if free else 'NOT shown free of callback-caused xruns'}.",
+        "",
+        "Why a callback was late comes from its own thread: its CPU time (`time.thread_time`) and its "
+        "context switches during the callback (`getrusage(RUSAGE_THREAD)`, kept for each overrun by "
+        "`LiveAudio`). CPU time over the period is the callback's own work; under it, the thread was off "
+        "its CPU for the rest: a voluntary switch means it blocked in the host's process (a lock, the "
+        "GIL: the host's fault too), involuntary switches alone mean the kernel ran another thread, and "
+        "no switch at all means the time went below the guest (the VM's host). A preset switch glides "
+        "its conditioning frame by frame at a steady block's cost, so a fade is no heavier than any "
+        "other block.",
         "",
         "The control: the neighbour does the same work every period (calibrated to its share of a period), "
         "so a period where that work took several times its median while its thread was on the CPU is "
-        "the machine running the thread slower (on this VM: the host's contention below the guest; time "
-        "the host steals as such shows as waiting, the guest's kernel subtracting it from thread CPU time). "
-        "A computing overrun whose CPU time is several times the median callback's did no more work than "
-        "the others (at 48 kHz / 256 every callback computes 0 or 1 hop; crossfades double one batch).",
+        "the machine running the thread slower (on this VM: the host's contention below the guest). "
+        "An own-work overrun whose CPU time is several times the median callback's did no more work than "
+        "the others (at 48 kHz / 256 every callback computes 0 or 1 hop).",
         "",
-        "An xrun is caused by the callback only if a callback was over its period while computing or "
+        "An xrun is caused by the callback only if the callback caused an overrun (as above) or "
         "jackd reported a client late; xruns matched by the dummy driver's own late cycles (its timer "
         "thread woken late on this shared VM) are not (tests/live_jack_helpers.xruns_explained).",
     ])

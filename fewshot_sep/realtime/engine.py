@@ -211,9 +211,10 @@ class StreamingSeparator:
     def set_conditioning(self, vector: np.ndarray, crossfade_seconds: float = 0.05) -> None:
         """Switch the conditioning (preset) with a crossfade of ``crossfade_seconds``.
 
-        During the fade the separator runs on both vectors and the masks are
-        blended frame by frame. A change arriving during a fade first jumps to
-        that fade's target.
+        During the fade each frame runs on the conditioning interpolated from the
+        old vector to the new one (one separator call per frame, so a switch costs
+        what a steady stream costs); a change arriving during a fade glides on from
+        where that fade had reached.
         """
         arr = self._check_conditioning(vector)
         if crossfade_seconds < 0:
@@ -237,8 +238,9 @@ class StreamingSeparator:
         """Run silence through the live path, a conditioning crossfade included, then `reset`.
 
         A host calls this before real time starts: onnxruntime's first run of each input
-        shape allocates (and the first crossfade's doubled batch needs io bindings of its
-        own), so without it the first preset switch would do that inside the audio callback.
+        shape allocates (and a crossfade's frames run one call each, a one-frame shape
+        a block size may not otherwise use), so without it the first preset switch would do
+        that inside the audio callback.
         Counters and parameters are left as they were.
         """
         n = max(1, min(int(block_size), MAX_BLOCK_SIZE))
@@ -251,7 +253,7 @@ class StreamingSeparator:
         self.reset()
         for _ in range(blocks):  # the base batch
             self._live.process(silence, out)
-        # A fade longer than the warm-up: every block runs the doubled batch (reset ends it).
+        # A fade longer than the warm-up: every frame runs as a call of its own (reset ends it).
         self._live.core.request_conditioning(self._conditioning_target, 1 << 30)
         for _ in range(blocks):
             self._live.process(silence, out)

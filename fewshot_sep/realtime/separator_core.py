@@ -4,8 +4,10 @@
 delayed by a fixed number of samples (the card's latency): frames completed by the
 input are analysed, the stateful separator runs once on all of them (states fed back,
 look-ahead spectra waiting in a delay line), the masked spectra are resynthesised by
-overlap-add. Conditioning changes are crossfaded frame by frame. Buffers are allocated
-once, for the largest chunk (`max_block`); nothing is allocated per call.
+overlap-add. A conditioning change glides: the frames of its fade run one separator call
+each, on the conditioning interpolated frame by frame, so a preset switch costs what a
+steady block costs (no second batch in the audio callback). Buffers are allocated once,
+for the largest chunk (`max_block`); nothing is allocated per call.
 """
 
 from __future__ import annotations
@@ -50,26 +52,29 @@ class SeparatorCore:
         self.synthesis = StreamingSynthesis(num_channels, max_block, delay - self.lookahead * self.hop,
                                             self.n_fft, self.hop)
         max_frames = self.analysis.max_frames
-        max_batch = 2 * self.base_batch  # doubled while a conditioning crossfade runs
+        B = self.base_batch
         F = self.n_bins
         self._spectra_line = np.zeros((num_channels, self.lookahead + max_frames, F), dtype=np.complex128)
         self._spectra_waiting = np.zeros((num_channels, self.lookahead, F), dtype=np.complex128)
-        self._magnitude = np.zeros(max_batch * F * max_frames, dtype=np.float32)
-        self._mask = np.zeros(max_batch * F * max_frames, dtype=np.float32)
+        self._magnitude = np.zeros(B * F * max_frames, dtype=np.float32)
+        self._mask = np.zeros(B * F * max_frames, dtype=np.float32)
         self._mid = np.zeros(max_frames * F, dtype=np.complex128)
         self._frames = np.zeros(num_channels * max_frames * self.n_fft, dtype=np.float64)
-        self._fade = np.zeros(max_frames, dtype=np.float32)
-        self._frame_index = np.arange(1, max_frames + 1, dtype=np.float32)
-        self._conditioning = np.zeros((max_batch, model.conditioning_dim), dtype=np.float32)
+        self._conditioning = np.zeros((B, model.conditioning_dim), dtype=np.float32)
         self._conditioning[:] = conditioning
-        self._states_in = [np.zeros(s.concrete_shape(max_batch), dtype=np.float32) for s in model.states]
-        self._states_out = [np.zeros(s.concrete_shape(max_batch), dtype=np.float32) for s in model.states]
-        self._bindings: dict[tuple[int, int], object] = {}
+        self._states_in = [np.zeros(s.concrete_shape(B), dtype=np.float32) for s in model.states]
+        self._states_out = [np.zeros(s.concrete_shape(B), dtype=np.float32) for s in model.states]
+        self._bindings: dict[int, object] = {}
         self._check_graph()
         self.nonfinite_masks = 0  # separator calls whose output held Inf/NaN (contained)
-        self._crossfading = False
+        # A conditioning fade: from `_fade_from` to `_fade_to` over `_fade_frames` frames,
+        # `_fade_done` of them run; `_fade_step` is scratch for the interpolation.
+        self._fading = False
         self._fade_done = 0
         self._fade_frames = 0
+        self._fade_from = np.zeros(model.conditioning_dim, dtype=np.float32)
+        self._fade_to = np.zeros(model.conditioning_dim, dtype=np.float32)
+        self._fade_step = np.zeros(model.conditioning_dim, dtype=np.float32)
         self._pending: tuple[np.ndarray, int] | None = None
 
     def _check_graph(self) -> None:
@@ -85,7 +90,14 @@ class SeparatorCore:
 
     # -- conditioning -------------------------------------------------------
     def request_conditioning(self, vector: np.ndarray, fade_frames: int) -> None:
-        """Queue a conditioning change; applied at the start of the next chunk."""
+        """Queue a conditioning change ``vector [D]``, gliding over ``fade_frames`` STFT frames.
+
+        Applied at the start of the next chunk. During the fade each frame runs the separator
+        on ``(1 - w) * before + w * vector`` with ``w = (i + 1) / fade_frames`` for the fade's
+        i-th frame (the stream states carry on), so the mask moves smoothly from the old
+        preset's to the new one's at the cost of a steady stream. A change arriving during a
+        fade glides on from wherever that fade had reached.
+        """
         self._pending = (vector, fade_frames)
 
     def _apply_pending(self) -> None:
@@ -93,30 +105,33 @@ class SeparatorCore:
         if pending is None:
             return
         vector, fade_frames = pending
-        B = self.base_batch
-        if self._crossfading:  # a new change during a fade: jump to the fade's target first
-            self._finish_fade()
         if fade_frames <= 0:
-            self._conditioning[:B] = vector
+            self._conditioning[:] = vector
+            self._fading = False
             return
-        self._conditioning[B : 2 * B] = vector
-        for state in self._states_in:
-            state[B : 2 * B] = state[:B]
-        self._crossfading = True
+        self._fade_from[:] = self._conditioning[0]  # where the stream is now (mid-fade included)
+        self._fade_to[:] = vector
+        self._fading = True
         self._fade_done = 0
         self._fade_frames = fade_frames
 
-    def _finish_fade(self) -> None:
-        B = self.base_batch
-        self._conditioning[:B] = self._conditioning[B : 2 * B]
-        for state in self._states_in:
-            state[:B] = state[B : 2 * B]
-        self._crossfading = False
+    def _advance_fade(self) -> None:
+        """Set the conditioning for the next frame of the fade (one frame further)."""
+        self._fade_done += 1
+        if self._fade_done >= self._fade_frames:
+            self._conditioning[:] = self._fade_to
+            self._fading = False
+            return
+        weight = np.float32(self._fade_done / self._fade_frames)
+        np.subtract(self._fade_to, self._fade_from, out=self._fade_step)
+        np.multiply(self._fade_step, weight, out=self._fade_step)
+        np.add(self._fade_from, self._fade_step, out=self._fade_step)
+        self._conditioning[:] = self._fade_step
 
     def snap_conditioning(self, vector: np.ndarray) -> None:
         """Set the conditioning immediately (no fade), e.g. at reset."""
         self._pending = None
-        self._crossfading = False
+        self._fading = False
         self._conditioning[:] = vector
 
     # -- processing ---------------------------------------------------------
@@ -127,23 +142,23 @@ class SeparatorCore:
         for state in self._states_in:
             state[:] = 0.0
 
-    def _binding(self, batch: int, frames: int):
-        key = (batch, frames)
-        binding = self._bindings.get(key)
+    def _binding(self, frames: int):
+        """The onnxruntime io binding for a call on ``frames`` frames (made once per count)."""
+        binding = self._bindings.get(frames)
         if binding is None:
-            F = self.n_bins
+            B, F = self.base_batch, self.n_bins
             binding = self.session.io_binding()
-            shape = [batch, 1, F, frames]
+            shape = [B, 1, F, frames]
             binding.bind_input("magnitude", "cpu", 0, np.float32, shape, self._magnitude.ctypes.data)
             binding.bind_input(
-                "conditioning", "cpu", 0, np.float32, [batch, self.model.conditioning_dim], self._conditioning.ctypes.data
+                "conditioning", "cpu", 0, np.float32, [B, self.model.conditioning_dim], self._conditioning.ctypes.data
             )
             binding.bind_output("mask", "cpu", 0, np.float32, shape, self._mask.ctypes.data)
             for spec, s_in, s_out in zip(self.model.states, self._states_in, self._states_out):
-                s_shape = list(spec.concrete_shape(batch))
+                s_shape = list(spec.concrete_shape(B))
                 binding.bind_input(spec.name, "cpu", 0, np.float32, s_shape, s_in.ctypes.data)
                 binding.bind_output(f"{spec.name}_out", "cpu", 0, np.float32, s_shape, s_out.ctypes.data)
-            self._bindings[key] = binding
+            self._bindings[frames] = binding
         return binding
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
@@ -157,57 +172,50 @@ class SeparatorCore:
         self._apply_pending()
         spectra = self.analysis.push(x)  # [C, T, F] complex128
         T = spectra.shape[1]
-        if T:
-            B, F = self.base_batch, self.n_bins
-            batch = 2 * B if self._crossfading else B
-            magnitude = self._magnitude[: batch * F * T].reshape(batch, 1, F, T)
-            if self.shared:
-                mid = self._mid[: T * F].reshape(1, T, F)
-                np.add(spectra[0:1], spectra[1:2], out=mid)
-                np.abs(mid, out=magnitude[:1, 0].transpose(0, 2, 1))
-                np.multiply(magnitude[:1], np.float32(0.5), out=magnitude[:1])
-            else:
-                np.abs(spectra, out=magnitude[:B, 0].transpose(0, 2, 1))
-            if self._crossfading:
-                magnitude[B:] = magnitude[:B]
-            self.session.run_with_iobinding(self._binding(batch, T))
-            for s_in, s_out in zip(self._states_in, self._states_out):
-                np.copyto(s_in[:batch], s_out[:batch])
-            flat = self._mask[: batch * F * T]
-            if not np.isfinite(np.dot(flat, flat)):
-                # The graph overflowed (conditioning far outside what the encoder makes, or a
-                # broken model): never let Inf/NaN reach the output or the stream state. The
-                # wet signal is silent for these frames, the states restart, and the owner
-                # counts it (hosts turn the count into an error the user sees).
-                np.nan_to_num(flat, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-                np.clip(flat, -1e3, 1e3, out=flat)
-                for state in self._states_in:
-                    state.fill(0.0)
-                self.nonfinite_masks += 1
-            mask = flat.reshape(batch, 1, F, T)
-            mask_now = mask[:B, 0]  # [B, F, T]
-            if self._crossfading:
-                # weight of the new conditioning for each frame of this call
-                fade = self._fade[:T]
-                np.add(self._frame_index[:T], np.float32(self._fade_done), out=fade)
-                np.multiply(fade, np.float32(1.0 / self._fade_frames), out=fade)
-                np.minimum(fade, np.float32(1.0), out=fade)
-                mask_new = mask[B:, 0]
-                np.subtract(mask_new, mask_now, out=mask_new)
-                np.multiply(mask_new, fade, out=mask_new)
-                np.add(mask_now, mask_new, out=mask_now)
-                self._fade_done += T
-                if self._fade_done >= self._fade_frames:
-                    self._finish_fade()
-            if self.lookahead:
-                L = self.lookahead
-                line = self._spectra_line
-                line[:, :L] = self._spectra_waiting
-                line[:, L : L + T] = spectra
-                self._spectra_waiting[:] = line[:, T : T + L]  # not yet masked: the next call's
-                spectra = line[:, :T]
-            np.multiply(spectra, mask_now.transpose(0, 2, 1), out=spectra)
-            frames = self._frames[: self.num_channels * T * self.n_fft].reshape(self.num_channels, T, self.n_fft)
-            np.fft.irfft(spectra, n=self.n_fft, axis=-1, out=frames)
-            self.synthesis.add_frames(frames)
+        done = 0
+        while self._fading and done < T:  # a fade's frames: one call each, on their own conditioning
+            self._advance_fade()
+            self._separate(spectra[:, done : done + 1])
+            done += 1
+        if done < T:
+            self._separate(spectra[:, done:])
         self.synthesis.read(out)
+
+    def _separate(self, spectra: np.ndarray) -> None:
+        """Mask ``spectra [C, T, F]`` (consecutive frames of the stream) and overlap-add them."""
+        T = spectra.shape[1]
+        B, F = self.base_batch, self.n_bins
+        magnitude = self._magnitude[: B * F * T].reshape(B, 1, F, T)
+        if self.shared:
+            mid = self._mid[: T * F].reshape(1, T, F)
+            np.add(spectra[0:1], spectra[1:2], out=mid)
+            np.abs(mid, out=magnitude[:1, 0].transpose(0, 2, 1))
+            np.multiply(magnitude[:1], np.float32(0.5), out=magnitude[:1])
+        else:
+            np.abs(spectra, out=magnitude[:, 0].transpose(0, 2, 1))
+        self.session.run_with_iobinding(self._binding(T))
+        for s_in, s_out in zip(self._states_in, self._states_out):
+            np.copyto(s_in, s_out)
+        flat = self._mask[: B * F * T]
+        if not np.isfinite(np.dot(flat, flat)):
+            # The graph overflowed (conditioning far outside what the encoder makes, or a
+            # broken model): never let Inf/NaN reach the output or the stream state. The
+            # wet signal is silent for these frames, the states restart, and the owner
+            # counts it (hosts turn the count into an error the user sees).
+            np.nan_to_num(flat, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            np.clip(flat, -1e3, 1e3, out=flat)
+            for state in self._states_in:
+                state.fill(0.0)
+            self.nonfinite_masks += 1
+        mask = flat.reshape(B, F, T)
+        if self.lookahead:
+            L = self.lookahead
+            line = self._spectra_line
+            line[:, :L] = self._spectra_waiting
+            line[:, L : L + T] = spectra
+            self._spectra_waiting[:] = line[:, T : T + L]  # not yet masked: the next call's
+            spectra = line[:, :T]
+        np.multiply(spectra, mask.transpose(0, 2, 1), out=spectra)
+        frames = self._frames[: self.num_channels * T * self.n_fft].reshape(self.num_channels, T, self.n_fft)
+        np.fft.irfft(spectra, n=self.n_fft, axis=-1, out=frames)
+        self.synthesis.add_frames(frames)

@@ -83,9 +83,9 @@ def test_jack_process_callback_adds_no_audio_sized_allocation():
 
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_warm_up_prepares_the_crossfade_and_leaves_no_trace(gain_model, rate):
-    """warm_up runs both batch sizes (a preset crossfade doubles the batch), then resets: a
-    crossfade afterwards makes no new onnxruntime binding (nothing first-time in the callback)
-    and the output is a fresh engine's, sample for sample."""
+    """warm_up runs the one-frame calls of a preset crossfade beside the block's own, then
+    resets: a crossfade afterwards makes no new onnxruntime binding (nothing first-time in the
+    callback) and the output is a fresh engine's, sample for sample."""
     from plugin_helpers import gain_vector, noise
 
     dim = gain_model.conditioning_dim
@@ -95,7 +95,7 @@ def test_warm_up_prepares_the_crossfade_and_leaves_no_trace(gain_model, rate):
     warm.warm_up(256)
     core = warm._live.core
     prepared = set(core._bindings)
-    assert {batch for batch, _ in prepared} == {core.base_batch, 2 * core.base_batch}
+    assert 1 in prepared  # the fade's one-frame call
     x = noise(0.5, rate, 2)
     for engine in (warm, fresh):
         out = np.zeros_like(x)

@@ -11,7 +11,8 @@ float32 views:
   place, with its own buffers preallocated;
 - it measures its own load (time spent / block period, ``time.perf_counter``), the
   longest gap between two callbacks and, for callbacks over their period, whether the
-  thread was computing or waiting (thread CPU time);
+  thread was computing or waiting (thread CPU time) and, if it was off the CPU, whether it
+  blocked or was preempted (the thread's voluntary / involuntary context switches);
 - it keeps the input and output peaks for the level meters (read and cleared by the
   console thread with :meth:`LiveAudio.take_peaks`).
 
@@ -22,6 +23,7 @@ Xruns come from outside the block: PortAudio's status flags
 
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +36,9 @@ NONFINITE_ERROR = (
 )
 #: Stream positions of the first this-many xruns are kept (preallocated ring, no allocation).
 XRUN_TIMES_KEPT = 32
-#: The first this-many overruns are kept: start time, load and CPU load (preallocated, no allocation).
-OVERRUNS_KEPT = 256
+#: The first this-many overruns are kept: start time, load, CPU load and the thread's voluntary and
+#: involuntary context switches during the callback (preallocated, no allocation).
+OVERRUNS_KEPT = 1024
 
 
 @dataclass
@@ -142,8 +145,10 @@ class LiveAudio:
         self.overruns = 0
         self.waiting_overruns = 0
         # The first OVERRUNS_KEPT overruns: (start, time.perf_counter seconds; load; the thread's CPU
-        # time / block period), e.g. to match them against a neighbour's slow periods (benchmarks).
-        self._overrun_log = np.zeros((OVERRUNS_KEPT, 3), dtype=np.float64)
+        # time / block period; its voluntary context switches (it blocked: a lock, the GIL) and
+        # involuntary ones (the kernel preempted it) during the callback), e.g. to match them
+        # against a neighbour's slow periods (benchmarks).
+        self._overrun_log = np.zeros((OVERRUNS_KEPT, 5), dtype=np.float64)
         self._overrun_log.fill(0.0)  # touched now: a first write in the callback would page-fault
         # Peaks since the console last read them (linear, 0..; see take_peaks).
         self._peak_in = 0.0
@@ -165,15 +170,20 @@ class LiveAudio:
         return [float(f) / rate for f in self._xrun_frames[:kept]]
 
     @property
-    def overrun_log(self) -> list[tuple[float, float, float]]:
-        """``(start time (time.perf_counter s), load, CPU load)`` of the first overruns (see OVERRUNS_KEPT).
+    def overrun_log(self) -> list[tuple[float, float, float, int, int]]:
+        """``(start time (time.perf_counter s), load, CPU load, voluntary switches, involuntary
+        switches)`` of the first overruns (see OVERRUNS_KEPT).
 
         The CPU load is the callback thread's CPU time over the block period: close to the
         load when the thread was on the CPU the whole time (computing, or slowed down while on
-        it), under half of it counts as waiting (see ``waiting_overruns``).
+        it), under half of it counts as waiting (see ``waiting_overruns``). Off the CPU, a
+        voluntary context switch means the thread blocked (in this process: a lock, the GIL);
+        only involuntary ones mean the kernel gave its CPU to another thread; none at all
+        means the time went below the guest (a virtual machine's host).
         """
         kept = min(self.overruns, OVERRUNS_KEPT)
-        return [(float(t), float(load), float(cpu)) for t, load, cpu in self._overrun_log[:kept]]
+        return [(float(t), float(load), float(cpu), int(vol), int(invol))
+                for t, load, cpu, vol, invol in self._overrun_log[:kept]]
 
     @property
     def mean_load(self) -> float:
@@ -221,6 +231,8 @@ class LiveAudio:
         """Run one block: ``indata`` and ``outdata`` are ``[channels, frames]`` float32 views. Never raises."""
         started = time.perf_counter()
         started_cpu = time.thread_time()
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
+        started_switches = (usage.ru_nvcsw, usage.ru_nivcsw)
         if self._last_start:
             gap = started - self._last_start
             if gap > self.max_interval_s:
@@ -241,7 +253,7 @@ class LiveAudio:
             except Exception:
                 outdata.fill(0)
         finally:
-            self._count(started, started_cpu, frames)
+            self._count(started, started_cpu, started_switches, frames)
 
     def _meter(self, indata: np.ndarray, outdata: np.ndarray) -> None:
         # max() and min() reduce without a temporary (abs() would allocate a block); a NaN peak
@@ -253,7 +265,7 @@ class LiveAudio:
         if peak > self._peak_out:
             self._peak_out = peak
 
-    def _count(self, started: float, started_cpu: float, frames: int) -> None:
+    def _count(self, started: float, started_cpu: float, started_switches: tuple[int, int], frames: int) -> None:
         self.callbacks += 1
         self.frames += frames
         if not frames or not self.sample_rate:
@@ -266,8 +278,11 @@ class LiveAudio:
         if load >= 1.0:
             cpu_load = (time.thread_time() - started_cpu) * self.sample_rate / frames
             if self.overruns < OVERRUNS_KEPT:
+                usage = resource.getrusage(resource.RUSAGE_THREAD)
                 entry = self._overrun_log[self.overruns]
                 entry[0], entry[1], entry[2] = started, load, cpu_load
+                entry[3] = usage.ru_nvcsw - started_switches[0]
+                entry[4] = usage.ru_nivcsw - started_switches[1]
             self.overruns += 1
             if cpu_load < 0.5:
                 self.waiting_overruns += 1

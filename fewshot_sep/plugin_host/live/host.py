@@ -249,7 +249,7 @@ class LiveHost:
             self.audio.engine, self.audio.sample_rate = engine, rate
             engine.reset()
             # Warm up the engine (first ONNX runs allocate) before real time starts, a preset
-            # crossfade's doubled batch included (else the first switch allocates in the callback).
+            # crossfade's one-frame calls included (else the first switch allocates in the callback).
             silence = np.zeros((self.channels, max(1, self.blocksize or DEFAULT_BLOCKSIZE)), dtype=np.float32)
             for _ in range(8):
                 engine.process_block(silence)

@@ -31,10 +31,11 @@ def test_neighbour_control_counts_slowed_periods_and_matches_computing_overruns(
     cpus[900] = 0.1 * period
     record = tmp_path / "periods.npz"
     np.savez(record, walls=walls.astype(np.float32), cpus=cpus.astype(np.float32), starts=starts)
-    overruns = [
-        (starts[500] + 0.5 * period, 1.2, 1.1),  # computing, during the neighbour's slow period 500
-        (starts[300], 1.1, 1.05),  # computing, the neighbour ran normally then
-        (starts[700], 1.5, 0.2),  # waiting: not a computing overrun
+    overruns = [  # (start, load, CPU load, voluntary switches, involuntary switches)
+        (starts[500] + 0.5 * period, 1.2, 1.1, 0, 0),  # own work, during the neighbour's slow period 500
+        (starts[300], 1.1, 1.05, 0, 0),  # own work, the neighbour ran normally then
+        (starts[700], 1.5, 0.2, 0, 0),  # off the CPU: not an own-work overrun
+        (starts[800], 1.5, 0.7, 0, 1),  # over half the period of CPU, but off the CPU for the rest
     ]
     window = [starts[0], starts[-1] + period]
     result = bench.neighbour_control(record, window, overruns, load_p50=0.35)
@@ -47,3 +48,22 @@ def test_neighbour_control_counts_slowed_periods_and_matches_computing_overruns(
     assert bench.neighbour_control(record, [starts[600], starts[-1]], [], 0.35)["neighbour_slow2_on_cpu"] == 1
     # No record (the neighbour died): zeros, not an error.
     assert bench.neighbour_control(tmp_path / "missing.npz", window, overruns, 0.35)["neighbour_periods"] == 0
+
+
+def test_overrun_causes_sort_overruns_by_cpu_time_and_context_switches():
+    bench = _bench()
+    switches = [10.0, 20.0]
+    log = [  # (start, load, CPU load, voluntary switches, involuntary switches)
+        (10.02, 1.3, 1.1, 0, 2),  # its own CPU time over the period (switches or not), in a fade
+        (15.00, 1.2, 0.6, 1, 0),  # blocked in the process (the GIL, a lock)
+        (20.05, 1.4, 0.3, 0, 3),  # preempted, in a fade
+        (25.00, 1.1, 0.2, 0, 0),  # no switch: below the guest
+        (20.50, 1.1, 0.55, 0, 0),  # no switch, half the period of CPU: the earlier rule's "computing"
+    ]
+    result = bench.overrun_causes(log, switches, overruns=7)
+    assert result["overrun_causes"] == {"own_work": 1, "blocked": 1, "preempted": 1, "below_guest": 2}
+    assert result["overrun_causes_in_fade"] == {"own_work": 1, "blocked": 0, "preempted": 1, "below_guest": 0}
+    assert result["overruns_classified"] == 5 and result["overruns_unclassified"] == 2
+    assert result["overruns_cpu_half_period"] == 3
+    assert bench.overrun_causes([], [], 0)["overrun_causes"] == dict.fromkeys(("own_work", "blocked", "preempted",
+                                                                               "below_guest"), 0)
