@@ -108,3 +108,29 @@ def test_engine_matches_the_aligned_torch_masks(tiny_studio_export):
     reference = istft(spec * mask, padded.size)[1023 : 1023 + x.shape[1]]
     np.testing.assert_allclose(streamed[0], reference, atol=2e-4)
     assert np.abs(reference).max() > 1e-2  # the test can fail: the signal is not silence
+
+
+def test_a_preset_fade_is_the_same_in_any_block_size(tmp_path):
+    """A fade's frames run one call each through the look-ahead delay line: the output does
+    not depend on how the blocks cut the stream (the switch at the same sample)."""
+    from model_doubles import gain_conditioning, make_model_folder
+
+    model = ModelFiles.load(make_model_folder(tmp_path, kind="gain", latency_samples=STUDIO_LATENCY,
+                                              lookahead_frames=LOOKAHEAD))
+    hop = model.hop_length
+    x = np.random.default_rng(0).standard_normal((2, 48 * hop)).astype(np.float32)
+    outputs = []
+    for block in (hop, 4 * hop, 16 * hop):
+        engine = StreamingSeparator(model, sample_rate=44100, num_channels=2, conditioning=gain_conditioning(1.0))
+        pieces = []
+        for start in range(0, x.shape[1], block):
+            if start == 16 * hop:
+                engine.set_conditioning(gain_conditioning(0.0), crossfade_seconds=8 * hop / 44100)
+            pieces.append(engine.process_block(x[:, start : start + block]))
+        outputs.append(np.concatenate(pieces, axis=1))
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-6)
+    np.testing.assert_allclose(outputs[2], outputs[0], atol=1e-6)
+    # before the switch the input passes (gain 1, delayed), long after it nothing does (gain 0)
+    y = outputs[0]
+    np.testing.assert_allclose(y[:, STUDIO_LATENCY : 16 * hop], x[:, : 16 * hop - STUDIO_LATENCY], atol=1e-5)
+    assert np.abs(y[:, STUDIO_LATENCY + 28 * hop :]).max() < 1e-6
