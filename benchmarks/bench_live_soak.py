@@ -32,6 +32,7 @@ slowed-down periods (`neighbour_control`).
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import platform
@@ -201,6 +202,8 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         time.sleep(1.0)
         log_start = len(server.log())
         host.reset_counters()
+        collections = GarbageCollections()
+        gc.callbacks.append(collections.note)
         window = [time.perf_counter(), 0.0]  # the soak in time.perf_counter seconds (the neighbour's clock too)
         started = time.monotonic()
         deadline = started + 60 * minutes
@@ -228,6 +231,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         elapsed = time.monotonic() - started
         rss.append((elapsed, rss_bytes()))
         summary = host.stop()
+        gc.callbacks.remove(collections.note)
         window[1] = time.perf_counter()
         overrun_log = host.audio.overrun_log
         server_late, all_late = jh.late_events(server.log()[log_start:])
@@ -254,6 +258,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     loads = loads[:count].astype(np.float64)
     control = neighbour_control(neighbour_record, window, overrun_log, float(np.percentile(loads, 50)))
     causes = overrun_causes(overrun_log, switch_times, summary.overruns)
+    causes.update(collections.against(overrun_log))
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,
@@ -273,6 +278,44 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         "latency_ms": 1000 * (summary.latency_algorithmic_s + summary.latency_device_s),
         **control, **causes,
     }
+
+
+class GarbageCollections:
+    """Python's garbage collections during the soak: when, how long, which generation, which thread.
+
+    A collection holds the GIL from start to end, whatever thread runs it: one that overlaps a
+    callback made it late (in the audio thread it counts as the callback's CPU time).
+    Preallocated; `note` is registered in ``gc.callbacks``.
+    """
+
+    KEPT = 200_000
+
+    def __init__(self) -> None:
+        self.log = np.zeros((self.KEPT, 3), dtype=np.float64)  # start, duration (s), generation
+        self.log.fill(0.0)
+        self.count = 0
+        self._started = 0.0
+
+    def note(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self.count < self.KEPT:
+            self.log[self.count] = (self._started, time.perf_counter() - self._started, info["generation"])
+            self.count += 1
+
+    def against(self, overrun_log: list) -> dict:
+        """Collections per generation, their longest, and the overruns a collection overlapped."""
+        log = self.log[: self.count]
+        period = PERIOD / RATE
+        out = {"gc_collections": [int((log[:, 2] == g).sum()) for g in range(3)],
+               "gc_longest_ms": [float(1000 * log[log[:, 2] == g, 1].max()) if (log[:, 2] == g).any() else 0.0
+                                 for g in range(3)],
+               "overruns_with_gc": [0, 0, 0]}
+        for start, load, *_ in overrun_log:
+            hit = (log[:, 0] < start + load * period) & (log[:, 0] + log[:, 1] > start)
+            if hit.any():
+                out["overruns_with_gc"][int(log[hit, 2].max())] += 1
+        return out
 
 
 #: A preset switch's fade lasts 50 ms (engine default); overruns up to this long after a switch
@@ -300,9 +343,12 @@ def overrun_causes(overrun_log: list, switch_times: list[float], overruns: int) 
     counts = {"own_work": 0, "blocked": 0, "preempted": 0, "below_guest": 0}
     in_fade = {key: 0 for key in counts}
     half_period_rule = 0
-    for start, _load, cpu, voluntary, involuntary in overrun_log:
+    own_work = []  # (CPU load, minor page faults, kernel CPU load) of each own-work overrun
+    for start, _load, cpu, voluntary, involuntary, *rest in overrun_log:
         if cpu >= 1.0:
             cause = "own_work"
+            if rest:
+                own_work.append((round(cpu, 2), int(rest[0]), round(rest[1], 2)))
         elif voluntary > 0:
             cause = "blocked"
         elif involuntary > 0:
@@ -315,7 +361,7 @@ def overrun_causes(overrun_log: list, switch_times: list[float], overruns: int) 
             in_fade[cause] += 1
     return {"overrun_causes": counts, "overrun_causes_in_fade": in_fade,
             "overruns_classified": len(overrun_log), "overruns_unclassified": overruns - len(overrun_log),
-            "overruns_cpu_half_period": half_period_rule}
+            "overruns_cpu_half_period": half_period_rule, "own_work_overruns": own_work}
 
 
 def neighbour_control(record: Path, window: list[float], overrun_log: list, load_p50: float) -> dict:
@@ -343,7 +389,7 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     slow = (walls > 2 * median) & on_cpu
     out.update(neighbour_periods=int(walls.size), neighbour_median_ms=1000 * median,
                neighbour_slow2_on_cpu=int(slow.sum()), neighbour_slow4_on_cpu=int(((walls > 4 * median) & on_cpu).sum()))
-    computing = [(t, load, cpu) for t, load, cpu, _, _ in overrun_log if cpu >= 1.0]  # own work (overrun_causes)
+    computing = [(t, load, cpu) for t, load, cpu, *_ in overrun_log if cpu >= 1.0]  # own work (overrun_causes)
     period = PERIOD / RATE
     spans = np.stack([starts[slow] - period, starts[slow] + walls[slow] + period], axis=1)
     coincide = sum(bool(np.any((spans[:, 0] < t + load * period) & (spans[:, 1] > t))) for t, load, _ in computing)
@@ -401,6 +447,12 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"{' ...' if len(r['computing_overrun_cpu_x_p50']) > 12 else ''} |",
         f"| control: the neighbour's fixed work, periods over 2x / 4x its median while on the CPU | "
         f"{r['neighbour_slow2_on_cpu']} / {r['neighbour_slow4_on_cpu']} of {r['neighbour_periods']:,} |",
+        f"| own-work overruns: with a minor page fault / with kernel time over 10 % of the period | "
+        f"{sum(1 for _, faults, _ in r['own_work_overruns'] if faults)} / "
+        f"{sum(1 for _, _, kernel in r['own_work_overruns'] if kernel > 0.1)} of {len(r['own_work_overruns'])} |",
+        f"| Python garbage collections during the soak, generation 0 / 1 / 2 (longest, ms); overruns overlapping one | "
+        f"{' / '.join(f'{n} ({ms:.1f})' for n, ms in zip(r['gc_collections'], r['gc_longest_ms']))}; "
+        f"{sum(r['overruns_with_gc'])} |",
         f"| own-work overruns within a period of a slowed-down neighbour period | "
         f"{r['computing_overruns_with_slow_neighbour']} of {r['computing_overruns_kept']} |",
         f"| errors in the callback | {r['errors']} |",

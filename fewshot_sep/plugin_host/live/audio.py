@@ -36,8 +36,9 @@ NONFINITE_ERROR = (
 )
 #: Stream positions of the first this-many xruns are kept (preallocated ring, no allocation).
 XRUN_TIMES_KEPT = 32
-#: The first this-many overruns are kept: start time, load, CPU load and the thread's voluntary and
-#: involuntary context switches during the callback (preallocated, no allocation).
+#: The first this-many overruns are kept: start time, load, CPU load, the thread's voluntary and
+#: involuntary context switches, its minor page faults and its kernel (system) CPU load during the
+#: callback (preallocated, no allocation).
 OVERRUNS_KEPT = 1024
 
 
@@ -146,9 +147,10 @@ class LiveAudio:
         self.waiting_overruns = 0
         # The first OVERRUNS_KEPT overruns: (start, time.perf_counter seconds; load; the thread's CPU
         # time / block period; its voluntary context switches (it blocked: a lock, the GIL) and
-        # involuntary ones (the kernel preempted it) during the callback), e.g. to match them
-        # against a neighbour's slow periods (benchmarks).
-        self._overrun_log = np.zeros((OVERRUNS_KEPT, 5), dtype=np.float64)
+        # involuntary ones (the kernel preempted it), its minor page faults and the part of its
+        # CPU load spent in the kernel during the callback), e.g. to match them against a
+        # neighbour's slow periods (benchmarks).
+        self._overrun_log = np.zeros((OVERRUNS_KEPT, 7), dtype=np.float64)
         self._overrun_log.fill(0.0)  # touched now: a first write in the callback would page-fault
         # Peaks since the console last read them (linear, 0..; see take_peaks).
         self._peak_in = 0.0
@@ -170,20 +172,21 @@ class LiveAudio:
         return [float(f) / rate for f in self._xrun_frames[:kept]]
 
     @property
-    def overrun_log(self) -> list[tuple[float, float, float, int, int]]:
+    def overrun_log(self) -> list[tuple[float, float, float, int, int, int, float]]:
         """``(start time (time.perf_counter s), load, CPU load, voluntary switches, involuntary
-        switches)`` of the first overruns (see OVERRUNS_KEPT).
+        switches, minor page faults, kernel CPU load)`` of the first overruns (see OVERRUNS_KEPT).
 
         The CPU load is the callback thread's CPU time over the block period: close to the
         load when the thread was on the CPU the whole time (computing, or slowed down while on
         it), under half of it counts as waiting (see ``waiting_overruns``). Off the CPU, a
         voluntary context switch means the thread blocked (in this process: a lock, the GIL);
         only involuntary ones mean the kernel gave its CPU to another thread; none at all
-        means the time went below the guest (a virtual machine's host).
+        means the time went below the guest (a virtual machine's host). Page faults and kernel
+        time tell work the kernel did for the callback (e.g. fresh memory) from its own.
         """
         kept = min(self.overruns, OVERRUNS_KEPT)
-        return [(float(t), float(load), float(cpu), int(vol), int(invol))
-                for t, load, cpu, vol, invol in self._overrun_log[:kept]]
+        return [(float(t), float(load), float(cpu), int(vol), int(invol), int(faults), float(kernel))
+                for t, load, cpu, vol, invol, faults, kernel in self._overrun_log[:kept]]
 
     @property
     def mean_load(self) -> float:
@@ -232,7 +235,7 @@ class LiveAudio:
         started = time.perf_counter()
         started_cpu = time.thread_time()
         usage = resource.getrusage(resource.RUSAGE_THREAD)
-        started_switches = (usage.ru_nvcsw, usage.ru_nivcsw)
+        started_switches = (usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_minflt, usage.ru_stime)
         if self._last_start:
             gap = started - self._last_start
             if gap > self.max_interval_s:
@@ -265,7 +268,8 @@ class LiveAudio:
         if peak > self._peak_out:
             self._peak_out = peak
 
-    def _count(self, started: float, started_cpu: float, started_switches: tuple[int, int], frames: int) -> None:
+    def _count(self, started: float, started_cpu: float, started_switches: tuple[int, int, int, float],
+               frames: int) -> None:
         self.callbacks += 1
         self.frames += frames
         if not frames or not self.sample_rate:
@@ -283,6 +287,8 @@ class LiveAudio:
                 entry[0], entry[1], entry[2] = started, load, cpu_load
                 entry[3] = usage.ru_nvcsw - started_switches[0]
                 entry[4] = usage.ru_nivcsw - started_switches[1]
+                entry[5] = usage.ru_minflt - started_switches[2]
+                entry[6] = (usage.ru_stime - started_switches[3]) * self.sample_rate / frames
             self.overruns += 1
             if cpu_load < 0.5:
                 self.waiting_overruns += 1

@@ -148,10 +148,11 @@ def test_overruns_are_split_into_waiting_and_computing(host, kind):
     assert host.audio.waiting_overruns == (1 if kind == "sleeping" else 0)
     # The overrun's start time, load, CPU load and context switches are kept (preallocated;
     # benchmarks match them): a sleep is the thread giving up its CPU, a voluntary switch.
-    [(start, load, cpu_load, voluntary, involuntary)] = host.audio.overrun_log
+    [(start, load, cpu_load, voluntary, involuntary, faults, kernel_load)] = host.audio.overrun_log
     assert abs(start - time.perf_counter()) < 10.0 and load >= 1.0
     assert (cpu_load < 0.5) == (kind == "sleeping") and cpu_load <= load + 0.05
     assert involuntary >= 0 and (kind == "computing" or voluntary >= 1)
+    assert faults >= 0 and 0.0 <= kernel_load <= load + 0.05
     host.audio.reset_counters()
     assert host.audio.overrun_log == []
 
@@ -202,8 +203,8 @@ def test_overrun_log_keeps_the_first_overruns_without_allocating():
     audio.sample_rate = 48000
     log = audio._overrun_log
     for _ in range(OVERRUNS_KEPT + 10):  # callbacks that started a second ago: load ~188
-        audio._count(time.perf_counter() - 1.0, time.thread_time(), (0, 0), 256)
+        audio._count(time.perf_counter() - 1.0, time.thread_time(), (0, 0, 0, 0.0), 256)
     assert audio.overruns == OVERRUNS_KEPT + 10 and audio._overrun_log is log
     kept = audio.overrun_log
-    assert len(kept) == OVERRUNS_KEPT and all(load > 100 and cpu < 0.5 for _, load, cpu, _, _ in kept)
+    assert len(kept) == OVERRUNS_KEPT and all(load > 100 and cpu < 0.5 for _, load, cpu, *_ in kept)
     assert audio.waiting_overruns == OVERRUNS_KEPT + 10

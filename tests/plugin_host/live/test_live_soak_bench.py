@@ -67,3 +67,22 @@ def test_overrun_causes_sort_overruns_by_cpu_time_and_context_switches():
     assert result["overruns_cpu_half_period"] == 3
     assert bench.overrun_causes([], [], 0)["overrun_causes"] == dict.fromkeys(("own_work", "blocked", "preempted",
                                                                                "below_guest"), 0)
+
+
+def test_garbage_collections_are_matched_against_overruns():
+    bench = _bench()
+    collections = bench.GarbageCollections()
+    period = bench.PERIOD / bench.RATE
+    for start, duration, generation in ((10.0, 0.004, 2), (20.0, 0.0001, 0), (30.0, 0.0001, 0)):
+        collections.log[collections.count] = (start, duration, generation)
+        collections.count += 1
+    log = [(10.001, 1.5, 1.2, 0, 0), (19.0, 1.2, 0.3, 0, 0), (29.9999, 1.1, 1.05, 0, 0)]
+    result = collections.against(log)
+    assert result["gc_collections"] == [2, 0, 1]
+    assert result["gc_longest_ms"][2] == 4.0 and result["gc_longest_ms"][1] == 0.0
+    assert result["overruns_with_gc"] == [1, 0, 1]  # 19.0 + 1.2 periods ends before 20.0
+    # gc.callbacks' own protocol: a start, then a stop with the generation
+    live = bench.GarbageCollections()
+    live.note("start", {"generation": 1})
+    live.note("stop", {"generation": 1})
+    assert live.count == 1 and live.log[0, 2] == 1 and 0.0 <= live.log[0, 1] < period
