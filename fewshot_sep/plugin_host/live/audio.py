@@ -235,7 +235,7 @@ class LiveAudio:
         started = time.perf_counter()
         started_cpu = time.thread_time()
         usage = resource.getrusage(resource.RUSAGE_THREAD)
-        started_switches = (usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_minflt, usage.ru_stime)
+        started_usage = (usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_minflt, usage.ru_stime)
         if self._last_start:
             gap = started - self._last_start
             if gap > self.max_interval_s:
@@ -256,7 +256,7 @@ class LiveAudio:
             except Exception:
                 outdata.fill(0)
         finally:
-            self._count(started, started_cpu, started_switches, frames)
+            self._count(started, started_cpu, started_usage, frames)
 
     def _meter(self, indata: np.ndarray, outdata: np.ndarray) -> None:
         # max() and min() reduce without a temporary (abs() would allocate a block); a NaN peak
@@ -268,7 +268,7 @@ class LiveAudio:
         if peak > self._peak_out:
             self._peak_out = peak
 
-    def _count(self, started: float, started_cpu: float, started_switches: tuple[int, int, int, float],
+    def _count(self, started: float, started_cpu: float, started_usage: tuple[int, int, int, float],
                frames: int) -> None:
         self.callbacks += 1
         self.frames += frames
@@ -285,10 +285,10 @@ class LiveAudio:
                 usage = resource.getrusage(resource.RUSAGE_THREAD)
                 entry = self._overrun_log[self.overruns]
                 entry[0], entry[1], entry[2] = started, load, cpu_load
-                entry[3] = usage.ru_nvcsw - started_switches[0]
-                entry[4] = usage.ru_nivcsw - started_switches[1]
-                entry[5] = usage.ru_minflt - started_switches[2]
-                entry[6] = (usage.ru_stime - started_switches[3]) * self.sample_rate / frames
+                entry[3] = usage.ru_nvcsw - started_usage[0]
+                entry[4] = usage.ru_nivcsw - started_usage[1]
+                entry[5] = usage.ru_minflt - started_usage[2]
+                entry[6] = (usage.ru_stime - started_usage[3]) * self.sample_rate / frames
             self.overruns += 1
             if cpu_load < 0.5:
                 self.waiting_overruns += 1
