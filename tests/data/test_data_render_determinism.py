@@ -68,3 +68,16 @@ def test_cli_render_005_hours_twice_same_bytes(tmp_path):
     res = subprocess.run([sys.executable, "-m", "fewshot_sep", "data", "validate", str(tmp_path / "a")],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_known_unusable_corpus_work_fails_at_once_and_stays_listed(tmp_path):
+    """A listed score is refused before music21 parses it (that took a worker 10 to 15 minutes),
+    and the list names only scores that are in the training corpus."""
+    from fewshot_sep.data.corpus import KNOWN_UNUSABLE, list_corpus_works, load_corpus_parts
+
+    works = set(list_corpus_works())
+    for rel_path in KNOWN_UNUSABLE:
+        assert rel_path in works, rel_path
+        with pytest.raises(RuntimeError, match="known, skipped"):
+            load_corpus_parts(rel_path, tmp_path, max_seconds=30.0)
+    assert not any(tmp_path.iterdir())  # nothing cached or marked failed: no parse was tried
