@@ -115,6 +115,64 @@ NEIGHBOUR = textwrap.dedent("""
 """)
 
 
+#: A sampler process: every STEAL_INTERVAL_S it reads each CPU's steal time from /proc/stat
+#: (time the VM's host ran something else while this guest's CPU had work: the host's
+#: contention, as far as the host reports it) until its stdin closes, then saves the samples.
+STEAL_INTERVAL_S = 0.02
+STEAL_SAMPLER = textwrap.dedent("""
+    import os, select, sys, time
+    import numpy as np
+    record, interval = sys.argv[1], float(sys.argv[2])
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")
+
+    def steal():  # /proc/stat "cpuN" lines: user nice system idle iowait irq softirq steal ...
+        with open("/proc/stat") as stat:
+            return [int(line.split()[8]) * tick for line in stat if line.startswith("cpu") and line[3].isdigit()]
+
+    times, steals = [], []
+    sys.stdout.write("ready\\n"); sys.stdout.flush()
+    while True:
+        times.append(time.perf_counter())
+        steals.append(steal())
+        if select.select([sys.stdin], [], [], interval)[0] and not sys.stdin.read(1):
+            break  # the parent closed stdin (or died)
+    np.savez(record, times=np.array(times), steal=np.array(steals, dtype=np.float64))
+""")
+
+
+def steal_against(record: Path, window: list[float], overrun_log: list) -> dict:
+    """Steal time the VM reported during the soak, and the overruns that fell near some.
+
+    `record`: the sampler's ``times [n]`` (time.perf_counter s) and ``steal [n, cpus]``
+    (cumulative seconds). An overrun "meets steal" when the steal of any CPU grew between the
+    last sample before it and the first sample at least a tick (10 ms, when the kernel accounts
+    steal) after its end. `overruns_with_steal` is given per cause (`overrun_causes`' order), and
+    `steal_intervals_share` (the share of sample intervals in which steal grew) is the chance
+    level to read it against.
+    """
+    out = {"steal_seconds": 0.0, "steal_samples": 0, "steal_intervals_share": 0.0,
+           "overruns_with_steal": {"own_work": 0, "blocked": 0, "preempted": 0, "below_guest": 0}}
+    try:
+        data = np.load(record)
+    except OSError:
+        return out
+    times, steal = data["times"], data["steal"]
+    inside = (times >= window[0]) & (times <= window[1])
+    times, steal = times[inside], steal[inside]
+    if times.size < 2:
+        return out
+    grew = np.any(np.diff(steal, axis=0) > 0, axis=1)  # [n - 1]: steal grew in interval i
+    period = PERIOD / RATE
+    for start, load, cpu, voluntary, involuntary, *_ in overrun_log:
+        first = max(0, int(np.searchsorted(times, start, side="right")) - 1)
+        last = int(np.searchsorted(times, start + load * period + 0.01, side="left"))
+        if np.any(grew[first:last]):
+            out["overruns_with_steal"][overrun_cause(cpu, voluntary, involuntary)] += 1
+    out.update(steal_seconds=float((steal[-1] - steal[0]).sum()), steal_samples=int(times.size),
+               steal_intervals_share=float(grew.mean()))
+    return out
+
+
 def rss_bytes() -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -177,7 +235,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     server = jh.start_jack_server(Path(tempfile.mkdtemp(prefix="soak_jack_")), RATE, PERIOD)
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    neighbour = player = host = None
+    neighbour = player = host = sampler = None
     switches = {"preset": 0, "mode": 0, "mix": 0, "bypass": 0}
     switch_times: list[float] = []  # time.perf_counter() of each preset switch (the callback's clock)
     rss = []
@@ -193,6 +251,11 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      preexec_fn=jh._die_with_parent)
         assert neighbour.stdout.readline().strip() == "ready", "the neighbour JACK client did not start"
+        steal_record = neighbour_record.parent / "steal.npz"
+        sampler = subprocess.Popen([sys.executable, "-c", STEAL_SAMPLER, str(steal_record), str(STEAL_INTERVAL_S)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   preexec_fn=jh._die_with_parent)
+        assert sampler.stdout.readline().strip() == "ready", "the steal sampler did not start"
         host = LiveHost(names, model=model, input_device="JACK", output_device="JACK", samplerate=RATE,
                              blocksize=PERIOD, channels=2, out=io.StringIO())
         host.audio.load_history = loads
@@ -246,12 +309,14 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
             player.close()
         if host is not None and host.running:
             host.stop()
-        if neighbour is not None:
+        for child in (neighbour, sampler):
+            if child is None:
+                continue
             try:
-                neighbour.communicate(timeout=30)  # closes its stdin: it stops and writes its record
+                child.communicate(timeout=30)  # closes its stdin: it stops and writes its record
             except subprocess.TimeoutExpired:
-                neighbour.kill()
-                neighbour.wait()
+                child.kill()
+                child.wait()
         sd._terminate()
         jh.stop_jack_server(server)
     count = min(summary.callbacks, loads.shape[0])
@@ -259,6 +324,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     control = neighbour_control(neighbour_record, window, overrun_log, float(np.percentile(loads, 50)))
     causes = overrun_causes(overrun_log, switch_times, summary.overruns)
     causes.update(collections.against(overrun_log))
+    causes.update(steal_against(steal_record, window, overrun_log))
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,
@@ -323,6 +389,16 @@ class GarbageCollections:
 FADE_WINDOW_S = 0.1
 
 
+def overrun_cause(cpu_load: float, voluntary: int, involuntary: int) -> str:
+    """The cause of one overrun from its CPU load (CPU time / period) and context switches
+    (see `overrun_causes`)."""
+    if cpu_load >= 1.0:
+        return "own_work"
+    if voluntary > 0:
+        return "blocked"
+    return "preempted" if involuntary > 0 else "below_guest"
+
+
 def overrun_causes(overrun_log: list, switch_times: list[float], overruns: int) -> dict:
     """Why each kept overrun (``LiveAudio.overrun_log``) was late, from its CPU time and context switches.
 
@@ -345,16 +421,9 @@ def overrun_causes(overrun_log: list, switch_times: list[float], overruns: int) 
     half_period_rule = 0
     own_work = []  # (CPU load, minor page faults, kernel CPU load) of each own-work overrun
     for start, _load, cpu, voluntary, involuntary, *rest in overrun_log:
-        if cpu >= 1.0:
-            cause = "own_work"
-            if rest:
-                own_work.append((round(cpu, 2), int(rest[0]), round(rest[1], 2)))
-        elif voluntary > 0:
-            cause = "blocked"
-        elif involuntary > 0:
-            cause = "preempted"
-        else:
-            cause = "below_guest"
+        cause = overrun_cause(cpu, voluntary, involuntary)
+        if cause == "own_work" and rest:
+            own_work.append((round(cpu, 2), int(rest[0]), round(rest[1], 2)))
         counts[cause] += 1
         half_period_rule += cpu >= 0.5
         if switches.size and np.any((start >= switches) & (start <= switches + FADE_WINDOW_S)):
@@ -453,6 +522,11 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"| Python garbage collections during the soak, generation 0 / 1 / 2 (longest, ms); overruns overlapping one | "
         f"{' / '.join(f'{n} ({ms:.1f})' for n, ms in zip(r['gc_collections'], r['gc_longest_ms']))}; "
         f"{sum(r['overruns_with_gc'])} |",
+        f"| steal time the VM reported over the soak (s, /proc/stat, sampled every "
+        f"{1000 * STEAL_INTERVAL_S:.0f} ms); sample intervals with steal (%) | {r['steal_seconds']:.2f}; "
+        f"{100 * r['steal_intervals_share']:.2f} |",
+        f"| overruns near reported steal, by cause (own work / blocked / preempted / below the guest) | "
+        f"{' / '.join(str(r['overruns_with_steal'][k]) for k in order)} |",
         f"| own-work overruns within a period of a slowed-down neighbour period | "
         f"{r['computing_overruns_with_slow_neighbour']} of {r['computing_overruns_kept']} |",
         f"| errors in the callback | {r['errors']} |",
@@ -472,7 +546,9 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         "`LiveAudio`). CPU time over the period is the callback's own work; under it, the thread was off "
         "its CPU for the rest: a voluntary switch means it blocked in the host's process (a lock, the "
         "GIL: the host's fault too), involuntary switches alone mean the kernel ran another thread, and "
-        "no switch at all means the time went below the guest (the VM's host). A preset switch glides "
+        "no switch at all means the time went below the guest (the VM's host). The VM's host reports what it "
+        "took as steal time (/proc/stat); a host that takes time without reporting it leaves that time in "
+        "the thread's CPU time, where it looks like the callback's own work. A preset switch glides "
         "its conditioning frame by frame at a steady block's cost, so a fade is no heavier than any "
         "other block.",
         "",

@@ -86,3 +86,39 @@ def test_garbage_collections_are_matched_against_overruns():
     live.note("start", {"generation": 1})
     live.note("stop", {"generation": 1})
     assert live.count == 1 and live.log[0, 2] == 1 and 0.0 <= live.log[0, 1] < period
+
+
+def test_steal_sampler_records_and_overruns_are_matched_against_steal(tmp_path):
+    import subprocess
+    import sys
+
+    bench = _bench()
+    record = tmp_path / "steal.npz"
+    sampler = subprocess.Popen([sys.executable, "-c", bench.STEAL_SAMPLER, str(record), "0.01"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert sampler.stdout.readline().strip() == "ready"
+    sampler.communicate(timeout=30)  # closing stdin stops it
+    data = np.load(record)
+    assert data["times"].ndim == 1 and data["times"].size >= 1
+    assert data["steal"].shape == (data["times"].size, data["steal"].shape[1]) and data["steal"].shape[1] >= 1
+
+    # Synthetic samples: two CPUs, steal grows on CPU 1 between 10.04 and 10.06 only.
+    times = 10.0 + 0.02 * np.arange(50)
+    steal = np.zeros((50, 2))
+    steal[3:, 1] = 0.01
+    np.savez(tmp_path / "synthetic.npz", times=times, steal=steal)
+    period = bench.PERIOD / bench.RATE
+    log = [  # (start, load, CPU load, voluntary switches, involuntary switches)
+        (10.045, 1.5, 1.2, 0, 0),   # own work, during the steal
+        (10.030, 1.2, 0.3, 0, 0),   # below the guest, ends before 10.04; steal accounted a tick later counts
+        (10.50, 1.2, 0.3, 0, 0),    # below the guest, far from it
+        (10.049, 1.2, 0.6, 1, 0),   # blocked, near it
+    ]
+    result = bench.steal_against(tmp_path / "synthetic.npz", [times[0], times[-1]], log)
+    assert result["overruns_with_steal"] == {"own_work": 1, "blocked": 1, "preempted": 0, "below_guest": 1}
+    assert abs(result["steal_seconds"] - 0.01) < 1e-12 and result["steal_samples"] == 50
+    assert abs(result["steal_intervals_share"] - 1 / 49) < 1e-12
+    assert 10.03 + 1.2 * period + 0.01 > 10.04  # the second overrun's reach (keeps the case meaningful)
+    # Outside the window, or no record: zeros, not an error.
+    assert bench.steal_against(tmp_path / "synthetic.npz", [11.0, 12.0], log)["steal_samples"] == 0
+    assert bench.steal_against(tmp_path / "missing.npz", [0, 1], log)["overruns_with_steal"]["own_work"] == 0
