@@ -443,6 +443,7 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     many of them overlapped (within a period) a slowed-down period of the neighbour.
     """
     out = {"neighbour_periods": 0, "neighbour_slow2_on_cpu": 0, "neighbour_slow4_on_cpu": 0,
+           "neighbour_over_period_on_cpu": 0,
            "computing_overruns_kept": 0, "computing_overrun_cpu_x_p50": [], "computing_overruns_with_slow_neighbour": 0}
     try:
         data = np.load(record)
@@ -456,10 +457,12 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     median = float(np.median(walls))
     on_cpu = cpus > 0.8 * walls
     slow = (walls > 2 * median) & on_cpu
+    period = PERIOD / RATE
     out.update(neighbour_periods=int(walls.size), neighbour_median_ms=1000 * median,
+               # its own "own-work overruns": CPU time alone over the period (see overrun_causes)
+               neighbour_over_period_on_cpu=int((cpus >= period).sum()),
                neighbour_slow2_on_cpu=int(slow.sum()), neighbour_slow4_on_cpu=int(((walls > 4 * median) & on_cpu).sum()))
     computing = [(t, load, cpu) for t, load, cpu, *_ in overrun_log if cpu >= 1.0]  # own work (overrun_causes)
-    period = PERIOD / RATE
     spans = np.stack([starts[slow] - period, starts[slow] + walls[slow] + period], axis=1)
     coincide = sum(bool(np.any((spans[:, 0] < t + load * period) & (spans[:, 1] > t))) for t, load, _ in computing)
     out.update(computing_overruns_kept=len(computing),
@@ -516,6 +519,11 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"{' ...' if len(r['computing_overrun_cpu_x_p50']) > 12 else ''} |",
         f"| control: the neighbour's fixed work, periods over 2x / 4x its median while on the CPU | "
         f"{r['neighbour_slow2_on_cpu']} / {r['neighbour_slow4_on_cpu']} of {r['neighbour_periods']:,} |",
+        f"| control: the neighbour's periods whose CPU time alone exceeded the period (its \"own-work overruns\"), "
+        f"against the callback's | {r['neighbour_over_period_on_cpu']} of {r['neighbour_periods']:,} "
+        f"({100 * r['neighbour_over_period_on_cpu'] / max(1, r['neighbour_periods']):.3f} %); "
+        f"{r['overrun_causes']['own_work']} of {r['callbacks']:,} "
+        f"({100 * r['overrun_causes']['own_work'] / max(1, r['callbacks']):.3f} %) |",
         f"| own-work overruns: with a minor page fault / with kernel time over 10 % of the period | "
         f"{sum(1 for _, faults, _ in r['own_work_overruns'] if faults)} / "
         f"{sum(1 for _, _, kernel in r['own_work_overruns'] if kernel > 0.1)} of {len(r['own_work_overruns'])} |",

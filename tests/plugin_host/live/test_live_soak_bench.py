@@ -41,6 +41,7 @@ def test_neighbour_control_counts_slowed_periods_and_matches_computing_overruns(
     result = bench.neighbour_control(record, window, overruns, load_p50=0.35)
     assert result["neighbour_periods"] == n
     assert result["neighbour_slow2_on_cpu"] == 3 and result["neighbour_slow4_on_cpu"] == 1
+    assert result["neighbour_over_period_on_cpu"] == 1  # period 700: 1.2 periods of CPU time
     assert result["computing_overruns_kept"] == 2
     assert result["computing_overruns_with_slow_neighbour"] == 1
     assert result["computing_overrun_cpu_x_p50"] == [3.1, 3.0]
@@ -122,3 +123,38 @@ def test_steal_sampler_records_and_overruns_are_matched_against_steal(tmp_path):
     # Outside the window, or no record: zeros, not an error.
     assert bench.steal_against(tmp_path / "synthetic.npz", [11.0, 12.0], log)["steal_samples"] == 0
     assert bench.steal_against(tmp_path / "missing.npz", [0, 1], log)["overruns_with_steal"]["own_work"] == 0
+
+
+def _result(bench, overrun_log, folder, xrun_callbacks=3, server_late=3, client_late=0):
+    """A soak result as `soak` assembles it, from synthetic records."""
+    causes = bench.overrun_causes(overrun_log, [], len(overrun_log))
+    causes.update(bench.GarbageCollections().against(overrun_log))
+    causes.update(bench.steal_against(folder / "missing.npz", [0.0, 1.0], overrun_log))
+    control = bench.neighbour_control(folder / "missing.npz", [0.0, 1.0], overrun_log, 0.35)
+    return {
+        "minutes": 1.0, "seconds": 60.0, "callbacks": 11_000, "expected_callbacks": 11_250,
+        "load_mean": 0.3, "load_p50": 0.35, "load_p99": 0.5, "load_p999": 0.9, "load_max": 1.5,
+        "overruns": len(overrun_log), "waiting_overruns": 0, "xrun_callbacks": xrun_callbacks, "xruns": 2 * xrun_callbacks,
+        "server_late": server_late, "client_late": client_late, "neighbour_late": 0, "late_by_client": {},
+        "errors": 0, "last_error": None, "rss_first_minute_mb": 200.0, "rss_end_mb": 200.1, "rss_max_mb": 200.2,
+        "rss_samples": 7, "switches": {"preset": 20, "mode": 10, "mix": 20, "bypass": 2}, "realtime": True,
+        "neighbour_load": 0.25, "neighbour_work": "loop", "switch_seconds": 3.0, "presets": 14, "latency_ms": 30.1,
+        **control, **causes,
+    }
+
+
+def test_soak_report_verdict_counts_only_the_callbacks_own_overruns(tmp_path):
+    from types import SimpleNamespace
+
+    bench = _bench()
+    model = SimpleNamespace(name="m", model_id="0123")
+    below_guest = [(5.0, 1.3, 0.2, 0, 0, 0, 0.0)]  # the VM's time: not the callback's
+    own_work = [(5.0, 1.3, 1.1, 0, 0, 0, 0.0)]
+    free = bench.markdown(_result(bench, below_guest, tmp_path), model, "test", "cmd")
+    assert "-> no xrun caused by the callback" in free
+    assert "| why: own CPU time over the period" in free and "| 0 / 0 / 0 / 1 |" in free
+    assert "steal time the VM reported" in free and "own-work overruns\"), against the callback's" in free
+    for text in (bench.markdown(_result(bench, own_work, tmp_path), model, "test", "cmd"),
+                 bench.markdown(_result(bench, [], tmp_path, client_late=1), model, "test", "cmd"),
+                 bench.markdown(_result(bench, [], tmp_path, xrun_callbacks=4, server_late=3), model, "test", "cmd")):
+        assert "NOT shown free of callback-caused xruns" in text
