@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/bench_live_soak.py [--minutes 30] [--model DIR] [--switch-seconds 3]
-                                         [--neighbour-load 0.25] [--write]
+                                         [--neighbour-load 0.25] [--neighbour-work loop|model]
+                                         [--record DIR] [--write]
 
 Starts ``jackd -n NAME -d dummy -r 48000 -p 256`` (own server name, realtime
 scheduling if allowed, synchronous), runs the `live` host (``LiveHost``, stereo,
@@ -26,7 +27,11 @@ a preset fade), xruns seen by PortAudio, jackd's late driver cycles and late cli
 neighbour apart), errors in the callback, and RSS at 1 minute, at the end and its maximum
 (growth after the first minute is what a leak would show); the own-work overruns' CPU time
 against the median callback, and how many fell within a period of one of the neighbour's
-slowed-down periods (`neighbour_control`).
+slowed-down periods (`neighbour_control`); the steal time the VM reported and the overruns
+near it (`steal_against`, a sampler process reading /proc/stat); how often the callback and
+the neighbour were held up past their median, per second of their work (`slowdown_tails`:
+with ``--neighbour-work model`` the neighbour runs the same separator graph with nothing
+else to do, so its stalls are the machine's). ``--record DIR`` keeps the raw records.
 """
 
 from __future__ import annotations
@@ -218,7 +223,7 @@ class LoopPlayer:
 
 
 def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, seed: int = 0,
-         neighbour_work: str = "loop") -> dict:
+         neighbour_work: str = "loop", record: Path | None = None) -> dict:
     import live_jack_helpers as jh
     import sounddevice as sd
 
@@ -325,6 +330,17 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     causes = overrun_causes(overrun_log, switch_times, summary.overruns)
     causes.update(collections.against(overrun_log))
     causes.update(steal_against(steal_record, window, overrun_log))
+    causes.update(slowdown_tails(loads, neighbour_record, window))
+    if record is not None:
+        import shutil
+
+        record.mkdir(parents=True, exist_ok=True)
+        np.savez(record / "callbacks.npz", loads=loads, window=np.asarray(window),
+                 overrun_log=np.asarray(overrun_log, dtype=np.float64).reshape(-1, 7),
+                 switch_times=np.asarray(switch_times))
+        for kept in (neighbour_record, steal_record):
+            if kept.exists():
+                shutil.copy(kept, record / ("neighbour.npz" if kept == neighbour_record else "steal.npz"))
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,
@@ -471,6 +487,46 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     return out
 
 
+#: Stall lengths (in block periods) at which `slowdown_tails` compares the callback with the neighbour.
+STALL_PERIODS = (0.25, 0.5, 1.0, 2.0)
+
+
+def slowdown_tails(loads: np.ndarray, record: Path, window: list[float]) -> dict:
+    """How often the callback and the neighbour were held up, per second of their work.
+
+    A call's stall is its wall time minus the median call's (of the same code). For each length
+    of `STALL_PERIODS`: the calls stalled at least that long, per second spent in the calls
+    (the longer a piece of work, the more of the machine's hiccups land in it). ``loads [n]``:
+    every callback's wall time / period; the neighbour's periods come from its record, inside
+    the soak's window. With ``--neighbour-work model`` the neighbour runs the separator graph
+    (the bulk of a callback's work) in a process that does nothing else, so its stall rate is
+    the machine's: a callback stall rate no higher is the machine's too. An overrun is a stall
+    of about ``1 - load_p50`` periods. Rates in stalls per second of work; the neighbour's are
+    None without its record.
+    """
+    period = PERIOD / RATE
+
+    def rates(walls: np.ndarray) -> tuple[list[int], list[float]]:
+        stalls = walls - np.median(walls)
+        busy = max(float(walls.sum()), 1e-12)
+        counts = [int(np.sum(stalls >= x * period)) for x in STALL_PERIODS]
+        return counts, [c / busy for c in counts]
+
+    loads = np.asarray(loads, dtype=np.float64)
+    counts, per_second = rates(loads * period) if loads.size else ([0] * len(STALL_PERIODS), [0.0] * len(STALL_PERIODS))
+    out = {"stall_periods": list(STALL_PERIODS), "callback_stalls": counts, "callback_stall_rate": per_second,
+           "neighbour_stalls": None, "neighbour_stall_rate": None}
+    try:
+        data = np.load(record)
+    except OSError:
+        return out
+    starts, walls = data["starts"], data["walls"].astype(np.float64)
+    walls = walls[(starts >= window[0]) & (starts <= window[1])]
+    if walls.size:
+        out["neighbour_stalls"], out["neighbour_stall_rate"] = rates(walls)
+    return out
+
+
 def markdown(result: dict, model, origin: str, command: str) -> str:
     r = result
     causes, fade = r["overrun_causes"], r["overrun_causes_in_fade"]
@@ -480,6 +536,13 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
     matched = r["xrun_callbacks"] <= r["server_late"]
     free = r["client_late"] == 0 and caused == 0 and matched
     order = ("own_work", "blocked", "preempted", "below_guest")
+    neighbour_rate = r["neighbour_stall_rate"] or [float("nan")] * len(r["stall_periods"])
+    neighbour_stalls = r["neighbour_stalls"] or ["-"] * len(r["stall_periods"])
+    # The callback stalled no more often per second of work than the same graph in an otherwise
+    # idle process: the machine's hiccups, not the callback's work (beside the verdict, not in it).
+    machine_tail = r["neighbour_stall_rate"] is not None and all(
+        c <= n for c, n in zip(r["callback_stall_rate"], neighbour_rate))
+    stall_lengths = " / ".join(f"{x:g}" for x in r["stall_periods"])
     return "\n".join([
         "## Live soak",
         "",
@@ -535,6 +598,11 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"{100 * r['steal_intervals_share']:.2f} |",
         f"| overruns near reported steal, by cause (own work / blocked / preempted / below the guest) | "
         f"{' / '.join(str(r['overruns_with_steal'][k]) for k in order)} |",
+        f"| callbacks stalled (wall time over the median callback's) by at least {stall_lengths} periods: count "
+        "(per second of callback work) | " + " / ".join(
+            f"{c} ({x:.3f})" for c, x in zip(r["callback_stalls"], r["callback_stall_rate"])) + " |",
+        "| the same for the neighbour's periods (per second of its work) | " + " / ".join(
+            f"{c} ({x:.3f})" for c, x in zip(neighbour_stalls, neighbour_rate)) + " |",
         f"| own-work overruns within a period of a slowed-down neighbour period | "
         f"{r['computing_overruns_with_slow_neighbour']} of {r['computing_overruns_kept']} |",
         f"| errors in the callback | {r['errors']} |",
@@ -548,6 +616,16 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"(own CPU time over the period, or blocked in the host's process{', unclassified ones included' if r['overruns_unclassified'] else ''}; "
         f"{100 * caused / max(1, r['callbacks']):.3f} % of callbacks) -> "
         f"{'no xrun caused by the callback' if free else 'NOT shown free of callback-caused xruns'}.",
+        "",
+        ("Against the machine: per second of work, the callback stalled "
+         + ("no more often than the neighbour at any" if machine_tail else "more often than the neighbour at some")
+         + " stall length (the neighbour: "
+         + ("the same separator graph in a process with nothing else to do" if r["neighbour_work"] == "model"
+            else "a calibrated Python loop")
+         + "), so its overruns are " + ("what this machine does to any such work" if machine_tail
+                                         else "not explained by the machine alone")
+         + (". This is a reading, not part of the verdict above." if r["neighbour_stall_rate"] is not None
+            else ". (No neighbour record: no comparison.)")),
         "",
         "Why a callback was late comes from its own thread: its CPU time (`time.thread_time`) and its "
         "context switches during the callback (`getrusage(RUSAGE_THREAD)`, kept for each overrun by "
@@ -583,6 +661,9 @@ def main() -> None:
                         help="the neighbour's fixed work per period: a Python loop worth --neighbour-load of a "
                              "period, or one run of the separator graph on a stereo frame (a second live host)")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument("--record", default=None, metavar="DIR",
+                        help="keep the raw records in DIR: every callback's load, the overrun log, the switch "
+                             "times, the neighbour's periods and the steal samples (npz), and the result (JSON)")
     args = parser.parse_args()
     import json
 
@@ -592,8 +673,11 @@ def main() -> None:
     import fewshot_sep.utils.atomic  # noqa: F401  (imported now: the code may change during a long run)
 
     model, origin = resolve_model(args.model)
-    result = soak(model, args.minutes, args.switch_seconds, args.neighbour_load, neighbour_work=args.neighbour_work)
+    result = soak(model, args.minutes, args.switch_seconds, args.neighbour_load, neighbour_work=args.neighbour_work,
+                  record=Path(args.record) if args.record else None)
     print(json.dumps(result, indent=1))
+    if args.record:
+        (Path(args.record) / "result.json").write_text(json.dumps(result, indent=1))
     command = "python benchmarks/bench_live_soak.py " + " ".join(sys.argv[1:])
     text = markdown(result, model, origin, command.strip())
     print(text)
