@@ -449,6 +449,18 @@ def overrun_causes(overrun_log: list, switch_times: list[float], overruns: int) 
             "overruns_cpu_half_period": half_period_rule, "own_work_overruns": own_work}
 
 
+def neighbour_periods(record: Path, window: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The neighbour's periods inside the soak's window: ``(starts, walls, cpus)`` ``[n]`` float64
+    seconds (time.perf_counter, wall time, CPU time), or None without a record or a period."""
+    try:
+        data = np.load(record)
+    except OSError:
+        return None
+    starts, walls, cpus = data["starts"], data["walls"].astype(np.float64), data["cpus"].astype(np.float64)
+    inside = (starts >= window[0]) & (starts <= window[1])
+    return (starts[inside], walls[inside], cpus[inside]) if inside.any() else None
+
+
 def neighbour_control(record: Path, window: list[float], overrun_log: list, load_p50: float) -> dict:
     """The neighbour's fixed work per period as a control for the machine, over the soak's window.
 
@@ -461,15 +473,10 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     out = {"neighbour_periods": 0, "neighbour_slow2_on_cpu": 0, "neighbour_slow4_on_cpu": 0,
            "neighbour_over_period_on_cpu": 0,
            "computing_overruns_kept": 0, "computing_overrun_cpu_x_p50": [], "computing_overruns_with_slow_neighbour": 0}
-    try:
-        data = np.load(record)
-    except OSError:
+    periods = neighbour_periods(record, window)
+    if periods is None:
         return out
-    starts, walls, cpus = data["starts"], data["walls"].astype(np.float64), data["cpus"].astype(np.float64)
-    inside = (starts >= window[0]) & (starts <= window[1])
-    starts, walls, cpus = starts[inside], walls[inside], cpus[inside]
-    if not walls.size:
-        return out
+    starts, walls, cpus = periods
     median = float(np.median(walls))
     on_cpu = cpus > 0.8 * walls
     slow = (walls > 2 * median) & on_cpu
@@ -516,14 +523,9 @@ def slowdown_tails(loads: np.ndarray, record: Path, window: list[float]) -> dict
     counts, per_second = rates(loads * period) if loads.size else ([0] * len(STALL_PERIODS), [0.0] * len(STALL_PERIODS))
     out = {"stall_periods": list(STALL_PERIODS), "callback_stalls": counts, "callback_stall_rate": per_second,
            "neighbour_stalls": None, "neighbour_stall_rate": None}
-    try:
-        data = np.load(record)
-    except OSError:
-        return out
-    starts, walls = data["starts"], data["walls"].astype(np.float64)
-    walls = walls[(starts >= window[0]) & (starts <= window[1])]
-    if walls.size:
-        out["neighbour_stalls"], out["neighbour_stall_rate"] = rates(walls)
+    periods = neighbour_periods(record, window)
+    if periods is not None:
+        out["neighbour_stalls"], out["neighbour_stall_rate"] = rates(periods[1])
     return out
 
 
