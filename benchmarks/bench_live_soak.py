@@ -29,7 +29,7 @@ neighbour apart), errors in the callback, and RSS at 1 minute, at the end and it
 against the median callback, and how many fell within a period of one of the neighbour's
 slowed-down periods (`neighbour_control`); the steal time the VM reported and the overruns
 near it (`steal_against`, a sampler process reading /proc/stat); how often the callback and
-the neighbour were held up past their median, per second of their work (`slowdown_tails`:
+the neighbour were held up past their median, per second of their work (`stall_rates`:
 with ``--neighbour-work model`` the neighbour runs the same separator graph with nothing
 else to do, so its stalls are the machine's). ``--record DIR`` keeps the raw records.
 """
@@ -330,7 +330,7 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
     causes = overrun_causes(overrun_log, switch_times, summary.overruns)
     causes.update(collections.against(overrun_log))
     causes.update(steal_against(steal_record, window, overrun_log))
-    causes.update(slowdown_tails(loads, neighbour_record, window))
+    causes.update(stall_rates(loads, neighbour_record, window))
     if record is not None:
         import shutil
 
@@ -338,9 +338,9 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         np.savez(record / "callbacks.npz", loads=loads, window=np.asarray(window),
                  overrun_log=np.asarray(overrun_log, dtype=np.float64).reshape(-1, 7),
                  switch_times=np.asarray(switch_times))
-        for kept in (neighbour_record, steal_record):
+        for name, kept in (("neighbour.npz", neighbour_record), ("steal.npz", steal_record)):
             if kept.exists():
-                shutil.copy(kept, record / ("neighbour.npz" if kept == neighbour_record else "steal.npz"))
+                shutil.copy(kept, record / name)
     after_minute = [b for t, b in rss if t >= 60.0] or [rss[-1][1]]
     return {
         "minutes": minutes, "seconds": elapsed, "callbacks": summary.callbacks,
@@ -494,11 +494,11 @@ def neighbour_control(record: Path, window: list[float], overrun_log: list, load
     return out
 
 
-#: Stall lengths (in block periods) at which `slowdown_tails` compares the callback with the neighbour.
+#: Stall lengths (in block periods) at which `stall_rates` compares the callback with the neighbour.
 STALL_PERIODS = (0.25, 0.5, 1.0, 2.0)
 
 
-def slowdown_tails(loads: np.ndarray, record: Path, window: list[float]) -> dict:
+def stall_rates(loads: np.ndarray, record: Path, window: list[float]) -> dict:
     """How often the callback and the neighbour were held up, per second of their work.
 
     A call's stall is its wall time minus the median call's (of the same code). For each length
@@ -542,7 +542,7 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
     neighbour_stalls = r["neighbour_stalls"] or ["-"] * len(r["stall_periods"])
     # The callback stalled no more often per second of work than the same graph in an otherwise
     # idle process: the machine's hiccups, not the callback's work (beside the verdict, not in it).
-    machine_tail = r["neighbour_stall_rate"] is not None and all(
+    machine_stalls = r["neighbour_stall_rate"] is not None and all(
         c <= n for c, n in zip(r["callback_stall_rate"], neighbour_rate))
     stall_lengths = " / ".join(f"{x:g}" for x in r["stall_periods"])
     return "\n".join([
@@ -620,11 +620,11 @@ def markdown(result: dict, model, origin: str, command: str) -> str:
         f"{'no xrun caused by the callback' if free else 'NOT shown free of callback-caused xruns'}.",
         "",
         ("Against the machine: per second of work, the callback stalled "
-         + ("no more often than the neighbour at any" if machine_tail else "more often than the neighbour at some")
+         + ("no more often than the neighbour at any" if machine_stalls else "more often than the neighbour at some")
          + " stall length (the neighbour: "
          + ("the same separator graph in a process with nothing else to do" if r["neighbour_work"] == "model"
             else "a calibrated Python loop")
-         + "), so its overruns are " + ("what this machine does to any such work" if machine_tail
+         + "), so its overruns are " + ("what this machine does to any such work" if machine_stalls
                                          else "not explained by the machine alone")
          + (". This is a reading, not part of the verdict above." if r["neighbour_stall_rate"] is not None
             else ". (No neighbour record: no comparison.)")),

@@ -125,13 +125,13 @@ def test_steal_sampler_records_and_overruns_are_matched_against_steal(tmp_path):
     assert bench.steal_against(tmp_path / "missing.npz", [0, 1], log)["overruns_with_steal"]["own_work"] == 0
 
 
-def _result(bench, overrun_log, folder, xrun_callbacks=3, server_late=3, client_late=0, tails=None):
+def _result(bench, overrun_log, folder, xrun_callbacks=3, server_late=3, client_late=0, stalls=None):
     """A soak result as `soak` assembles it, from synthetic records."""
     causes = bench.overrun_causes(overrun_log, [], len(overrun_log))
     causes.update(bench.GarbageCollections().against(overrun_log))
     causes.update(bench.steal_against(folder / "missing.npz", [0.0, 1.0], overrun_log))
     control = bench.neighbour_control(folder / "missing.npz", [0.0, 1.0], overrun_log, 0.35)
-    control.update(tails or bench.slowdown_tails(np.full(100, 0.3), folder / "missing.npz", [0.0, 1.0]))
+    control.update(stalls or bench.stall_rates(np.full(100, 0.3), folder / "missing.npz", [0.0, 1.0]))
     return {
         "minutes": 1.0, "seconds": 60.0, "callbacks": 11_000, "expected_callbacks": 11_250,
         "load_mean": 0.3, "load_p50": 0.35, "load_p99": 0.5, "load_p999": 0.9, "load_max": 1.5,
@@ -164,15 +164,15 @@ def test_soak_report_verdict_counts_only_the_callbacks_own_overruns(tmp_path):
     lighter = {"stall_periods": [0.5, 1.0], "callback_stalls": [4, 1], "callback_stall_rate": [0.04, 0.01],
                "neighbour_stalls": [9, 1], "neighbour_stall_rate": [0.09, 0.01]}
     heavier = {**lighter, "callback_stall_rate": [0.04, 0.02]}
-    text = bench.markdown(_result(bench, own_work, tmp_path, tails=lighter), model, "test", "cmd")
+    text = bench.markdown(_result(bench, own_work, tmp_path, stalls=lighter), model, "test", "cmd")
     assert "stalled no more often than the neighbour at any stall length" in text
     assert "| 9 (0.090) / 1 (0.010) |" in text
     assert "NOT shown free of callback-caused xruns" in text  # a reading, not the verdict
-    assert "more often than the neighbour at some stall length" in bench.markdown(_result(bench, own_work, tmp_path, tails=heavier),
+    assert "more often than the neighbour at some stall length" in bench.markdown(_result(bench, own_work, tmp_path, stalls=heavier),
                                                                model, "test", "cmd")
 
 
-def test_slowdown_tails_compare_stalls_per_second_of_work(tmp_path):
+def test_stall_rates_compare_stalls_per_second_of_work(tmp_path):
     bench = _bench()
     period = bench.PERIOD / bench.RATE
     loads = np.full(1000, 0.2)
@@ -182,11 +182,11 @@ def test_slowdown_tails_compare_stalls_per_second_of_work(tmp_path):
     walls = np.full(1000, 0.1 * period)
     walls[:30] = 0.7 * period  # stalled 0.6 periods: over 0.25 and 0.5
     np.savez(tmp_path / "n.npz", starts=starts, walls=walls.astype(np.float32), cpus=walls.astype(np.float32))
-    result = bench.slowdown_tails(loads, tmp_path / "n.npz", [0.0, 999.0])
+    result = bench.stall_rates(loads, tmp_path / "n.npz", [0.0, 999.0])
     assert result["stall_periods"] == [0.25, 0.5, 1.0, 2.0]
     assert result["callback_stalls"] == [12, 2, 2, 2] and result["neighbour_stalls"] == [30, 30, 0, 0]
     callback_busy, neighbour_busy = float(loads.sum()) * period, float(walls.astype(np.float32).sum())
     assert np.allclose(result["callback_stall_rate"], np.array([12, 2, 2, 2]) / callback_busy)
     assert np.allclose(result["neighbour_stall_rate"], np.array([30, 30, 0, 0]) / neighbour_busy, rtol=1e-5)
-    missing = bench.slowdown_tails(loads, tmp_path / "missing.npz", [0.0, 1.0])
+    missing = bench.stall_rates(loads, tmp_path / "missing.npz", [0.0, 1.0])
     assert missing["neighbour_stalls"] is None and missing["neighbour_stall_rate"] is None
