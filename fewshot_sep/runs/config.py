@@ -61,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
         "decoder_conv_levels": 3,
         "up_kernel": 2,
         "fine_head": 0,             # > 0: hidden channels of the full-resolution mask head (0 = band merge only)
+        "fine_head_context": 0,     # > 0: dilated residual blocks widening the fine head's frequency view
         "band_gru": 0,              # > 0: hidden units of a per-band GRU on encoder level band_gru_level
         "band_gru_level": 1,
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic

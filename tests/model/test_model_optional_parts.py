@@ -82,3 +82,36 @@ def test_fine_head_convolutions_keep_the_meaning_of_their_weights():
     assert out.shape == (2, 1, 128, 5)
     assert float((out - reference).abs().max()) < 1e-5
     assert float(reference.abs().max()) > 0.1
+
+
+def test_fine_head_context_blocks_start_silent_then_widen_what_a_bin_sees():
+    """``fine_head_context`` blocks added to a trained head leave its logits exactly as they were
+    (a warm start); once they learn, a bin's logit depends on input bins up to
+    ``2 + (2 + 4 + ... + 2^n) + 1`` bins away and on none farther."""
+    from fewshot_sep.model.layers import FineHead
+
+    torch.manual_seed(0)
+    plain = FineHead(channels=8, band_width=8, hidden=6)
+    torch.nn.init.normal_(plain.conv2.weight)  # a trained head: its last layer is not zero
+    wide = FineHead(channels=8, band_width=8, hidden=6, context_blocks=3)
+    missing, unexpected = wide.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("context.") for k in missing)
+    h, x, x_prev = torch.randn(1, 8, 32, 2), torch.randn(1, 1, 256, 2), torch.randn(1, 1, 256, 2)
+    with torch.no_grad():
+        assert torch.equal(plain(h, x, x_prev), wide(h, x, x_prev))
+        for block in wide.context:
+            torch.nn.init.normal_(block.mix.weight, std=0.5)
+        reach = 2 + (2 + 4 + 8) + 1
+        centre = 128
+        poked = x.clone()
+        poked[..., centre, :] += 5.0
+        changed = (wide(h, poked, x_prev) - wide(h, x, x_prev)).abs()[0, 0, :, 0]
+    moved = torch.nonzero(changed > 1e-6).flatten()
+    assert int(moved.min()) == centre - reach and int(moved.max()) == centre + reach
+
+
+def test_fine_head_context_without_a_fine_head_is_refused_by_name():
+    with pytest.raises(ValueError, match="fine_head_context 3 needs the fine head"):
+        build_model({"model": {**SMALL_MODEL, "fine_head_context": 3}})
+    with pytest.raises(ValueError, match="fine_head_context -1 is invalid"):
+        build_model({"model": {**SMALL_MODEL, "fine_head": 4, "fine_head_context": -1}})

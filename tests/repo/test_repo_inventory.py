@@ -68,7 +68,7 @@ def test_every_config_starts_from_a_checkpoint_in_the_tree_or_a_listed_retired_o
 def test_the_run_in_progress_starts_fresh_from_the_release_in_the_tree():
     from fewshot_sep.train.config import load_config
 
-    init_from = load_config(REPO / "configs" / "robust-stage16.yaml")["train"]["init_from"]
+    init_from = load_config(REPO / "configs" / "robust-stage17.yaml")["train"]["init_from"]
     assert (REPO / init_from).resolve() == (MODELS / "release" / "checkpoint.pt").resolve()
 
 
@@ -88,9 +88,9 @@ def test_the_release_the_baseline_and_the_committed_run_load():
         model, config = load_checkpoint(MODELS / name)
         assert config["name"] == run_name and not model.training
         assert read_checkpoint(MODELS / name / "checkpoint.pt")["step"] > 0
-    run = REPO / "runs" / "robust16"
+    run = REPO / "runs" / "robust17"
     if not (run / "checkpoint.pt").exists():
-        pytest.skip("no committed run in runs/robust16")
+        pytest.skip("no committed run in runs/robust17")
     state = read_checkpoint(run / "checkpoint.pt")
     model = build_model(json.loads((run / "config.json").read_text(encoding="utf-8")))
     model.load_state_dict(state["model"], strict=True)  # what --resume does first

@@ -9,7 +9,7 @@ import pytest
 
 from repo_paths import REPO
 
-RUN = REPO / "runs" / "robust16"
+RUN = REPO / "runs" / "robust17"
 
 
 def test_old_import_paths_are_the_same_objects():
@@ -37,7 +37,7 @@ def test_committed_run_resumes_through_runs():
     """What `train --resume` does before its first step: model, optimiser and counters from the run."""
     torch = pytest.importorskip("torch")
     if not (RUN / "checkpoint.pt").exists():
-        pytest.skip("no committed run in runs/robust16")
+        pytest.skip("no committed run in runs/robust17")
     from fewshot_sep.model import build_model
     from fewshot_sep.runs.checkpoint import read_checkpoint
     from fewshot_sep.runs.config import resolve_config

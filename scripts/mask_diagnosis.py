@@ -1,0 +1,171 @@
+"""Where a model's masks go wrong on the robustness suite: coarse (which band) or fine (which bins).
+
+Usage:
+    python scripts/mask_diagnosis.py [--data data/robust] [--condition robust] [--split test test_unseen]
+        [--episodes 60] [--band-width 16] [--model MODEL_DIR] [--write docs/history/robust-runs.md]
+
+For each episode of the suite (the same episodes `fewshot-sep evaluate --suite robust` scores:
+seed 0, 4 s mixtures, k = 5 examples of 1 s, no negatives) the exported model separates the
+mixture (stereo, channel by channel, as `separate` does), and its mask is read back from the
+estimate, ``|E| / |X|`` on the project's STFT. Then, with the ideal ratio mask
+``|T| / (|T| + |X - T|)`` of the same episode, every mask is split into a coarse part (its
+energy-weighted mean over bands of `band_width` bins) and a fine part (its ratio to that
+mean), and these are recombined:
+
+- ``model``: the model's mask as read back (matches the model's own score to ~0.05 dB);
+- ``model, band-smoothed``: the model's coarse part only: what its fine structure adds;
+- ``ideal, band-smoothed``: the best mask that is constant within each band;
+- ``model coarse, ideal fine`` / ``ideal coarse, model fine``: what fixing one part is worth;
+- ``model ^ p``: the mask raised to a power (too soft or too hard a mask shows here).
+
+Prints (or writes between markers into `--write`) a table of median SI-SDRi and the paired
+median difference from ``model`` with its bootstrap 95 % interval, per split. Needs no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fewshot_sep.contract.signal import N_FFT
+
+VARIANTS = ("model", "model, band-smoothed", "ideal, band-smoothed", "model coarse, ideal fine",
+            "ideal coarse, model fine", "model ^ 0.5", "model ^ 2")
+SECTION = "mask-diagnosis"
+
+
+def band_smooth(mask: np.ndarray, weights: np.ndarray, band_width: int) -> np.ndarray:
+    """Energy-weighted mean of `mask` over bands of `band_width` bins.
+
+    Args:
+        mask: ``[..., 513, T]`` real mask.
+        weights: ``[..., 513, T]`` non-negative weights (the mixture's power).
+        band_width: bins per band; must divide 512 (the Nyquist bin copies bin 511's band).
+
+    Returns:
+        ``[..., 513, T]``: each bin holds its band's weighted mean.
+    """
+    bins = mask.shape[-2] - 1
+    if band_width < 1 or bins % band_width:
+        raise ValueError(f"--band-width {band_width} is invalid: use a divisor of {bins} (e.g. 4, 8, 16)")
+    lead, frames = mask.shape[:-2], mask.shape[-1]
+    w = weights[..., :bins, :] + 1e-12
+    shape = (*lead, bins // band_width, band_width, frames)
+    mean = (mask[..., :bins, :] * w).reshape(shape).sum(-2) / w.reshape(shape).sum(-2)
+    out = np.empty_like(mask)
+    out[..., :bins, :] = np.repeat(mean, band_width, axis=-2)
+    out[..., bins, :] = out[..., bins - 1, :]
+    return out
+
+
+def mask_variants(model_mask: np.ndarray, ideal_mask: np.ndarray, power: np.ndarray,
+                  band_width: int) -> dict[str, np.ndarray]:
+    """The masks of `VARIANTS` (all ``[..., 513, T]`` in [0, 1]) from the model's and the ideal mask."""
+    model_coarse = band_smooth(model_mask, power, band_width)
+    ideal_coarse = band_smooth(ideal_mask, power, band_width)
+    clip = lambda m: np.clip(m, 0.0, 1.0)  # noqa: E731
+    return {
+        "model": model_mask,
+        "model, band-smoothed": model_coarse,
+        "ideal, band-smoothed": ideal_coarse,
+        "model coarse, ideal fine": clip(model_coarse * ideal_mask / (ideal_coarse + 1e-6)),
+        "ideal coarse, model fine": clip(ideal_coarse * model_mask / (model_coarse + 1e-6)),
+        "model ^ 0.5": model_mask ** 0.5,
+        "model ^ 2": model_mask ** 2,
+    }
+
+
+def diagnose_episode(system, episode, band_width: int) -> dict[str, float] | None:
+    """SI-SDRi (dB) of every variant on one robust episode; None for a silent target."""
+    from fewshot_sep.eval.harness import per_channel
+    from fewshot_sep.eval.oracle import apply_mask_offline
+    from fewshot_sep.eval.settings import SILENT_TARGET_DB
+    from fewshot_sep.realtime.conditioning import build_conditioning
+    from fewshot_sep.realtime.stft import stft
+    from fewshot_sep.utils.metrics import energy_db, si_sdr
+
+    mixture = np.atleast_2d(episode.mixture.astype(np.float32))
+    target = np.atleast_2d(episode.target.astype(np.float32))
+    if energy_db(target) < SILENT_TARGET_DB:
+        return None
+    vector = build_conditioning(system.embed(list(episode.support[:5])).mean(axis=0))
+    estimate = per_channel(lambda ch: system.separate(ch, vector), mixture)
+    # apply_mask_offline takes the input padded by n_fft - 1 zeros (latency-compensated output)
+    pad = lambda a: np.pad(a, ((0, 0), (0, N_FFT - 1)))  # noqa: E731
+    mix_padded = pad(mixture)
+    spec_mix = stft(mix_padded)
+    spec_target = stft(pad(target))
+    model_mask = np.clip(np.abs(stft(pad(estimate))) / (np.abs(spec_mix) + 1e-9), 0.0, 1.0)
+    ideal = np.abs(spec_target) / (np.abs(spec_target) + np.abs(spec_mix - spec_target) + 1e-9)
+    base = si_sdr(target, mixture)
+    scores = {}
+    for name, mask in mask_variants(model_mask, ideal, np.abs(spec_mix) ** 2, band_width).items():
+        out = np.stack([apply_mask_offline(mix_padded[c], mask[c]) for c in range(mixture.shape[0])])
+        scores[name] = si_sdr(target, out) - base
+    return scores
+
+
+def table(results: dict[str, list[dict[str, float]]], header: str) -> str:
+    """Markdown: per split, each variant's median and its paired median difference from ``model``."""
+    from fewshot_sep.utils.metrics import bootstrap_median_ci
+
+    lines = [header, "", "| mask | split | episodes | median SI-SDRi | minus the model's [95 % CI] |",
+             "|---|---|---:|---:|---|"]
+    for split, rows in results.items():
+        model = np.array([r["model"] for r in rows])
+        for name in VARIANTS:
+            values = np.array([r[name] for r in rows])
+            cell = "" if name == "model" else "{:+.2f} [{:+.2f}, {:+.2f}]".format(*bootstrap_median_ci(values - model))
+            lines.append(f"| {name} | {split} | {len(rows)} | {np.median(values):+.2f} | {cell} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default="data/robust", help="the robust set (fewshot-sep data render-robust)")
+    parser.add_argument("--condition", default="robust", help="a robust suite condition (default: the headline)")
+    parser.add_argument("--split", nargs="+", default=["test", "test_unseen"])
+    parser.add_argument("--episodes", type=int, default=60, help="episodes per split (the suite's first ones)")
+    parser.add_argument("--band-width", type=int, default=16, help="bins per band (the release's band split: 16)")
+    parser.add_argument("--model", default=None, help="exported model folder (default: the packaged model)")
+    parser.add_argument("--write", default=None, help="a markdown file whose mask-diagnosis section to replace")
+    args = parser.parse_args(argv)
+
+    from fewshot_sep.eval.robust import RobustEpisodes
+    from fewshot_sep.eval.settings import EVAL_SPLITS, N_NEGATIVES
+    from fewshot_sep.eval.systems import OnnxFewShot
+    from tqdm import tqdm
+
+    system = OnnxFewShot(args.model)
+    results: dict[str, list[dict[str, float]]] = {}
+    for split in args.split:
+        # the suite's own episodes: evaluate's seed 0, one seed per split
+        episodes = RobustEpisodes(args.data, args.condition, split, 4.0, 1.0, 5, N_NEGATIVES, EVAL_SPLITS.index(split))
+        rows = []
+        for index in tqdm(range(args.episodes), desc=f"{args.condition}:{split}", unit="episode"):
+            scores = diagnose_episode(system, episodes.episode(index), args.band_width)
+            if scores is not None:
+                rows.append(scores)
+        results["seen" if split == "test" else "unseen" if split == "test_unseen" else split] = rows
+    command = " ".join(["python scripts/mask_diagnosis.py", *(argv if argv is not None else sys.argv[1:])])
+    header = (f"Condition `{args.condition}`, k = 5 examples of 1 s, no negatives, bands of {args.band_width} "
+              "bins; every mask applied to the mixture's STFT.")
+    text = table(results, header)
+    print(text, end="")
+    if args.write:
+        from fewshot_sep.eval.report import replace_section
+        from fewshot_sep.utils.atomic import write_text_atomic
+
+        start, end = f"<!-- {SECTION}:start -->", f"<!-- {SECTION}:end -->"
+        page = Path(args.write).read_text(encoding="utf-8") if Path(args.write).is_file() else ""
+        section = f"{start}\n<!-- generated by: {command} -->\n\n{text}{end}"
+        write_text_atomic(Path(args.write), replace_section(page, section, start, end).lstrip("\n"))
+        print(f"wrote the table into {args.write} (section {SECTION})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
