@@ -210,11 +210,7 @@ class _Worker:
                     continue  # counted in the summary as "no negatives available"
                 t0 = time.process_time()
                 vector = build_conditioning(support[:k].mean(axis=0), negatives.mean(axis=0) if neg == "with" else None)
-                extra = {}
-                if system == "fewshot-torch":  # a support-attention checkpoint also reads the clips themselves
-                    extra["support"] = backend.support_tokens(list(ep.support[:k]),
-                                                              list(ep.negatives) if neg == "with" else [])
-                add(system, k, neg, per_channel(lambda ch: backend.separate(ch, vector, **extra), mixture), t0)
+                add(system, k, neg, per_channel(lambda ch: backend.separate(ch, vector), mixture), t0)
 
         if "fewshot-nmf" in s.systems:
             # Both apply a real mask to the same STFT of the mixture, so the mean of their

@@ -113,14 +113,12 @@ class _TorchCheckpoint:
         self.lookahead_frames = int(getattr(self.model.separator, "lookahead_frames", 0))
         self.latency = LATENCY_SAMPLES
 
-    def _separate(self, mixture: np.ndarray, conditioning, states: tuple = (), support=None) -> np.ndarray:
-        return self._pass(mixture, conditioning, states, support)[0]
+    def _separate(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> np.ndarray:
+        return self._pass(mixture, conditioning, states)[0]
 
-    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = (), support=None
-              ) -> tuple[np.ndarray, tuple]:
+    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> tuple[np.ndarray, tuple]:
         """One pass over ``mixture [n]`` from ``states`` (the separator's initial states when
-        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in.
-        ``support``: a support-attention model's example tokens (:meth:`TorchFewShot.support_tokens`)."""
+        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in."""
         from fewshot_sep.realtime.stft import istft, stft
 
         torch = self.torch
@@ -130,7 +128,7 @@ class _TorchCheckpoint:
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
-            mask, *final_states = self.model.separator(magnitude, conditioning, *states, support=support)
+            mask, *final_states = self.model.separator(magnitude, conditioning, *states)
         mask = mask[0, 0].numpy()
         if lookahead:  # output frame t is the mask of frame t - L; the last L frames are padding
             mask = np.concatenate([mask[:, lookahead:], np.zeros_like(mask[:, :lookahead])], axis=1)
@@ -153,37 +151,10 @@ class TorchFewShot(_TorchCheckpoint):
                 out.append(self.model.encoder(magnitude)[0].numpy())
         return np.stack(out).astype(np.float32)
 
-    def support_tokens(self, examples: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = ()):
-        """A support-attention model's input for one episode: a
-        :class:`~fewshot_sep.model.support_attention.Support` (frame tokens ``[1, M, A]``, band
-        tokens ``[1, M, F, A_band]``, ``valid [1, M]``) from the example clips and the negative
-        clips (mono, model rate; lengths may differ); ``None`` for a model without support attention."""
-        from fewshot_sep.model.support_attention import Support
-        from fewshot_sep.realtime.stft import stft
-
-        torch = self.torch
-        if not self.model.reads_support:
-            return None
-        frame_parts, band_parts = [], []
-        with torch.inference_mode():
-            for clips, negative in ((examples, False), (negatives, True)):
-                for clip in clips:
-                    magnitude = torch.from_numpy(np.abs(stft(np.asarray(clip, np.float32)))[None, None].copy())
-                    frame_tokens, band_tokens = self.model.clip_support_tokens(magnitude, negative)
-                    for tokens, parts in ((frame_tokens, frame_parts), (band_tokens, band_parts)):
-                        if tokens is not None:
-                            parts.append(tokens[0])
-            frame = torch.cat(frame_parts)[None] if frame_parts else None
-            band = torch.cat(band_parts)[None] if band_parts else None
-        count = (frame if frame is not None else band).shape[1]
-        return Support(frame, torch.ones(1, count, dtype=torch.bool), band)
-
-    def separate(self, mixture: np.ndarray, conditioning: np.ndarray, states: tuple = (),
-                 support=None) -> np.ndarray:
+    def separate(self, mixture: np.ndarray, conditioning: np.ndarray, states: tuple = ()) -> np.ndarray:
         """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``, from the
-        separator's initial states or from ``states`` (torch tensors of the separator's state shapes);
-        ``support``: the episode's :meth:`support_tokens` for a support-attention model."""
-        return self._separate(mixture, self._vector(conditioning), states, support)
+        separator's initial states or from ``states`` (torch tensors of the separator's state shapes)."""
+        return self._separate(mixture, self._vector(conditioning), states)
 
     def _vector(self, conditioning: np.ndarray):
         return self.torch.from_numpy(np.asarray(conditioning, np.float32)[None].copy())

@@ -141,13 +141,6 @@ def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, *, config: 
     config = config or {}
     model = model.eval()
     separator, encoder = model.separator, model.encoder
-    for layer in ("support_attention", "support_band_attention"):
-        if getattr(separator, layer, None) is not None:
-            # the run-time engine and presets carry one conditioning vector, not example tokens:
-            # an export would drop the layer silently and compute another model
-            raise UserError(f"this checkpoint has support attention (model.{layer} > 0), which the "
-                            "ONNX engine and presets do not carry yet: evaluate it in torch (fewshot-sep evaluate "
-                            "--systems fewshot-torch --checkpoint RUN) or export a model without it")
     embedding_dim = int(model.embedding_dim)
     clip_seconds, min_clip_seconds = card_mod.clip_lengths(config)
     lookahead = int(getattr(separator, "lookahead_frames", 0))

@@ -49,37 +49,6 @@ class FewShotModel(nn.Module):
         """``[N, 1, 513, T]`` clip magnitudes -> ``[N, E]`` embeddings."""
         return self.encoder(magnitude)
 
-    @property
-    def reads_support(self) -> bool:
-        """Whether the separator reads the examples' tokens (support attention of either kind)."""
-        return self.conditioning_mode == "fewshot" and (self.separator.support_attention is not None
-                                                        or self.separator.support_band_attention is not None)
-
-    def clip_support_tokens(self, magnitude: torch.Tensor, negative: bool = False,
-                            frame_features: torch.Tensor | None = None
-                            ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Support attention's tokens of clips (all example clips or all negative clips).
-
-        ``magnitude [N, 1, 513, T]`` -> ``(frame tokens [N, m, A] or None, band tokens
-        [N, m, F, A_band] or None)``, ``None`` for a layer the model does not have; ``m`` the
-        clip's frames pooled by ``support_pool_frames``. ``frame_features``: the clip encoder's
-        :meth:`~fewshot_sep.model.encoder.ClipEncoder.frame_features` of the same clips when the
-        caller has them. The band tokens' encoder features carry no gradient: the encoder learns
-        from the mixtures, the token projections from both.
-        """
-        frame_attention = self.separator.support_attention
-        band_attention = self.separator.support_band_attention
-        frame_tokens = band_tokens = None
-        if frame_attention is not None:
-            if frame_features is None:
-                frame_features = self.encoder.frame_features(magnitude)
-            frame_tokens = frame_attention.clip_tokens(frame_features, negative)
-        if band_attention is not None:
-            with torch.no_grad():
-                features = self.separator.band_features(magnitude)
-            band_tokens = band_attention.clip_tokens(features, negative)
-        return frame_tokens, band_tokens
-
     def conditioning_for_class(self, class_id: torch.Tensor) -> torch.Tensor:
         """One-hot baseline: ``[B]`` class ids -> ``[B, 2E + 1]`` (negative part zero, flag 0)."""
         if self.class_embedding is None:
@@ -94,10 +63,6 @@ def build_model(config: dict[str, Any]) -> FewShotModel:
     mode = str(model_cfg.get("conditioning", "fewshot"))
     if mode not in ("fewshot", "onehot"):
         raise ValueError(f"model.conditioning {mode!r} is invalid: use 'fewshot' or 'onehot'")
-    for key in ("support_attention", "support_band_attention"):
-        if mode == "onehot" and int(model_cfg.get(key) or 0) > 0:
-            raise ValueError(f"model.{key} needs example clips, which the one-hot baseline does not "
-                             "have: set it to 0 for conditioning 'onehot'")
     separator = separator_from_config(model_cfg, conditioning_dim(embedding_dim))
     encoder = encoder_from_config(model_cfg)
     class_embedding = None

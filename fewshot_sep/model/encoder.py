@@ -65,7 +65,7 @@ class ClipEncoder(nn.Module):
 
     def frame_features(self, magnitude: torch.Tensor) -> torch.Tensor:
         """``[N, 1, 513, T]`` linear STFT magnitude -> per-frame features ``[N, hidden, T]``
-        (what the embedding pools; support attention's tokens are made from them)."""
+        (what the embedding pools)."""
         spec = magnitude[:, 0]                                   # [N, 513, T]
         mel = torch.matmul(self.mel, spec)                       # [N, n_mels, T]
         logmel = torch.log(mel + 1e-3)

@@ -9,10 +9,7 @@ Layout (defaults of ``configs/release.yaml``)::
     encoder: band split (512 bins -> 32 bands), then cached causal convs (freq kernel 3,
              stride 2; time kernel 2): 32 -> 16 -> 8 -> 4 bands, channels 32..64;
              optional per-band GRU (BandGRU, residual) on one level
-             (optional band support attention on one level: each band attends to the
-             examples' features of that band)
-    bottleneck: flatten (C x 16 bins) per frame -> linear -> FiLM (-> optional support
-                attention to the examples' frames) -> GRU -> FiLM -> linear
+    bottleneck: flatten (C x 16 bins) per frame -> linear -> FiLM -> GRU -> FiLM -> linear
     decoder: transposed conv (freq x2, per frame) + additive skip + FiLM (+ conv at the
              deepest levels), x5
     head: band merge (each band's features -> its bins' logits) + per-bin affine of the
@@ -41,7 +38,6 @@ from torch import nn
 
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, FiLM,
                                       FineHead, FrameDelay, LookaheadContext)
-from fewshot_sep.model.support_attention import BandSupportAttention, Support, SupportAttention
 
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
 
@@ -59,10 +55,7 @@ class Separator(nn.Module):
                  band_width: int = 8, fine_head: int = 0, fine_head_context: int = 0,
                  band_gru: int = 0, band_gru_level: int = 1,
                  input_gain: float = 1.0,
-                 lookahead_frames: int = 0, lookahead_hidden: int = 0,
-                 support_attention: int = 0, support_heads: int = 4, support_pool_frames: int = 8,
-                 support_token_dim: int = 96, support_band_attention: int = 0, support_band_level: int = 1,
-                 support_band_heads: int = 2) -> None:
+                 lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
         super().__init__()
         if lookahead_frames < 0 or lookahead_hidden < 0:
             raise ValueError(f"model.lookahead_frames {lookahead_frames} / lookahead_hidden {lookahead_hidden} "
@@ -122,33 +115,7 @@ class Separator(nn.Module):
         self.temporal = temporal
         self.gru = nn.GRU(gru_hidden, gru_hidden, batch_first=True)
         self.film_post_gru = FiLM(context_dim, gru_hidden)
-        # Optional support attention (``support_attention`` wide): bottleneck frames attend to the
-        # examples' frame features before the GRU (fewshot_sep.model.support_attention).
-        if support_attention < 0:
-            raise ValueError(f"model.support_attention {support_attention} is invalid: use 0 (off) or a width "
-                             "such as 64")
-        self.support_attention = (SupportAttention(gru_hidden, support_token_dim, support_attention,
-                                                   support_heads, support_pool_frames)
-                                  if support_attention > 0 else None)
         self.bottleneck_out = nn.Linear(gru_hidden, flat)
-        # Optional band support attention (``support_band_attention`` wide) on encoder level
-        # ``support_band_level``: each band attends to the examples' features of that band, made
-        # by this encoder (band_features), so it must come before any band GRU (which needs the
-        # episode's conditioning and a state the examples do not have).
-        if support_band_attention < 0:
-            raise ValueError(f"model.support_band_attention {support_band_attention} is invalid: use 0 (off) or a "
-                             "width such as 32")
-        if support_band_attention > 0:
-            highest = min(len(channels) - 1, band_gru_level if band_gru > 0 else len(channels) - 1)
-            if not 0 <= support_band_level <= highest:
-                raise ValueError(f"model.support_band_level {support_band_level} is invalid: use 0..{highest} (an "
-                                 "encoder level at or below the band GRU's)")
-        self.support_band_level = support_band_level
-        self.support_band_attention = (BandSupportAttention(channels[support_band_level],
-                                                            self.enc_bins[support_band_level],
-                                                            support_band_attention, support_band_heads,
-                                                            support_pool_frames)
-                                       if support_band_attention > 0 else None)
 
         # Decoder: level i upsamples the bands x2 from channels[-1 - i] to channels[-2 - i].
         self.dec_up = nn.ModuleList()
@@ -215,19 +182,13 @@ class Separator(nn.Module):
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
-                *states: torch.Tensor,
-                support: Support | tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, ...]:
+                *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Estimate the target mask.
 
         Args:
             magnitude: ``[B, 1, 513, T]`` linear STFT magnitude of the mixture.
             conditioning: ``[B, D]`` conditioning vector (docs/internals.md).
             states: the tensors of ``initial_states`` or of the previous call's outputs.
-            support: with support attention, the episode's example and negative clips as tokens:
-                a :class:`~fewshot_sep.model.support_attention.Support` or ``(tokens [B, M, A],
-                valid [B, M] bool)`` (:func:`~fewshot_sep.model.support_attention.episode_tokens`);
-                ``None`` skips the layers (what a warm-started model computed before they learnt
-                anything).
 
         Returns:
             ``(mask [B, 1, 513, T] in [0, 1], *new_states)``.
@@ -245,7 +206,6 @@ class Separator(nn.Module):
         context = self.context(conditioning)
         x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
 
-        support = Support(*support) if support is not None else None
         new_states: list[torch.Tensor] = []
         band_gru_state: torch.Tensor | None = None
         skips: list[torch.Tensor] = []
@@ -257,9 +217,6 @@ class Separator(nn.Module):
                 h, s = self.enc_convs[i - 1](h, states[i])
                 h = self.act(self.enc_norms[i - 1](h))
                 new_states.append(s)
-            if (i == self.support_band_level and self.support_band_attention is not None and support is not None
-                    and support.band_tokens is not None):
-                h = self.support_band_attention(h, support.band_tokens, support.valid)
             if self.band_gru is not None and i == self.band_gru_level:
                 h, band_gru_state = self.band_gru(h, context, states[band_gru_index])
             skips.append(h)
@@ -268,8 +225,6 @@ class Separator(nn.Module):
         z = h.permute(0, 3, 1, 2).reshape(batch, frames, chans * bins)
         z = self.bottleneck_in(z)                       # [B, T, H]
         z = self.act(self.film_pre_gru(z.transpose(1, 2), context)).transpose(1, 2)
-        if self.support_attention is not None and support is not None and support.tokens is not None:
-            z = self.support_attention(z, support.tokens, support.valid)
         g, h_n = self.gru(z, states[n_enc].unsqueeze(0))
         new_states.append(h_n.squeeze(0))
         z = self.film_post_gru((g + z).transpose(1, 2), context)
@@ -308,27 +263,7 @@ class Separator(nn.Module):
             new_states.append(band_gru_state)
         return (mask, *new_states, *lookahead_states)
 
-    def band_features(self, magnitude: torch.Tensor) -> torch.Tensor:
-        """The encoder's features of clips at band support attention's level, the tokens' source.
-
-        ``magnitude [N, 1, 513, T]`` linear STFT magnitude -> ``[N, C, F, T]`` (``C``, ``F``: the
-        channels and bands of level ``support_band_level``), from zero states, the same path a
-        mixture takes up to that level except that batch normalisation always uses its running
-        statistics: the clips are examples, not the batch being normalised.
-        """
-        if self.support_band_attention is None:
-            raise ValueError("band_features needs band support attention (model.support_band_attention > 0)")
-        states = self.initial_states(magnitude.shape[0], magnitude.device)
-        x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
-        h, _ = self.band_split(x_in, states[0])
-        h = self.act(_normalise_with_running_stats(self.split_norm, h))
-        for i in range(1, self.support_band_level + 1):
-            h, _ = self.enc_convs[i - 1](h, states[i])
-            h = self.act(_normalise_with_running_stats(self.enc_norms[i - 1], h))
-        return h
-
-    def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor,
-                     support: Support | tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor) -> torch.Tensor:
         """One pass from zero states: ``mask [B, 1, 513, T]`` aligned with the input frames.
 
         For a look-ahead model the input gets ``L`` silent frames at its end (what a stream
@@ -338,14 +273,8 @@ class Separator(nn.Module):
         lookahead = self.lookahead_frames
         if lookahead:
             magnitude = torch.nn.functional.pad(magnitude, (0, lookahead))
-        mask = self(magnitude, conditioning, support=support)[0]
+        mask = self(magnitude, conditioning)[0]
         return mask[..., lookahead:] if lookahead else mask
-
-
-def _normalise_with_running_stats(norm: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """``norm(x)`` as in eval mode (running statistics, which it leaves untouched) in either mode."""
-    return nn.functional.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                                    training=False, eps=norm.eps)
 
 
 def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> Separator:
@@ -369,11 +298,4 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         input_gain=float(model_cfg.get("input_gain", 1.0)),
         lookahead_frames=int(model_cfg.get("lookahead_frames") or 0),
         lookahead_hidden=int(model_cfg.get("lookahead_hidden") or 0),
-        support_attention=int(model_cfg.get("support_attention") or 0),
-        support_heads=int(model_cfg.get("support_heads", 4)),
-        support_pool_frames=int(model_cfg.get("support_pool_frames", 8)),
-        support_token_dim=int(model_cfg.get("encoder_hidden", 96)),
-        support_band_attention=int(model_cfg.get("support_band_attention") or 0),
-        support_band_level=int(model_cfg.get("support_band_level", 1)),
-        support_band_heads=int(model_cfg.get("support_band_heads", 2)),
     )

@@ -67,12 +67,6 @@ DEFAULTS: dict[str, Any] = {
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
         "lookahead_frames": 0,      # > 0: the studio tier's look-ahead in frames (output L frames late)
         "lookahead_hidden": 0,      # > 0: hidden channels of the look-ahead layer (0 with L > 0: gru_hidden)
-        "support_attention": 0,     # > 0: width of the attention from bottleneck frames to the examples' frames
-        "support_heads": 4,         # ... its heads
-        "support_pool_frames": 8,   # ... example frames averaged into one token (8 frames = 46 ms)
-        "support_band_attention": 0,  # > 0: width of the per-band attention to the examples' encoder features
-        "support_band_level": 1,    # ... its encoder level (at or below band_gru_level)
-        "support_band_heads": 2,    # ... its heads
         "encoder_mels": 64,
         "encoder_hidden": 96,
         "encoder_dilations": [1, 2, 4],
@@ -109,13 +103,24 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-#: Keys of retired experiment options -> the values that meant "off" (the default first). Saved
-#: configs (models/, runs/) still carry them; they are accepted at those values and dropped. The
-#: options' code is in git commit bc17340 (the lab notebook).
-RETIRED: dict[str, tuple[Any, ...]] = {
-    "model.tcn_dilations": (None,),       # the TCN temporal core
-    "model.refiner": (0, None),           # the full-resolution mask refiner with time context
-    "model.refiner_frames": (3, None),    # ... and its time kernel
+_LAB_NOTEBOOK = "git commit bc17340, the lab notebook"
+_SUPPORT_ATTENTION = "support attention, retired in session 24; its code is at git commit 6027051"
+
+#: Keys of retired experiment options -> (the values that meant "off", the default first; where
+#: the experiment's code is). Saved configs (models/, runs/) still carry them; they are accepted
+#: at those values and dropped.
+RETIRED: dict[str, tuple[tuple[Any, ...], str]] = {
+    "model.tcn_dilations": ((None,), _LAB_NOTEBOOK),       # the TCN temporal core
+    "model.refiner": ((0, None), _LAB_NOTEBOOK),           # the full-resolution mask refiner with time context
+    "model.refiner_frames": ((3, None), _LAB_NOTEBOOK),    # ... and its time kernel
+    # issue 25's stages 15-16: attention from the bottleneck frames / an encoder level's bands
+    # to the example clips (docs/history/README.md)
+    "model.support_attention": ((0, None), _SUPPORT_ATTENTION),
+    "model.support_heads": ((4,), _SUPPORT_ATTENTION),
+    "model.support_pool_frames": ((8,), _SUPPORT_ATTENTION),
+    "model.support_band_attention": ((0, None), _SUPPORT_ATTENTION),
+    "model.support_band_level": ((1,), _SUPPORT_ATTENTION),
+    "model.support_band_heads": ((2,), _SUPPORT_ATTENTION),
 }
 
 
@@ -123,9 +128,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[s
     out = copy.deepcopy(base)
     for key, value in override.items():
         if f"{where}{key}" in RETIRED:
-            if value not in RETIRED[f"{where}{key}"]:
-                raise UserError(f"config key '{where}{key}' belonged to a retired experiment (git commit "
-                                f"bc17340, the lab notebook): remove it, or set it to {RETIRED[f'{where}{key}'][0]!r}")
+            off, retired_in = RETIRED[f"{where}{key}"]
+            if value not in off:
+                raise UserError(f"config key '{where}{key}' belonged to a retired experiment ({retired_in}): "
+                                f"remove it, or set it to {off[0]!r}")
             continue
         if key not in base:
             raise UserError(f"config key '{where}{key}' is unknown: valid keys are {sorted(base)}")

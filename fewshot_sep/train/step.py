@@ -18,7 +18,6 @@ import torch
 
 from fewshot_sep.model import FewShotModel
 from fewshot_sep.model import stft as S
-from fewshot_sep.model.support_attention import Support, episode_tokens
 from fewshot_sep.train.batches import make_batch
 from fewshot_sep.train.losses import negative_leakage_db, prototype_loss, separation_loss, si_sdr
 
@@ -42,17 +41,12 @@ def class_rows_of(model_config: dict[str, Any]) -> dict[int, int] | None:
 
 def batch_clip_frames(model: FewShotModel, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
     """The clip encoder's frame features of a batch's clips, computed once per step and shared
-    by the conditioning, the prototype loss and support attention:
-    ``{"support": [S, C, T_clip], "negatives": [J, C, T_clip] or None (no negative clips)}``,
-    plus the clips' magnitudes ``"support_magnitude" [S, 1, 513, T_clip]`` and
-    ``"negatives_magnitude" [J, 1, 513, T_clip]`` or None (band support attention makes its
-    tokens from them)."""
+    by the conditioning and the prototype loss:
+    ``{"support": [S, C, T_clip], "negatives": [J, C, T_clip] or None (no negative clips)}``."""
     out: dict[str, torch.Tensor | None] = {}
     for key in ("support", "negatives"):
         clips = batch[key]
-        magnitude = S.stft(clips).abs().unsqueeze(1) if clips.shape[0] > 0 else None
-        out[key] = model.encoder.frame_features(magnitude) if magnitude is not None else None
-        out[f"{key}_magnitude"] = magnitude
+        out[key] = model.encoder.frame_features(S.stft(clips).abs().unsqueeze(1)) if clips.shape[0] > 0 else None
     return out
 
 
@@ -90,50 +84,18 @@ def batch_conditioning(model: FewShotModel, batch: dict[str, torch.Tensor],
     return torch.cat([positive, negative * flag, flag], dim=-1)
 
 
-def batch_support(model: FewShotModel, batch: dict[str, torch.Tensor],
-                  frames: dict[str, torch.Tensor | None] | None = None) -> Support | None:
-    """Support attention's input for a batch: a :class:`Support` of each episode's example
-    clips, then its negative clips where it has them (frame tokens ``[B, M, A]``, band tokens
-    ``[B, M, F, A_band]``, ``valid [B, M]``; made from ``frames``, :func:`batch_clip_frames`,
-    when given); ``None`` for a model without support attention."""
-    if not model.reads_support:
-        return None
-    n_episodes = batch["mixture"].shape[0]
-    frames = frames or batch_clip_frames(model, batch)
-    frame_parts, band_parts, valid_parts = [], [], []
-    for key, episode_key, negative in (("support", "support_episode", False), ("negatives", "negative_episode", True)):
-        if frames[f"{key}_magnitude"] is None:
-            continue  # no negative clips in this batch
-        frame_tokens, band_tokens = model.clip_support_tokens(frames[f"{key}_magnitude"], negative, frames[key])
-        if frame_tokens is not None and band_tokens is not None and frame_tokens.shape[1] != band_tokens.shape[1]:
-            raise ValueError(f"frame tokens ({frame_tokens.shape[1]} per clip) and band tokens "
-                             f"({band_tokens.shape[1]}) must share their slots: pool the same frames")
-        for tokens, parts in ((frame_tokens, frame_parts), (band_tokens, band_parts)):
-            if tokens is not None:  # both kinds give the same valid slots (checked above)
-                gathered, valid = episode_tokens(tokens, batch[episode_key], n_episodes)
-                parts.append(gathered)
-        if negative:  # the clips of an episode drawn without negatives are not read
-            valid = valid & (batch["has_negatives"][:, None] > 0)
-        valid_parts.append(valid)
-    return Support(torch.cat(frame_parts, dim=1) if frame_parts else None, torch.cat(valid_parts, dim=1),
-                   torch.cat(band_parts, dim=1) if band_parts else None)
-
-
-def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor,
-                   frames: dict[str, torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Masked mixture: ``(estimate [B, n] delayed by n_fft - 1, estimate spectrum [B, 513, T])``."""
-    estimate, est_spec, _ = separate_batch_with_mask(model, batch, conditioning, frames)
+    estimate, est_spec, _ = separate_batch_with_mask(model, batch, conditioning)
     return estimate, est_spec
 
 
-def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor,
-                             frames: dict[str, torch.Tensor | None] | None = None
+def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied (with support attention,
-    the episodes' example tokens from :func:`batch_support`, made from ``frames`` when given)."""
+    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied."""
     spec = S.stft(batch["mixture"])
-    support = batch_support(model, batch, frames)  # None without support attention
-    mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning, support)[:, 0]
+    mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning)[:, 0]
     est_spec = mask * spec
     return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec, mask
 
@@ -159,7 +121,7 @@ def batch_loss(model: FewShotModel, batch: dict[str, torch.Tensor], train_cfg: d
         if prototype_weight:
             support_emb = support_embeddings(model, batch, frames)
     conditioning = batch_conditioning(model, batch, class_index, support_emb, frames)
-    estimate, est_spec, mask = separate_batch_with_mask(model, batch, conditioning, frames)
+    estimate, est_spec, mask = separate_batch_with_mask(model, batch, conditioning)
     target_spec = S.stft(batch["target"])
     # est is delayed by n_fft - 1 samples; compare with the equally delayed target.
     loss, sdr = separation_loss(estimate[:, LATENCY:], batch["target"][:, :-LATENCY], est_spec,
@@ -202,8 +164,7 @@ def evaluate(model: FewShotModel, val_batches: list[dict[str, torch.Tensor]],
     out = []
     with torch.no_grad():
         for batch in val_batches:
-            frames = batch_clip_frames(model, batch) if model.conditioning_mode == "fewshot" else None
-            est, _ = separate_batch(model, batch, batch_conditioning(model, batch, class_index, frames=frames), frames)
+            est, _ = separate_batch(model, batch, batch_conditioning(model, batch, class_index))
             target = batch["target"][:, :-LATENCY]
             mixture = batch["mixture"][:, :-LATENCY]
             out.append((si_sdr(est[:, LATENCY:], target) - si_sdr(mixture, target)).cpu().numpy())

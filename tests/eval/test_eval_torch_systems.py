@@ -54,30 +54,3 @@ def test_torch_onnx_and_streaming_agree_and_onehot_uses_nearest_class(tmp_path):
     for row in (r for r in rows if r["system"] == "onehot"):
         expected = {"Contrabass": "Cello", "Fiddle": "Bagpipe"}.get(row["target_name"], row["target_name"])
         assert row["onehot_class"] == expected
-
-
-def test_the_harness_gives_a_support_attention_checkpoint_the_episodes_clips(tmp_path, monkeypatch):
-    from fewshot_sep.eval.harness import EvalSettings, run_evaluation
-    from fewshot_sep.eval.systems import TorchFewShot
-
-    data = make_synthetic_dataset(tmp_path / "data", n_works=4, seconds=4.0)
-    run = save_tiny_run(tmp_path / "run", seed=0, support_attention=8, support_heads=2)
-    seen = []  # (k, negatives, tokens per episode) of every separate call
-    original_tokens, original_separate = TorchFewShot.support_tokens, TorchFewShot.separate
-
-    def support_tokens(self, examples, negatives=()):
-        seen.append((len(examples), len(negatives)))
-        return original_tokens(self, examples, negatives)
-
-    def separate(self, mixture, conditioning, states=(), support=None):
-        assert support is not None and support.valid.shape[1] > 0
-        return original_separate(self, mixture, conditioning, states, support)
-
-    monkeypatch.setattr(TorchFewShot, "support_tokens", support_tokens)
-    monkeypatch.setattr(TorchFewShot, "separate", separate)
-    settings = EvalSettings(data=str(data), splits=["test"], episodes=1, ks=[1, 3], negatives="both",
-                            systems=["fewshot-torch"], checkpoint=str(run), seconds=1.5, support_seconds=1.0, listen=0)
-    rows = run_evaluation(settings, tmp_path / "out", workers=1, progress=False, in_process=True).rows
-    assert rows and all(r["status"] == "ok" for r in rows)
-    # k examples each time, the 3 negatives only in the "with" conditions
-    assert {k for k, _ in seen} == {1, 3} and {n for _, n in seen} == {0, 3}

@@ -82,3 +82,18 @@ def test_retired_options_are_dropped_at_their_off_value_and_refused_otherwise():
         with pytest.raises(UserError, match=rf"'model.{key}' belonged to a retired experiment \(git commit "
                                             r"bc17340, the lab notebook\)"):
             resolve_config({"model": {key: value}})
+
+
+def test_support_attention_options_are_retired_and_a_config_that_uses_them_is_refused():
+    """Run configs saved while the options existed (runs/robust17's) carry them at "off": they load
+    (the keys dropped); a config that turns a layer on is refused naming the session and the commit."""
+    from fewshot_sep.runs.config import resolve_config
+    from fewshot_sep.utils.errors import UserError
+
+    off = {"support_attention": 0, "support_heads": 4, "support_pool_frames": 8, "support_band_attention": 0,
+           "support_band_level": 1, "support_band_heads": 2}
+    assert not set(off) & set(resolve_config({"model": off})["model"])
+    for key, value in (("support_attention", 64), ("support_band_attention", 32)):
+        with pytest.raises(UserError, match=rf"'model.{key}' belonged to a retired experiment \(support attention, "
+                                            r"retired in session 24; its code is at git commit 6027051\)"):
+            resolve_config({"model": {key: value}})
