@@ -142,27 +142,14 @@ class FineHead(nn.Module):
     output: logits ``[B, 1, F, T]``. The last layer starts at zero, so adding the
     head to a trained model does not change its output until it learns.
     No time context of its own: lookahead 0, no state.
-
-    ``context_blocks = n > 0`` widens what a bin sees along frequency: ``n`` residual blocks
-    between the two convolutions, each a kernel-3 convolution dilated 2, 4, ..., 2^n bins and
-    a 1 x 1 one, so a bin reads ``7 + 4 (2^n - 1)`` bins (131 for n = 5: 5.6 kHz at 43 Hz per
-    bin), enough to span several harmonics of one note. Seven bins (300 Hz) cannot tell which
-    peaks of a band belong to the target's harmonic series, and that fine structure is most of
-    what the release's masks lack on pitched instruments (docs/history/robust-runs.md, stage
-    17). Each block's 1 x 1 convolution starts at zero: adding blocks to a trained head does not
-    change its output until they learn.
     """
 
-    def __init__(self, channels: int, band_width: int, hidden: int, per_bin: int = 4,
-                 context_blocks: int = 0) -> None:
+    def __init__(self, channels: int, band_width: int, hidden: int, per_bin: int = 4) -> None:
         super().__init__()
-        if context_blocks < 0:
-            raise ValueError(f"model.fine_head_context {context_blocks} is invalid: use 0 (none) or more blocks")
         self.band_width = band_width
         self.per_bin = per_bin
         self.band_proj = nn.Linear(channels, band_width * per_bin)
         self.conv1 = nn.Conv2d(per_bin + 2, hidden, (5, 1), padding=(2, 0))
-        self.context = nn.ModuleList(_DilatedFrequencyBlock(hidden, 2 ** (i + 1)) for i in range(context_blocks))
         self.conv2 = nn.Conv2d(hidden, 1, (3, 1), padding=(1, 0))
         self.act = nn.LeakyReLU(0.1)
         nn.init.zeros_(self.conv2.weight)
@@ -175,31 +162,8 @@ class FineHead(nn.Module):
         # is several times faster on long rows than on the F x 1 columns of a streamed frame.
         z = torch.cat([per_bin, x.transpose(2, 3), x_prev.transpose(2, 3)], dim=1)
         z = self.act(nn.functional.conv2d(z, self.conv1.weight.transpose(2, 3), self.conv1.bias, padding=(0, 2)))
-        for block in self.context:
-            z = block(z)
         z = nn.functional.conv2d(z, self.conv2.weight.transpose(2, 3), self.conv2.bias, padding=(0, 1))
         return z.transpose(2, 3)                                   # [B, 1, F, T]
-
-
-class _DilatedFrequencyBlock(nn.Module):
-    """One residual block of :class:`FineHead`'s frequency context, on ``z [B, C, T, F]``:
-    ``z + conv1x1(act(conv_k3_dilated(z)))`` along frequency, the 1 x 1 convolution starting at
-    zero. Weights are stored as (k, 1) kernels over frequency, like the head's own."""
-
-    def __init__(self, channels: int, dilation: int) -> None:
-        super().__init__()
-        self.dilation = dilation
-        self.spread = nn.Conv2d(channels, channels, (3, 1), padding=(dilation, 0), dilation=(dilation, 1))
-        self.mix = nn.Conv2d(channels, channels, 1)
-        self.act = nn.LeakyReLU(0.1)
-        nn.init.zeros_(self.mix.weight)
-        nn.init.zeros_(self.mix.bias)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        d = self.dilation
-        spread = nn.functional.conv2d(z, self.spread.weight.transpose(2, 3), self.spread.bias,
-                                      padding=(0, d), dilation=(1, d))
-        return z + self.mix(self.act(spread))
 
 
 class BandGRU(nn.Module):

@@ -52,7 +52,7 @@ class Separator(nn.Module):
                  freq_kernel: int = 3, gru_hidden: int = 256, context_dim: int = 256,
                  film_decoder: bool = True, decoder_conv_levels: int = 2, up_kernel: int = 2,
                  temporal: str = "gru",
-                 band_width: int = 8, fine_head: int = 0, fine_head_context: int = 0,
+                 band_width: int = 8, fine_head: int = 0,
                  band_gru: int = 0, band_gru_level: int = 1,
                  input_gain: float = 1.0,
                  lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
@@ -142,13 +142,8 @@ class Separator(nn.Module):
         self.band_merge = BandMerge(channels[0], band_width)
         self.head_input_weight = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
-        # Optional full-resolution refinement of the logits (``fine_head`` hidden channels,
-        # ``fine_head_context`` dilated blocks widening what each bin sees along frequency).
-        if fine_head_context and not fine_head > 0:
-            raise ValueError(f"model.fine_head_context {fine_head_context} needs the fine head: set model.fine_head "
-                             "to its hidden channels (e.g. 16) or fine_head_context to 0")
-        self.fine_head = (FineHead(channels[0], band_width, fine_head, context_blocks=fine_head_context)
-                          if fine_head > 0 else None)
+        # Optional full-resolution refinement of the logits (``fine_head`` hidden channels).
+        self.fine_head = FineHead(channels[0], band_width, fine_head) if fine_head > 0 else None
         # Optional look-ahead (studio tier): future context in the bottleneck, delay lines for the
         # skips and the head's input (``L + 1`` frames: the fine head also reads the frame before).
         self.lookahead = (LookaheadContext(gru_hidden, lookahead_frames, lookahead_hidden or gru_hidden)
@@ -292,7 +287,6 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         band_width=int(model_cfg.get("band_width", 8)),
         up_kernel=int(model_cfg.get("up_kernel", 2)),
         fine_head=int(model_cfg.get("fine_head") or 0),
-        fine_head_context=int(model_cfg.get("fine_head_context") or 0),
         band_gru=int(model_cfg.get("band_gru") or 0),
         band_gru_level=int(model_cfg.get("band_gru_level", 1)),
         input_gain=float(model_cfg.get("input_gain", 1.0)),

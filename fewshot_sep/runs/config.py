@@ -61,7 +61,6 @@ DEFAULTS: dict[str, Any] = {
         "decoder_conv_levels": 3,
         "up_kernel": 2,
         "fine_head": 0,             # > 0: hidden channels of the full-resolution mask head (0 = band merge only)
-        "fine_head_context": 0,     # > 0: dilated residual blocks widening the fine head's frequency view
         "band_gru": 0,              # > 0: hidden units of a per-band GRU on encoder level band_gru_level
         "band_gru_level": 1,
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
@@ -105,6 +104,7 @@ DEFAULTS: dict[str, Any] = {
 
 _LAB_NOTEBOOK = "git commit bc17340, the lab notebook"
 _SUPPORT_ATTENTION = "support attention, retired in session 24; its code is at git commit 6027051"
+_FINE_HEAD_CONTEXT = "the fine head's frequency context, stage 17; its code is at git commit a032b32"
 
 #: Keys of retired experiment options -> (the values that meant "off", the default first; where
 #: the experiment's code is). Saved configs (models/, runs/) still carry them; they are accepted
@@ -121,6 +121,9 @@ RETIRED: dict[str, tuple[tuple[Any, ...], str]] = {
     "model.support_band_attention": ((0, None), _SUPPORT_ATTENTION),
     "model.support_band_level": ((1,), _SUPPORT_ATTENTION),
     "model.support_band_heads": ((2,), _SUPPORT_ATTENTION),
+    # issue 25's stage 17: dilated frequency blocks widening what the fine head's bins see
+    # (docs/history/robust-runs.md)
+    "model.fine_head_context": ((0, None), _FINE_HEAD_CONTEXT),
 }
 
 

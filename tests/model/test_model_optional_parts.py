@@ -1,4 +1,5 @@
-"""Optional separator parts (full-resolution head, per-band GRU): zero-initialised (a warm start keeps the model's output), then they matter."""
+"""Optional separator parts (full-resolution head, per-band GRU): zero-initialised (a warm start keeps the model's output), then they matter;
+the retired option of stage 17 (the head's frequency context) is dropped at off and refused on."""
 
 import pytest
 
@@ -84,34 +85,25 @@ def test_fine_head_convolutions_keep_the_meaning_of_their_weights():
     assert float(reference.abs().max()) > 0.1
 
 
-def test_fine_head_context_blocks_start_silent_then_widen_what_a_bin_sees():
-    """``fine_head_context`` blocks added to a trained head leave its logits exactly as they were
-    (a warm start); once they learn, a bin's logit depends on input bins up to
-    ``2 + (2 + 4 + ... + 2^n) + 1`` bins away and on none farther."""
-    from fewshot_sep.model.layers import FineHead
+def test_a_config_with_the_retired_fine_head_context_off_loads_without_it(tmp_path):
+    """Stage 17's ``model.fine_head_context`` left the tree: a config that carries it at 0 (off)
+    loads, the key dropped, and builds the plain fine head."""
+    from fewshot_sep.runs.config import load_config
 
-    torch.manual_seed(0)
-    plain = FineHead(channels=8, band_width=8, hidden=6)
-    torch.nn.init.normal_(plain.conv2.weight)  # a trained head: its last layer is not zero
-    wide = FineHead(channels=8, band_width=8, hidden=6, context_blocks=3)
-    missing, unexpected = wide.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("context.") for k in missing)
-    h, x, x_prev = torch.randn(1, 8, 32, 2), torch.randn(1, 1, 256, 2), torch.randn(1, 1, 256, 2)
-    with torch.no_grad():
-        assert torch.equal(plain(h, x, x_prev), wide(h, x, x_prev))
-        for block in wide.context:
-            torch.nn.init.normal_(block.mix.weight, std=0.5)
-        reach = 2 + (2 + 4 + 8) + 1
-        centre = 128
-        poked = x.clone()
-        poked[..., centre, :] += 5.0
-        changed = (wide(h, poked, x_prev) - wide(h, x, x_prev)).abs()[0, 0, :, 0]
-    moved = torch.nonzero(changed > 1e-6).flatten()
-    assert int(moved.min()) == centre - reach and int(moved.max()) == centre + reach
+    path = tmp_path / "old.yaml"
+    path.write_text("model:\n  fine_head: 4\n  fine_head_context: 0\n", encoding="utf-8")
+    config = load_config(path)
+    assert "fine_head_context" not in config["model"] and config["model"]["fine_head"] == 4
+    head = build_model(config).separator.fine_head
+    assert head is not None and not any("context" in name for name, _ in head.named_parameters())
 
 
-def test_fine_head_context_without_a_fine_head_is_refused_by_name():
-    with pytest.raises(ValueError, match="fine_head_context 3 needs the fine head"):
-        build_model({"model": {**SMALL_MODEL, "fine_head_context": 3}})
-    with pytest.raises(ValueError, match="fine_head_context -1 is invalid"):
-        build_model({"model": {**SMALL_MODEL, "fine_head": 4, "fine_head_context": -1}})
+def test_a_config_that_turns_the_retired_fine_head_context_on_is_refused_naming_its_commit(tmp_path):
+    from fewshot_sep.runs.config import load_config
+    from fewshot_sep.utils.errors import UserError
+
+    path = tmp_path / "stage17.yaml"
+    path.write_text("model:\n  fine_head: 16\n  fine_head_context: 5\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"'model.fine_head_context' belonged to a retired experiment "
+                                        r"\(.*git commit a032b32\): remove it, or set it to 0"):
+        load_config(path)

@@ -8,7 +8,6 @@ from model_test_config import small_model  # noqa: E402
 
 
 @pytest.mark.parametrize("temporal,extra", [("gru", {}), ("gru", {"fine_head": 6}),
-                                            ("gru", {"fine_head": 6, "fine_head_context": 2}),
                                             ("gru", {"band_gru": 10, "band_gru_level": 1}),
                                             ("gru", {"band_gru": 10, "band_gru_level": 0}),
                                             ("gru", {"fine_head": 6, "band_gru": 10, "band_gru_level": 1}),

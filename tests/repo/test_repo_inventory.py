@@ -65,19 +65,12 @@ def test_every_config_starts_from_a_checkpoint_in_the_tree_or_a_listed_retired_o
         assert (REPO / init_from).exists() or folder in listing, f"{path.name}: init_from {init_from}"
 
 
-def test_the_run_in_progress_starts_fresh_from_the_release_in_the_tree():
-    from fewshot_sep.train.config import load_config
-
-    init_from = load_config(REPO / "configs" / "robust-stage17.yaml")["train"]["init_from"]
-    assert (REPO / init_from).resolve() == (MODELS / "release" / "checkpoint.pt").resolve()
-
-
 def test_configs_and_scripts_stay_few():
     assert len(list((REPO / "configs").iterdir())) <= 10
     assert len(list((REPO / "scripts").iterdir())) <= 10
 
 
-def test_the_release_the_baseline_and_the_committed_run_load():
+def test_the_release_the_baseline_and_any_committed_run_load():
     pytest.importorskip("torch")
     import json
 
@@ -88,10 +81,9 @@ def test_the_release_the_baseline_and_the_committed_run_load():
         model, config = load_checkpoint(MODELS / name)
         assert config["name"] == run_name and not model.training
         assert read_checkpoint(MODELS / name / "checkpoint.pt")["step"] > 0
-    run = REPO / "runs" / "robust17"
-    if not (run / "checkpoint.pt").exists():
-        pytest.skip("no committed run in runs/robust17")
-    state = read_checkpoint(run / "checkpoint.pt")
-    model = build_model(json.loads((run / "config.json").read_text(encoding="utf-8")))
-    model.load_state_dict(state["model"], strict=True)  # what --resume does first
-    assert {"optimizer", "step"} <= set(state)
+    # A run in progress is committed as runs/NAME/ (git add -f); none is while no stage runs.
+    for run in sorted(path.parent for path in (REPO / "runs").glob("*/checkpoint.pt")):
+        state = read_checkpoint(run / "checkpoint.pt")
+        model = build_model(json.loads((run / "config.json").read_text(encoding="utf-8")))
+        model.load_state_dict(state["model"], strict=True)  # what --resume does first
+        assert {"optimizer", "step"} <= set(state), run.name

@@ -1,5 +1,5 @@
 """fewshot_sep.runs: run configs and checkpoints without the trainer; the old paths still work,
-and the release checkpoint and the committed run load and resume through the new module."""
+and the release checkpoint and a run folder load and resume through the new module."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import json
 import pytest
 
 from repo_paths import REPO
-
-RUN = REPO / "runs" / "robust17"
 
 
 def test_old_import_paths_are_the_same_objects():
@@ -33,19 +31,21 @@ def test_release_loads_through_runs():
     assert read_checkpoint(REPO / "models" / "release" / "checkpoint.pt")["step"] > 0
 
 
-def test_committed_run_resumes_through_runs():
-    """What `train --resume` does before its first step: model, optimiser and counters from the run."""
+def test_a_run_resumes_through_runs(tmp_path):
+    """What `train --resume` does before its first step: model, optimiser and counters from the run
+    (a tiny one trained here in which only the fine head trains, so the optimiser holds a subset)."""
     torch = pytest.importorskip("torch")
-    if not (RUN / "checkpoint.pt").exists():
-        pytest.skip("no committed run in runs/robust17")
     from fewshot_sep.model import build_model
     from fewshot_sep.runs.checkpoint import read_checkpoint
     from fewshot_sep.runs.config import resolve_config
-    from fewshot_sep.train.loop import trainable_parameters
+    from fewshot_sep.train.loop import train, trainable_parameters
     from fewshot_sep.train.parameters import parameter_groups
+    from train_test_helpers import smoke_config
 
-    config = resolve_config(json.loads((RUN / "config.json").read_text(encoding="utf-8")))
-    state = read_checkpoint(RUN / "checkpoint.pt")
+    run = tmp_path / "run"
+    train(smoke_config(total_steps=2, trainable=["separator.fine_head"]), run, progress=False)
+    config = resolve_config(json.loads((run / "config.json").read_text(encoding="utf-8")))
+    state = read_checkpoint(run / "checkpoint.pt")
     model = build_model(config)
     model.load_state_dict(state["model"], strict=True)
     train_cfg = config["train"]
@@ -84,15 +84,35 @@ def test_retired_options_are_dropped_at_their_off_value_and_refused_otherwise():
             resolve_config({"model": {key: value}})
 
 
+def test_run_configs_saved_with_retired_options_off_still_load(tmp_path):
+    """Run configs saved while support attention (stages 15-16) and the fine head's frequency
+    context (stage 17) existed carry their options at "off": such a run folder loads, the keys
+    dropped when the config is resolved."""
+    pytest.importorskip("torch")
+    from fewshot_sep.model import build_model
+    from fewshot_sep.runs.checkpoint import load_checkpoint, read_run_config, save_checkpoint, save_config
+    from fewshot_sep.runs.config import resolve_config
+    from train_test_helpers import smoke_config
+
+    off = {"support_attention": 0, "support_heads": 4, "support_pool_frames": 8, "support_band_attention": 0,
+           "support_band_level": 1, "support_band_heads": 2, "fine_head_context": 0}
+    config = smoke_config()
+    saved = {**config, "model": {**config["model"], **off}}
+    run = tmp_path / "old-run"
+    run.mkdir()
+    save_config(run, saved)
+    save_checkpoint(run / "checkpoint.pt", {"model": build_model(config).state_dict(), "step": 1})
+    assert off.items() <= read_run_config(run)["model"].items()
+    assert resolve_config(read_run_config(run)) == config
+    model, _ = load_checkpoint(run)
+    assert model.separator.fine_head is not None and not model.training
+
+
 def test_support_attention_options_are_retired_and_a_config_that_uses_them_is_refused():
-    """Run configs saved while the options existed (runs/robust17's) carry them at "off": they load
-    (the keys dropped); a config that turns a layer on is refused naming the session and the commit."""
+    """A config that turns a support attention layer on is refused naming the session and the commit."""
     from fewshot_sep.runs.config import resolve_config
     from fewshot_sep.utils.errors import UserError
 
-    off = {"support_attention": 0, "support_heads": 4, "support_pool_frames": 8, "support_band_attention": 0,
-           "support_band_level": 1, "support_band_heads": 2}
-    assert not set(off) & set(resolve_config({"model": off})["model"])
     for key, value in (("support_attention", 64), ("support_band_attention", 32)):
         with pytest.raises(UserError, match=rf"'model.{key}' belonged to a retired experiment \(support attention, "
                                             r"retired in session 24; its code is at git commit 6027051\)"):
