@@ -16,7 +16,14 @@ mean), and these are recombined:
 - ``model, band-smoothed``: the model's coarse part only: what its fine structure adds;
 - ``ideal, band-smoothed``: the best mask that is constant within each band;
 - ``model coarse, ideal fine`` / ``ideal coarse, model fine``: what fixing one part is worth;
-- ``model ^ p``: the mask raised to a power (too soft or too hard a mask shows here).
+- ``model ^ p``: the mask raised to a power (too soft or too hard a mask shows here);
+- ``model, stereo re-weighted (ideal / estimated)``: what the stereo image is worth to masks
+  that separate each channel on its own. Each bin's pan (its left/right level ratio) gets a
+  likelihood under the target and under the rest (histograms over the mix); the model's mask,
+  as a prior, becomes the posterior ``m r / (m r + 1 - m)`` with ``r`` the likelihood ratio.
+  "Ideal" takes the histograms from the true stems; "estimated" from the masks themselves
+  (`EM_STEPS` expectation-maximisation steps from the model's mask, no training). Mono
+  mixtures have no pan: the posterior is the model's mask.
 
 Prints (or writes between markers into `--write`) a table of median SI-SDRi and the paired
 median difference from ``model`` with its bootstrap 95 % interval, per split. Needs no torch.
@@ -31,8 +38,14 @@ import numpy as np
 
 from fewshot_sep.contract.signal import N_FFT
 
-VARIANTS = ("model", "model, band-smoothed", "ideal, band-smoothed", "model coarse, ideal fine",
-            "ideal coarse, model fine", "model ^ 0.5", "model ^ 2")
+MASK_VARIANTS = ("model", "model, band-smoothed", "ideal, band-smoothed", "model coarse, ideal fine",
+                 "ideal coarse, model fine", "model ^ 0.5", "model ^ 2")
+STEREO_VARIANTS = ("model, stereo re-weighted (ideal)", "model, stereo re-weighted (estimated)")
+VARIANTS = MASK_VARIANTS + STEREO_VARIANTS
+PAN_BINS = 32
+"""Histogram bins over the pan angle ``atan2(|R|, |L|)`` in [0, pi/2]."""
+EM_STEPS = 6
+"""Expectation-maximisation steps of the estimated stereo re-weighting."""
 SECTION = "mask-diagnosis"
 
 
@@ -62,7 +75,7 @@ def band_smooth(mask: np.ndarray, weights: np.ndarray, band_width: int) -> np.nd
 
 def mask_variants(model_mask: np.ndarray, ideal_mask: np.ndarray, power: np.ndarray,
                   band_width: int) -> dict[str, np.ndarray]:
-    """The masks of `VARIANTS` (all ``[..., 513, T]`` in [0, 1]) from the model's and the ideal mask."""
+    """The masks of `MASK_VARIANTS` (all ``[..., 513, T]`` in [0, 1]) from the model's and the ideal mask."""
     model_coarse = band_smooth(model_mask, power, band_width)
     ideal_coarse = band_smooth(ideal_mask, power, band_width)
     clip = lambda m: np.clip(m, 0.0, 1.0)  # noqa: E731
@@ -75,6 +88,40 @@ def mask_variants(model_mask: np.ndarray, ideal_mask: np.ndarray, power: np.ndar
         "model ^ 0.5": model_mask ** 0.5,
         "model ^ 2": model_mask ** 2,
     }
+
+
+def pan_histogram(pan_bin: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Normalised histogram ``[PAN_BINS]`` of bins ``pan_bin [F, T]`` (ints) weighted by ``weights
+    [F, T]``, floored at 1e-3 of the mean and smoothed over neighbouring pan bins."""
+    hist = np.bincount(pan_bin.ravel(), weights.ravel(), PAN_BINS)
+    hist = hist + 1e-3 * hist.sum() / PAN_BINS + 1e-20
+    hist = np.convolve(np.pad(hist, 1, mode="edge"), [0.25, 0.5, 0.25], "valid")
+    return hist / hist.sum()
+
+
+def stereo_posterior(prior: np.ndarray, pan_bin: np.ndarray, target_weights: np.ndarray,
+                     rest_weights: np.ndarray) -> np.ndarray:
+    """The mask ``prior [C, F, T]`` re-weighted by the pan likelihood ratio of target and rest,
+    whose histograms are weighted by ``target_weights`` / ``rest_weights [F, T]``."""
+    ratio = (pan_histogram(pan_bin, target_weights) / pan_histogram(pan_bin, rest_weights))[pan_bin]
+    return prior * ratio / (prior * ratio + (1.0 - prior) + 1e-9)
+
+
+def stereo_reweighted(model_mask: np.ndarray, spec_mix: np.ndarray, spec_target: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``(ideal, estimated)`` stereo re-weightings ``[2, F, T]`` of the model's mask ``[2, F, T]``
+    (see the module docstring); ``spec_*``: the mixture's and the target's STFT ``[2, F, T]``."""
+    magnitude = np.abs(spec_mix)
+    pan_bin = np.minimum((np.arctan2(magnitude[1], magnitude[0]) / (np.pi / 2) * PAN_BINS).astype(int), PAN_BINS - 1)
+    power = (np.abs(spec_target) ** 2).sum(0), (np.abs(spec_mix - spec_target) ** 2).sum(0)
+    ideal = stereo_posterior(model_mask, pan_bin, *power)
+    # square-root magnitude weights: loud low bins would otherwise decide the histograms alone
+    weights = np.sqrt((magnitude ** 2).sum(0))
+    estimated = model_mask
+    for _ in range(EM_STEPS):
+        mean = estimated.mean(0)
+        estimated = stereo_posterior(model_mask, pan_bin, mean * weights, (1.0 - mean) * weights)
+    return ideal, estimated
 
 
 def diagnose_episode(system, episode, band_width: int) -> dict[str, float] | None:
@@ -100,7 +147,13 @@ def diagnose_episode(system, episode, band_width: int) -> dict[str, float] | Non
     ideal = ideal_ratio_mask(pad(target), mix_padded)
     base = si_sdr(target, mixture)
     scores = {}
-    for name, mask in mask_variants(model_mask, ideal, np.abs(spec_mix) ** 2, band_width).items():
+    variants = mask_variants(model_mask, ideal, np.abs(spec_mix) ** 2, band_width)
+    if mixture.shape[0] == 2:
+        reweighted = stereo_reweighted(model_mask, spec_mix, stft(pad(target)))
+    else:
+        reweighted = (model_mask, model_mask)
+    variants.update(zip(STEREO_VARIANTS, reweighted))
+    for name, mask in variants.items():
         out = np.stack([apply_mask_offline(mix_padded[c], mask[c]) for c in range(mixture.shape[0])])
         scores[name] = si_sdr(target, out) - base
     return scores

@@ -118,6 +118,9 @@ class Episode:
     seed: int
     index: int
     stems: dict = field(default_factory=dict)  # manifest row indices used: target, interferers, support, negatives
+    # A stereo-produced episode seen from one channel (data.production with a stereo_input model):
+    # mixture/target/interferers are that channel, this is the other channel's mixture ``[n]``.
+    mixture_other: np.ndarray | None = None
 
 
 class _Pool:

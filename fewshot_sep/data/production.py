@@ -191,23 +191,35 @@ def produce_episode(ep, rng: np.random.Generator, preroll: int = 0, process_supp
 
 
 class ProducedEpisodes:
-    """An episode source whose episodes get `produce_episode` (mono, no pre-roll) with
+    """An episode source whose episodes get `produce_episode` (no pre-roll) with
     probability `prob`: training on produced mixes. ``episode(i)`` stays a pure function
-    of (the wrapped source, `prob`, `seed`, i); with ``prob = 0`` it is the wrapped source's."""
+    of (the wrapped source, `prob`, `seed`, `stereo`, i); with ``prob = 0`` it is the wrapped
+    source's.
 
-    def __init__(self, source, prob: float, seed: int) -> None:
+    Mono (default): produced sources are downmixed (a mono model's episode). `stereo`: the
+    episode is seen from one channel of the stereo production, drawn at random: target,
+    interferers and mixture ``[n]`` are that channel's and ``mixture_other [n]`` is the other
+    channel's mixture (what a ``model.stereo_input`` separator reads beside its own channel).
+    The production parameters do not depend on `stereo`."""
+
+    def __init__(self, source, prob: float, seed: int, stereo: bool = False) -> None:
         if not 0.0 <= prob <= 1.0:
             from fewshot_sep.utils.errors import UserError
 
             raise UserError(f"data.production.prob {prob} is invalid: use 0..1 (share of produced episodes)")
-        self.source, self.prob, self.seed = source, float(prob), int(seed)
+        self.source, self.prob, self.seed, self.stereo = source, float(prob), int(seed), bool(stereo)
 
     def episode(self, index: int):
         ep = self.source.episode(index)
         if self.prob > 0:
             rng = np.random.default_rng([self.seed, int(index), 8111])
             if rng.random() < self.prob:
-                produce_episode(ep, rng, downmix=True)
+                produce_episode(ep, rng, downmix=not self.stereo)
+                if self.stereo:
+                    own = int(rng.integers(2))
+                    ep.mixture_other = np.ascontiguousarray(ep.mixture[1 - own])
+                    ep.target, ep.mixture = ep.target[own], ep.mixture[own]
+                    ep.interferers = np.ascontiguousarray(ep.interferers[:, own])
         return ep
 
     def __getattr__(self, name: str):  # the wrapped sampler's other API (rows, load_into_memory, ...)

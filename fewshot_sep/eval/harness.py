@@ -210,7 +210,11 @@ class _Worker:
                     continue  # counted in the summary as "no negatives available"
                 t0 = time.process_time()
                 vector = build_conditioning(support[:k].mean(axis=0), negatives.mean(axis=0) if neg == "with" else None)
-                add(system, k, neg, per_channel(lambda ch: backend.separate(ch, vector), mixture), t0)
+                if getattr(backend, "stereo_input", False) and mixture.ndim == 2 and len(mixture) == 2:
+                    estimate = backend.separate_stereo(mixture, vector)
+                else:
+                    estimate = per_channel(lambda ch: backend.separate(ch, vector), mixture)
+                add(system, k, neg, estimate, t0)
 
         if "fewshot-nmf" in s.systems:
             # Both apply a real mask to the same STFT of the mixture, so the mean of their

@@ -112,13 +112,17 @@ class _TorchCheckpoint:
         # is late by the framing alone; the padding still covers the look-ahead.
         self.lookahead_frames = int(getattr(self.model.separator, "lookahead_frames", 0))
         self.latency = LATENCY_SAMPLES
+        # a stereo_input separator reads each channel of a stereo mix with the other one
+        self.stereo_input = bool(getattr(self.model.separator, "stereo_input", False))
 
     def _separate(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> np.ndarray:
         return self._pass(mixture, conditioning, states)[0]
 
-    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = ()) -> tuple[np.ndarray, tuple]:
+    def _pass(self, mixture: np.ndarray, conditioning, states: tuple = (),
+              other: np.ndarray | None = None) -> tuple[np.ndarray, tuple]:
         """One pass over ``mixture [n]`` from ``states`` (the separator's initial states when
-        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in."""
+        empty): the delay-compensated estimate ``[n]`` and the states the pass ended in.
+        ``other [n]``: the other channel of a stereo mix, read by a ``stereo_input`` separator."""
         from fewshot_sep.realtime.stft import istft, stft
 
         torch = self.torch
@@ -128,6 +132,9 @@ class _TorchCheckpoint:
         spec = stft(padded)  # [F, T] complex64
         with torch.inference_mode():
             magnitude = torch.from_numpy(np.abs(spec)[None, None].copy())
+            if self.stereo_input and other is not None:
+                other_spec = stft(pad_for_latency(other, latency_samples(lookahead_frames=lookahead)))
+                magnitude = torch.cat([magnitude, torch.from_numpy(np.abs(other_spec)[None, None].copy())], dim=1)
             mask, *final_states = self.model.separator(magnitude, conditioning, *states)
         mask = mask[0, 0].numpy()
         if lookahead:  # output frame t is the mask of frame t - L; the last L frames are padding
@@ -155,6 +162,12 @@ class TorchFewShot(_TorchCheckpoint):
         """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``, from the
         separator's initial states or from ``states`` (torch tensors of the separator's state shapes)."""
         return self._separate(mixture, self._vector(conditioning), states)
+
+    def separate_stereo(self, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
+        """Estimate ``[2, n]`` from a stereo `mixture` ``[2, n]``: each channel read with the
+        other one (a ``stereo_input`` separator; any other reads each channel alone)."""
+        vector = self._vector(conditioning)
+        return np.stack([self._pass(mixture[c], vector, (), mixture[1 - c])[0] for c in range(2)])
 
     def _vector(self, conditioning: np.ndarray):
         return self.torch.from_numpy(np.asarray(conditioning, np.float32)[None].copy())

@@ -136,6 +136,10 @@ def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, *, config: 
         ExportVerificationError: a graph disagrees with torch (nothing is written).
         UserError: bad target folder, a preset made with another model, duplicate preset names.
     """
+    if getattr(model.separator, "stereo_input", False):
+        # the engine separates each channel on its own; a stereo separator needs the other one
+        raise UserError("this checkpoint's separator reads both channels (model.stereo_input), which the "
+                        "streaming engine and its ONNX graphs do not carry yet: export a mono model")
     out_dir = Path(out_dir).expanduser()
     check_target(out_dir, force)
     config = config or {}

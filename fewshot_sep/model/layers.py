@@ -144,7 +144,7 @@ class FineHead(nn.Module):
     No time context of its own: lookahead 0, no state.
     """
 
-    def __init__(self, channels: int, band_width: int, hidden: int, per_bin: int = 4) -> None:
+    def __init__(self, channels: int, band_width: int, hidden: int, per_bin: int = 4, extra_inputs: int = 0) -> None:
         super().__init__()
         self.band_width = band_width
         self.per_bin = per_bin
@@ -154,14 +154,25 @@ class FineHead(nn.Module):
         self.act = nn.LeakyReLU(0.1)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
+        # Optional extra per-bin input planes (the stereo model's level difference, this frame
+        # and the one before), through their own first-layer weights that start at zero, so a
+        # trained head's logits stay exactly as they were until these weights learn.
+        self.conv1_extra = nn.Conv2d(extra_inputs, hidden, (5, 1), padding=(2, 0), bias=False) if extra_inputs else None
+        if self.conv1_extra is not None:
+            nn.init.zeros_(self.conv1_extra.weight)
 
-    def forward(self, h: torch.Tensor, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, x: torch.Tensor, x_prev: torch.Tensor,
+                extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``extra [B, extra_inputs, F, T]``: the extra planes (required when the head has them)."""
         per_bin = band_to_bins(self.band_proj, h, self.band_width, self.per_bin).transpose(2, 3)  # [B, q, T, F]
         # The convolutions run along the last axis ([B, C, T, F], kernels (1, k)): the same
         # weights as the (k, 1) kernels over [B, C, F, T], but onnxruntime's blocked convolution
         # is several times faster on long rows than on the F x 1 columns of a streamed frame.
         z = torch.cat([per_bin, x.transpose(2, 3), x_prev.transpose(2, 3)], dim=1)
-        z = self.act(nn.functional.conv2d(z, self.conv1.weight.transpose(2, 3), self.conv1.bias, padding=(0, 2)))
+        z = nn.functional.conv2d(z, self.conv1.weight.transpose(2, 3), self.conv1.bias, padding=(0, 2))
+        if self.conv1_extra is not None:
+            z = z + nn.functional.conv2d(extra.transpose(2, 3), self.conv1_extra.weight.transpose(2, 3), padding=(0, 2))
+        z = self.act(z)
         z = nn.functional.conv2d(z, self.conv2.weight.transpose(2, 3), self.conv2.bias, padding=(0, 1))
         return z.transpose(2, 3)                                   # [B, 1, F, T]
 

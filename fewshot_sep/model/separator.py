@@ -16,6 +16,11 @@ Layout (defaults of ``configs/release.yaml``)::
           input log-magnitude (+ optional full-resolution FineHead) -> sigmoid mask,
           Nyquist copies bin 511
 
+With ``stereo_input`` the separator also reads the other channel of a stereo mix: the
+per-bin level difference between the two (compressed) channels enters through a second
+band split (added to the first) and the fine head, so that bins can be told apart by
+where they sit in the stereo image (a mono input has no difference).
+
 Time context comes from the causal convs (1 cached frame each) and the GRU, so
 with ``lookahead_frames = 0`` the separator streams frame by frame with its
 states (``initial_states``) giving the same result as one full pass.
@@ -55,8 +60,12 @@ class Separator(nn.Module):
                  band_width: int = 8, fine_head: int = 0,
                  band_gru: int = 0, band_gru_level: int = 1,
                  input_gain: float = 1.0,
-                 lookahead_frames: int = 0, lookahead_hidden: int = 0) -> None:
+                 lookahead_frames: int = 0, lookahead_hidden: int = 0, stereo_input: bool = False) -> None:
         super().__init__()
+        if stereo_input and lookahead_frames:
+            raise ValueError(f"model.stereo_input with model.lookahead_frames {lookahead_frames} is not supported: "
+                             "use one of them (set lookahead_frames to 0 or stereo_input to false)")
+        self.stereo_input = bool(stereo_input)
         if lookahead_frames < 0 or lookahead_hidden < 0:
             raise ValueError(f"model.lookahead_frames {lookahead_frames} / lookahead_hidden {lookahead_hidden} "
                              "are invalid: use 0 or more (frames of look-ahead, hidden channels)")
@@ -86,6 +95,13 @@ class Separator(nn.Module):
         # Level 0 is the band split (e.g. 64 half-overlapping bands of 16 bins), so no layer
         # runs at full frequency resolution; the other levels halve the bands with strided convs.
         self.band_split = BandSplit(MODEL_BINS, band_width, channels[0])
+        # Optional stereo input: the level difference between this channel and the other one
+        # (per bin, in the compressed domain) through a band split of its own, added to the
+        # first's features; it starts at zero, so a warm-started model is unchanged at step 0.
+        self.stereo_split = BandSplit(MODEL_BINS, band_width, channels[0]) if stereo_input else None
+        if self.stereo_split is not None:
+            nn.init.zeros_(self.stereo_split.proj.weight)
+            nn.init.zeros_(self.stereo_split.proj.bias)
         self.split_norm = nn.BatchNorm2d(channels[0])
         self.enc_convs = nn.ModuleList()
         self.enc_norms = nn.ModuleList()
@@ -143,7 +159,8 @@ class Separator(nn.Module):
         self.head_input_weight = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         # Optional full-resolution refinement of the logits (``fine_head`` hidden channels).
-        self.fine_head = FineHead(channels[0], band_width, fine_head) if fine_head > 0 else None
+        self.fine_head = (FineHead(channels[0], band_width, fine_head, extra_inputs=2 if stereo_input else 0)
+                          if fine_head > 0 else None)
         # Optional look-ahead (studio tier): future context in the bottleneck, delay lines for the
         # skips and the head's input (``L + 1`` frames: the fine head also reads the frame before).
         self.lookahead = (LookaheadContext(gru_hidden, lookahead_frames, lookahead_hidden or gru_hidden)
@@ -166,6 +183,8 @@ class Separator(nn.Module):
             shapes.append(self.lookahead.state_shape)
             shapes.append([None, 1, MODEL_BINS, self.lookahead_frames + 1])  # the head's input, forward()
             shapes += [delay.state_shape for delay in self.skip_delays]
+        if self.stereo_split is not None:
+            shapes.append(self.stereo_split.state_shape)  # the previous frame's level difference
         return shapes
 
     def initial_states(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
@@ -181,7 +200,9 @@ class Separator(nn.Module):
         """Estimate the target mask.
 
         Args:
-            magnitude: ``[B, 1, 513, T]`` linear STFT magnitude of the mixture.
+            magnitude: ``[B, 1, 513, T]`` linear STFT magnitude of the mixture (one channel);
+                a ``stereo_input`` model also takes ``[B, 2, 513, T]``: this channel, then the
+                other channel of the same stereo mix (one plane counts as mono: no difference).
             conditioning: ``[B, D]`` conditioning vector (docs/internals.md).
             states: the tensors of ``initial_states`` or of the previous call's outputs.
 
@@ -199,12 +220,22 @@ class Separator(nn.Module):
         band_gru_index = n_enc + 1
         lookahead_index = band_gru_index + (self.band_gru is not None)
         context = self.context(conditioning)
-        x_in = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
+        x_all = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
+        x_in = x_all if self.stereo_split is None else x_all[:, :1]  # (mono graphs stay as they were)
+        stereo_states: list[torch.Tensor] = []
+        level_difference = x_prev_difference = None
+        if self.stereo_split is not None:
+            level_difference = x_in - x_all[:, -1:]           # [B, 1, 512, T], 0 for a mono input
+            stereo_features, s = self.stereo_split(level_difference, states[-1])
+            stereo_states.append(s)
+            x_prev_difference = torch.cat([states[-1], level_difference[..., :-1]], dim=-1)
 
         new_states: list[torch.Tensor] = []
         band_gru_state: torch.Tensor | None = None
         skips: list[torch.Tensor] = []
         h, s = self.band_split(x_in, states[0])
+        if self.stereo_split is not None:
+            h = h + stereo_features
         h = self.act(self.split_norm(h))
         new_states.append(s)
         for i in range(n_enc):
@@ -251,12 +282,14 @@ class Separator(nn.Module):
             # The previous input frame of each frame: the band split's state, then this call's frames.
             x_prev = (x_before if self.lookahead_frames
                       else torch.cat([states[0], x_in[..., :-1]], dim=-1))
-            logits = logits + self.fine_head(h, x_in, x_prev)
+            extra = (torch.cat([level_difference, x_prev_difference], dim=1)
+                     if level_difference is not None else None)
+            logits = logits + self.fine_head(h, x_in, x_prev, extra)
         mask = torch.sigmoid(logits)
         mask = torch.cat([mask, mask[:, :, -1:, :]], dim=2)
         if band_gru_state is not None:
             new_states.append(band_gru_state)
-        return (mask, *new_states, *lookahead_states)
+        return (mask, *new_states, *lookahead_states, *stereo_states)
 
     def aligned_mask(self, magnitude: torch.Tensor, conditioning: torch.Tensor) -> torch.Tensor:
         """One pass from zero states: ``mask [B, 1, 513, T]`` aligned with the input frames.
@@ -290,6 +323,7 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         band_gru=int(model_cfg.get("band_gru") or 0),
         band_gru_level=int(model_cfg.get("band_gru_level", 1)),
         input_gain=float(model_cfg.get("input_gain", 1.0)),
+        stereo_input=bool(model_cfg.get("stereo_input", False)),
         lookahead_frames=int(model_cfg.get("lookahead_frames") or 0),
         lookahead_hidden=int(model_cfg.get("lookahead_hidden") or 0),
     )

@@ -197,18 +197,23 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         return make_deferred_batch(source, step, batch_size, seed, aug, peak_limit)
     rng = np.random.default_rng([int(seed), 7, int(step)])
     mixtures, targets, supports, sup_idx, negatives, neg_idx, has_neg, labels = [], [], [], [], [], [], [], []
-    negative_sources = []
+    negative_sources, others = [], []
     for b in range(batch_size):
         ep = source.episode(step * batch_size + b)
         target = ep.target[None, :]
         interferers = ep.interferers
-        if aug.enabled:
+        other = getattr(ep, "mixture_other", None)
+        # A stereo episode's sources stay as produced: augmenting one channel alone would
+        # change its level difference from the other (production has drawn its own effects).
+        if aug.enabled and other is None:
             target = augment(target, rng, aug)
             interferers = augment(interferers, rng, aug)
         mixture = target[0] + interferers.sum(axis=0)
-        peak = float(np.abs(mixture).max())
+        other = mixture if other is None else other
+        peak = max(float(np.abs(mixture).max()), float(np.abs(other).max()))
         scale = np.float32(peak_limit / peak) if peak > peak_limit else np.float32(1.0)
         mixtures.append(mixture * scale)
+        others.append(other * scale)
         targets.append(target[0] * scale)
         negative_row = _negative_row(ep)
         negative_sources.append(interferers[negative_row] * scale if negative_row >= 0 else np.zeros_like(target[0]))
@@ -225,6 +230,8 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
     clip_len = supports[0].shape[-1]
     return {
         "mixture": np.stack(mixtures).astype(np.float32),
+        # the other channel of stereo episodes, the mixture itself for mono ones
+        "mixture_other": np.stack(others).astype(np.float32),
         "target": np.stack(targets).astype(np.float32),
         "support": np.concatenate(supports).astype(np.float32),
         "support_episode": np.array(sup_idx, np.int64),
@@ -254,6 +261,11 @@ def make_deferred_batch(source: EpisodeSource, step: int, batch_size: int, seed:
     has_neg, labels = [], []
     for b in range(batch_size):
         ep = source.episode(step * batch_size + b)
+        if getattr(ep, "mixture_other", None) is not None:
+            from fewshot_sep.utils.errors import UserError
+
+            raise UserError("data.augment.on_device does not handle stereo episodes (a model.stereo_input run): "
+                            "set data.augment.on_device to false")
         n_inter = len(ep.interferers)
         # make_batch's draw order: the target, its interferers, the support, the negatives
         src_params += draw_augment_params(1, rng, aug) + draw_augment_params(n_inter, rng, aug)

@@ -53,13 +53,15 @@ def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, A
     if not (root / "manifest.csv").is_file():
         raise UserError(f"data.root {root} has no manifest.csv: render the dataset first "
                         f"(see docs/data.md) or set data.root / data.source: synthetic")
+    # a stereo_input model trains (and validates) on produced episodes kept in stereo
+    stereo = bool(config["model"].get("stereo_input", False))
     train_src = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
     if data["in_memory"]:
         train_src.load_into_memory(progress=progress, cache=bool(data.get("memstore_cache")))
     if float(data.get("production_prob", 0.0)) > 0:
         from fewshot_sep.data.production import ProducedEpisodes
 
-        train_src = ProducedEpisodes(train_src, float(data["production_prob"]), int(config["seed"]))
+        train_src = ProducedEpisodes(train_src, float(data["production_prob"]), int(config["seed"]), stereo=stereo)
     if int(val["episodes"]) == 0:
         return train_src, None
     val_cfg = EpisodeConfig(
@@ -70,5 +72,5 @@ def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, A
     if val.get("production", False):
         from fewshot_sep.data.production import ProducedEpisodes
 
-        val_src = ProducedEpisodes(val_src, 1.0, int(val["seed"]))
+        val_src = ProducedEpisodes(val_src, 1.0, int(val["seed"]), stereo=stereo)
     return train_src, val_src

@@ -93,9 +93,13 @@ def separate_batch(model: FewShotModel, batch: dict[str, torch.Tensor], conditio
 
 def separate_batch_with_mask(model: FewShotModel, batch: dict[str, torch.Tensor], conditioning: torch.Tensor
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied."""
+    """:func:`separate_batch` plus the mask ``[B, 513, T]`` it applied. A ``stereo_input``
+    separator also reads ``batch["mixture_other"]`` (the other channel; absent: mono)."""
     spec = S.stft(batch["mixture"])
-    mask = model.separator.aligned_mask(spec.abs().unsqueeze(1), conditioning)[:, 0]
+    magnitude = spec.abs().unsqueeze(1)
+    if getattr(model.separator, "stereo_input", False) and "mixture_other" in batch:
+        magnitude = torch.cat([magnitude, S.stft(batch["mixture_other"]).abs().unsqueeze(1)], dim=1)
+    mask = model.separator.aligned_mask(magnitude, conditioning)[:, 0]
     est_spec = mask * spec
     return S.istft(est_spec, batch["mixture"].shape[-1]), est_spec, mask
 

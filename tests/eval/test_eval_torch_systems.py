@@ -54,3 +54,25 @@ def test_torch_onnx_and_streaming_agree_and_onehot_uses_nearest_class(tmp_path):
     for row in (r for r in rows if r["system"] == "onehot"):
         expected = {"Contrabass": "Cello", "Fiddle": "Bagpipe"}.get(row["target_name"], row["target_name"])
         assert row["onehot_class"] == expected
+
+
+def test_a_stereo_checkpoint_reads_each_channel_with_the_other(tmp_path):
+    """fewshot-torch with a ``model.stereo_input`` checkpoint: each channel separated with the other
+    one beside it (the harness's stereo path); a mix with equal channels is separated as mono."""
+    import numpy as np
+
+    from fewshot_sep.eval.systems import TorchFewShot
+
+    system = TorchFewShot(save_tiny_run(tmp_path / "stereo_run", stereo_input=True, fine_head=4))
+    assert system.stereo_input
+    with torch.no_grad():  # the new layers start at zero: make the other channel matter
+        system.model.separator.stereo_split.proj.weight.normal_(0.0, 0.5)
+    rng = np.random.default_rng(0)
+    mixture = rng.normal(0, 0.1, (2, 22050)).astype(np.float32)
+    vector = rng.normal(0, 1, system.model.conditioning_dim).astype(np.float32)
+    stereo = system.separate_stereo(mixture, vector)
+    alone = np.stack([system.separate(ch, vector) for ch in mixture])
+    assert stereo.shape == mixture.shape and np.abs(stereo - alone).max() > 1e-4
+    np.testing.assert_allclose(system.separate_stereo(mixture[::-1].copy(), vector), stereo[::-1], atol=1e-6)
+    twin = np.stack([mixture[0], mixture[0]])
+    np.testing.assert_allclose(system.separate_stereo(twin, vector)[1], alone[0], atol=1e-6)

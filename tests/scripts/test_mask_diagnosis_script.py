@@ -34,7 +34,7 @@ def test_recombinations_give_each_part_back():
     model, ideal = rng.uniform(0.05, 0.95, size=(2, 513, 4)), rng.uniform(0.05, 0.95, size=(2, 513, 4))
     power = rng.uniform(0.1, 1.0, size=(2, 513, 4))
     masks = script.mask_variants(model, ideal, power, 16)
-    assert set(masks) == set(script.VARIANTS)
+    assert set(masks) == set(script.MASK_VARIANTS)
     np.testing.assert_array_equal(masks["model"], model)
     np.testing.assert_allclose(masks["model, band-smoothed"], script.band_smooth(model, power, 16))
     # the model's coarse part times the ideal's fine part: the ideal's shape inside each band,
@@ -46,6 +46,30 @@ def test_recombinations_give_each_part_back():
     same = script.mask_variants(ideal, ideal, power, 16)
     np.testing.assert_allclose(same["model coarse, ideal fine"], ideal, atol=1e-4)
     np.testing.assert_allclose(same["ideal coarse, model fine"], ideal, atol=1e-4)
+
+
+def test_stereo_reweighting_follows_the_pan_of_the_target():
+    """A target panned hard left, the rest hard right: with the true stems the re-weighted mask
+    keeps the target's bins and drops the rest's even from a flat prior of 0.5; estimated from a
+    barely informative prior (0.55 on the target's bins, 0.45 elsewhere) it moves the same way; a
+    centred (mono) mix has no pan to go by and keeps the prior."""
+    script = load_script("mask_diagnosis")
+    rng = np.random.default_rng(2)
+    frames = 40
+    target_bins = rng.uniform(size=(513, frames)) < 0.5
+    left = np.where(target_bins, 1.0, 0.05) * rng.uniform(0.5, 1.5, size=(513, frames))
+    right = np.where(target_bins, 0.05, 1.0) * rng.uniform(0.5, 1.5, size=(513, frames))
+    mix = np.stack([left, right]).astype(np.complex64)
+    target = np.stack([np.where(target_bins, left, 0.0), np.where(target_bins, right, 0.0)]).astype(np.complex64)
+    flat = np.full((2, 513, frames), 0.5)
+    ideal, _ = script.stereo_reweighted(flat, mix, target)
+    assert ideal[:, target_bins].min() > 0.9 and ideal[:, ~target_bins].max() < 0.1
+    hint = np.where(target_bins, 0.55, 0.45)[None].repeat(2, axis=0)
+    _, estimated = script.stereo_reweighted(hint, mix, target)
+    assert np.median(estimated[:, target_bins]) > 0.8 and np.median(estimated[:, ~target_bins]) < 0.2
+    centred = np.stack([left, left]).astype(np.complex64)
+    _, unchanged = script.stereo_reweighted(hint, centred, target)
+    np.testing.assert_allclose(unchanged, hint, atol=1e-6)
 
 
 class _OracleSystem:

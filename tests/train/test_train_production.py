@@ -99,3 +99,22 @@ def test_config_wraps_sources(tmp_path):
     del old["data"]["production_prob"], old["data"]["confusable_prob"], old["val"]["production"]
     assert train_episode_config(old).confusable == 0.0 and not isinstance(build_sources(old, progress=False)[0],
                                                                            ProducedEpisodes)
+
+
+def test_stereo_produced_episodes_are_one_channel_of_the_same_production(data):
+    """With ``stereo`` (a ``model.stereo_input`` run) a produced episode is one channel of the
+    stereo production that the mono wrapper downmixes: the same effect chains, the channel's
+    sources summing to its mixture, the other channel's mixture beside it."""
+    from fewshot_sep.data.production import ProducedEpisodes
+
+    mono = ProducedEpisodes(EpisodeSampler(data, _config(), seed=3), prob=1.0, seed=9)
+    stereo = ProducedEpisodes(EpisodeSampler(data, _config(), seed=3), prob=1.0, seed=9, stereo=True)
+    for i in range(4):
+        a, b = mono.episode(i), stereo.episode(i)
+        assert a.stems["production"] == b.stems["production"] and a.mixture_other is None
+        assert b.mixture.shape == b.target.shape == b.mixture_other.shape == (44100,)
+        np.testing.assert_allclose(b.mixture, b.target + b.interferers.sum(axis=0), atol=1e-5)
+        # the downmix is the mean of the two channels
+        np.testing.assert_allclose(a.mixture, 0.5 * (b.mixture + b.mixture_other), atol=1e-5)
+        assert np.abs(b.mixture - b.mixture_other).max() > 1e-3
+        np.testing.assert_array_equal(b.mixture_other, stereo.episode(i).mixture_other)
