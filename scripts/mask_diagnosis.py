@@ -115,7 +115,7 @@ def stereo_reweighted(model_mask: np.ndarray, spec_mix: np.ndarray, spec_target:
     pan_bin = np.minimum((np.arctan2(magnitude[1], magnitude[0]) / (np.pi / 2) * PAN_BINS).astype(int), PAN_BINS - 1)
     power = (np.abs(spec_target) ** 2).sum(0), (np.abs(spec_mix - spec_target) ** 2).sum(0)
     ideal = stereo_posterior(model_mask, pan_bin, *power)
-    # square-root magnitude weights: loud low bins would otherwise decide the histograms alone
+    # magnitude weights (the square root of power): loud low bins would otherwise decide alone
     weights = np.sqrt((magnitude ** 2).sum(0))
     estimated = model_mask
     for _ in range(EM_STEPS):

@@ -50,7 +50,8 @@ MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 
 class Separator(nn.Module):
     """Stateful, causal, FiLM-conditioned U-Net mask estimator.
 
-    ``forward(magnitude [B,1,513,T], conditioning [B,D], *states) -> (mask [B,1,513,T], *new_states)``.
+    ``forward(magnitude [B,1,513,T], conditioning [B,D], *states) -> (mask [B,1,513,T], *new_states)``;
+    a ``stereo_input`` separator also takes ``magnitude [B,2,513,T]`` (this channel, the other one).
     """
 
     def __init__(self, conditioning_dim: int, channels: list[int] | None = None, time_kernel: int = 2,
@@ -219,6 +220,11 @@ class Separator(nn.Module):
         # The optional states sit at the end: band GRU, then the look-ahead's delay lines.
         band_gru_index = n_enc + 1
         lookahead_index = band_gru_index + (self.band_gru is not None)
+        planes = magnitude.shape[1]
+        if planes != 1 and not (planes == 2 and self.stereo_split is not None):
+            raise ValueError(f"the separator takes magnitude [B, 1, 513, T]"
+                             f"{' or [B, 2, 513, T] (this channel, the other one)' if self.stereo_split is not None else ''}"
+                             f", got {planes} planes: {list(magnitude.shape)}")
         context = self.context(conditioning)
         x_all = torch.log1p(magnitude[:, :, :MODEL_BINS, :] * self.input_gain) * self.input_scale + self.input_bias
         x_in = x_all if self.stereo_split is None else x_all[:, :1]  # (mono graphs stay as they were)

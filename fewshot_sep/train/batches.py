@@ -9,6 +9,7 @@ Batch (numpy, float32 audio at 44.1 kHz):
 | key | shape | meaning |
 |---|---|---|
 | ``mixture``, ``target`` | ``[B, n]`` | mixture = target + interferers (after augmentation) |
+| ``mixture_other`` | ``[B, n]`` | the other channel's mixture of a stereo episode (``Episode.mixture_other``, scaled with ``mixture``); ``mixture`` itself for a mono one |
 | ``support`` | ``[S, m]`` | all support clips of the batch, ``S = sum_b k_b`` |
 | ``support_episode`` | ``[S]`` int64 | episode (row of the batch) of each support clip |
 | ``negatives`` | ``[J, m]`` | all negative clips (J may be 0) |

@@ -67,6 +67,10 @@ def validate_checkpoints(paths: Sequence[Path], config_path: Path, data_root: Pa
     scores = []
     for path in paths:
         model, model_config = load_checkpoint(path)
+        if getattr(model.separator, "stereo_input", False) and not config["model"].get("stereo_input", False):
+            # the episodes would be mono (downmixed): the checkpoint's second input would read nothing
+            raise UserError(f"{path} reads both channels (model.stereo_input) but {config_path} builds mono "
+                            "validation episodes: give the stereo run's config with --config")
         class_index = class_rows_of(model_config["model"])
         if model.conditioning_mode == "onehot" and class_index is None:
             raise UserError(f"{path}: a one-hot checkpoint needs model.classes in the config.json beside it")

@@ -55,6 +55,9 @@ def build_sources(config: dict[str, Any], progress: bool = True) -> tuple[Any, A
                         f"(see docs/data.md) or set data.root / data.source: synthetic")
     # a stereo_input model trains (and validates) on produced episodes kept in stereo
     stereo = bool(config["model"].get("stereo_input", False))
+    if stereo and bool(data.get("augment", {}).get("on_device", False)):
+        raise UserError("model.stereo_input with data.augment.on_device: the deferred batches hold mono "
+                        "episodes only; set data.augment.on_device to false")
     train_src = EpisodeSampler(root, train_episode_config(config), seed=int(config["seed"]))
     if data["in_memory"]:
         train_src.load_into_memory(progress=progress, cache=bool(data.get("memstore_cache")))

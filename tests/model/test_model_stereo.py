@@ -52,9 +52,10 @@ def test_the_other_channel_matters_and_a_mono_input_means_no_difference():
     assert (same - mono).abs().max() < 1e-6
 
 
+@pytest.mark.parametrize("extra", [{}, {"band_gru": 8, "band_gru_level": 1, "lookahead_hidden": 8, "input_gain": 1000.0}])
 @pytest.mark.parametrize("chunks", [[1] * 20, [3, 1, 7, 9]])
-def test_stereo_stream_equals_full_pass(chunks):
-    model = perturbed_model(STEREO)
+def test_stereo_stream_equals_full_pass(chunks, extra):
+    model = perturbed_model({"model": {**STEREO["model"], **extra}})
     sep = model.separator
     own, other, gen = _inputs(3, frames=sum(chunks))
     mag = torch.cat([own, other], dim=1)
@@ -74,6 +75,16 @@ def test_stereo_input_with_look_ahead_is_refused_by_name():
 
     with pytest.raises(ValueError, match="stereo_input with model.lookahead_frames 2"):
         build_model({"model": {**SMALL_MODEL, "stereo_input": True, "lookahead_frames": 2}})
+
+
+def test_a_wrong_number_of_input_planes_is_refused_by_name():
+    own, other, _ = _inputs(4, frames=3)
+    stereo, mono = perturbed_model(STEREO), perturbed_model(MONO)
+    cond = torch.zeros(2, mono.conditioning_dim)
+    with pytest.raises(ValueError, match=r"\[B, 1, 513, T\] or \[B, 2, 513, T\].*got 3 planes"):
+        stereo.separator(torch.cat([own, other, own], dim=1), cond)
+    with pytest.raises(ValueError, match=r"takes magnitude \[B, 1, 513, T\], got 2 planes"):
+        mono.separator(torch.cat([own, other], dim=1), cond)
 
 
 def test_export_refuses_a_stereo_model(tmp_path):
@@ -108,6 +119,13 @@ def test_batches_carry_the_other_channel_and_the_step_reads_it():
     episodes = [episode(True), episode(False)]
     source = SimpleNamespace(episode=lambda i: episodes[i])
     batch = make_batch(source, 0, 2, seed=0)
+    # with the timbre augmentation on, the stereo episode's sources stay as produced, the mono one's change
+    from fewshot_sep.train.batches import AugmentConfig
+
+    augmented = make_batch(source, 0, 2, seed=0, augment_cfg=AugmentConfig(enabled=True, reverb_prob=1.0))
+    np.testing.assert_array_equal(augmented["mixture"][0], batch["mixture"][0])
+    np.testing.assert_array_equal(augmented["target"][0], batch["target"][0])
+    assert np.abs(augmented["mixture"][1] - batch["mixture"][1]).max() > 1e-3
     scale0 = batch["mixture"][0] / episodes[0].mixture
     np.testing.assert_allclose(batch["mixture_other"][0], episodes[0].mixture_other * scale0[0], rtol=1e-5)
     assert scale0[0] < 1.0  # the louder other channel sets the common peak scale

@@ -118,3 +118,34 @@ def test_stereo_produced_episodes_are_one_channel_of_the_same_production(data):
         np.testing.assert_allclose(a.mixture, 0.5 * (b.mixture + b.mixture_other), atol=1e-5)
         assert np.abs(b.mixture - b.mixture_other).max() > 1e-3
         np.testing.assert_array_equal(b.mixture_other, stereo.episode(i).mixture_other)
+
+
+def test_a_stereo_model_trains_and_validates_on_stereo_productions(tmp_path, monkeypatch):
+    """``model.stereo_input`` makes both the training and the validation source keep produced
+    episodes in stereo; with the augmentation deferred to the device it is refused up front."""
+    from dataclasses import replace
+
+    from data_helpers import synthetic_dataset
+    from fewshot_sep.data import episodes
+    from fewshot_sep.data.production import ProducedEpisodes
+
+    class TestSplitForVal(episodes.EpisodeSampler):  # the tone dataset has no validation split
+        def __init__(self, root, cfg, *args, **kwargs):
+            super().__init__(root, replace(cfg, splits=("test",)) if cfg.splits == ("val",) else cfg, *args, **kwargs)
+
+    monkeypatch.setattr(episodes, "EpisodeSampler", TestSplitForVal)
+    from fewshot_sep.train.config import resolve_config
+    from fewshot_sep.train.loop import build_sources
+
+    root = synthetic_dataset(tmp_path / "data", n_works=12, seconds=3.0)
+    raw = {"data": {"root": str(root), "in_memory": False, "production_prob": 0.5},
+           "val": {"episodes": 4, "production": True}, "model": {"stereo_input": True}}
+    train_src, val_src = build_sources(resolve_config(raw), progress=False)
+    assert isinstance(train_src, ProducedEpisodes) and isinstance(val_src, ProducedEpisodes)
+    assert train_src.stereo and val_src.stereo
+    assert val_src.episode(0).mixture_other is not None
+    mono_train, mono_val = build_sources(resolve_config({**raw, "model": {}}), progress=False)
+    assert not mono_train.stereo and not mono_val.stereo
+    deferred = {**raw, "data": {**raw["data"], "augment": {"enabled": True, "on_device": True}}}
+    with pytest.raises(UserError, match="stereo_input with data.augment.on_device"):
+        build_sources(resolve_config(deferred), progress=False)
