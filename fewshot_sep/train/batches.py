@@ -9,7 +9,7 @@ Batch (numpy, float32 audio at 44.1 kHz):
 | key | shape | meaning |
 |---|---|---|
 | ``mixture``, ``target`` | ``[B, n]`` | mixture = target + interferers (after augmentation) |
-| ``mixture_other`` | ``[B, n]`` | the other channel's mixture of a stereo episode (``Episode.mixture_other``, scaled with ``mixture``); ``mixture`` itself for a mono one |
+| ``mixture_other`` | ``[B, n]`` | only in a batch with a stereo episode: the other channel's mixture (``Episode.mixture_other``, scaled with ``mixture``); ``mixture`` itself for a mono one |
 | ``support`` | ``[S, m]`` | all support clips of the batch, ``S = sum_b k_b`` |
 | ``support_episode`` | ``[S]`` int64 | episode (row of the batch) of each support clip |
 | ``negatives`` | ``[J, m]`` | all negative clips (J may be 0) |
@@ -198,12 +198,13 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         return make_deferred_batch(source, step, batch_size, seed, aug, peak_limit)
     rng = np.random.default_rng([int(seed), 7, int(step)])
     mixtures, targets, supports, sup_idx, negatives, neg_idx, has_neg, labels = [], [], [], [], [], [], [], []
-    negative_sources, others = [], []
+    negative_sources, others, any_stereo = [], [], False
     for b in range(batch_size):
         ep = source.episode(step * batch_size + b)
         target = ep.target[None, :]
         interferers = ep.interferers
         other = getattr(ep, "mixture_other", None)
+        any_stereo |= other is not None
         # A stereo episode's sources stay as produced: augmenting one channel alone would
         # change its level difference from the other (production has drawn its own effects).
         if aug.enabled and other is None:
@@ -229,10 +230,11 @@ def make_batch(source: EpisodeSource, step: int, batch_size: int, seed: int,
         has_neg.append(1.0 if len(negs) else 0.0)
         labels.append(int(ep.target_instrument))
     clip_len = supports[0].shape[-1]
+    # the other channel travels only with stereo episodes: a mono run's batches stay as they were
+    stereo = {"mixture_other": np.stack(others).astype(np.float32)} if any_stereo else {}
     return {
         "mixture": np.stack(mixtures).astype(np.float32),
-        # the other channel of stereo episodes, the mixture itself for mono ones
-        "mixture_other": np.stack(others).astype(np.float32),
+        **stereo,
         "target": np.stack(targets).astype(np.float32),
         "support": np.concatenate(supports).astype(np.float32),
         "support_episode": np.array(sup_idx, np.int64),

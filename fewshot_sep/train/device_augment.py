@@ -60,8 +60,7 @@ def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig) -> dict[str
     """A deferred batch (tensors on the training device) -> the batch ``make_batch`` gives
     with the augmentation on the CPU: augmented sources mixed per episode, the mixture,
     target and negative stem scaled together so the mixture's peak is at most the batch's
-    ``source_peak_limit``, augmented support and negative clips, ``mixture_other`` (the mixture:
-    mono episodes). Other keys pass through."""
+    ``source_peak_limit``, augmented support and negative clips. Other keys pass through."""
     peak_limit = batch["source_peak_limit"].reshape(1, 1)
     sources = _group(batch, "source", cfg)                              # [Rs, n]
     episode = batch["source_episode"]
@@ -75,9 +74,6 @@ def finish_batch(batch: dict[str, torch.Tensor], cfg: AugmentConfig) -> dict[str
     deferred = {f"{prefix}_{f}" for prefix in _GROUPS for f in AUGMENT_PARAM_FIELDS}
     deferred |= {k for k in batch if k.startswith("source_")}  # the sources and their bookkeeping
     out = {k: v for k, v in batch.items() if k not in deferred}
-    # deferred batches hold mono episodes only (make_deferred_batch refuses stereo ones), so the
-    # "other channel" of make_batch is the mixture itself
-    out.update(mixture=mixture * scale, mixture_other=mixture * scale, target=target * scale,
-               negative_source=negative * scale, support=_group(batch, "support", cfg),
-               negatives=_group(batch, "negatives", cfg))
+    out.update(mixture=mixture * scale, target=target * scale, negative_source=negative * scale,
+               support=_group(batch, "support", cfg), negatives=_group(batch, "negatives", cfg))
     return out

@@ -130,6 +130,7 @@ def test_batches_carry_the_other_channel_and_the_step_reads_it():
     np.testing.assert_allclose(batch["mixture_other"][0], episodes[0].mixture_other * scale0[0], rtol=1e-5)
     assert scale0[0] < 1.0  # the louder other channel sets the common peak scale
     np.testing.assert_array_equal(batch["mixture_other"][1], batch["mixture"][1])
+    assert "mixture_other" not in make_batch(SimpleNamespace(episode=lambda i: episodes[1]), 0, 2, seed=0)
 
     model = build_model(STEREO).eval()
     with torch.no_grad():
