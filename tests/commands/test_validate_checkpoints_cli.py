@@ -55,3 +55,16 @@ def test_missing_files_are_usage_errors(tmp_path, capsys):
     (tmp_path / "a.pt").write_bytes(b"")
     assert main(["validate-checkpoints", str(tmp_path / "a.pt"), "--config", str(tmp_path / "no.yaml")]) == 2
     assert "no.yaml does not exist: give the config" in capsys.readouterr().err
+
+
+def test_a_stereo_checkpoint_is_refused_on_mono_validation_episodes(tmp_path, capsys):
+    """A ``model.stereo_input`` checkpoint scored with a config whose episodes are mono would
+    read no other channel: refused, naming the fix."""
+    from fewshot_sep.train.loop import train
+
+    config = smoke_config(total_steps=1)
+    config["model"]["stereo_input"] = True
+    train(config, tmp_path / "run", progress=False)
+    assert main(["validate-checkpoints", str(tmp_path / "run" / "checkpoint.pt"), "--config",
+                 str(REPO / "configs" / "smoke.yaml"), "--episodes", "2", "--threads", "1"]) == 2
+    assert "reads both channels (model.stereo_input)" in capsys.readouterr().err
