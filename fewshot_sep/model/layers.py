@@ -264,3 +264,73 @@ class FrameDelay(nn.Module):
     def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         full = torch.cat([state, x], dim=-1)
         return full[..., : x.shape[-1]], full[..., -self.frames:]
+
+
+class PanStatistics(nn.Module):
+    """Where the target sits in the stereo image, learnt from the stream so far (no weights).
+
+    Each bin's pan is ``atan2(|other|, |own|)`` mapped to ``bins`` equal steps of
+    [0, pi/2] (0: only in this channel). Two running histograms of pan, weighted by
+    the bins' magnitude ``sqrt(|own|^2 + |other|^2)`` times the separator's coarse
+    mask (target) or its complement (rest), decay with ``decay`` per frame; each is
+    floored at 1e-3 of its mean, smoothed over neighbouring pan steps and
+    normalised. The output is each bin's log-likelihood ratio ``log p_target(pan) -
+    log p_rest(pan)`` from the histograms up to and including its frame (causal),
+    clamped to +-`LLR_LIMIT`: the re-weighting of ``scripts/mask_diagnosis.py`` as
+    a feature the separator learns to use. A mono input (both planes equal) puts
+    every bin at the centre, where both histograms agree: a ratio of 0. Everything
+    here is computed without gradients (the mask is read, not trained through).
+
+    Inputs ``own, other [B, 1, F, T]`` (linear magnitudes), ``mask [B, 1, F, T]`` in
+    [0, 1], state ``[B, 2, bins]`` (target, rest histograms, unnormalised); output
+    ``(llr [B, 1, F, T], new state)``.
+    """
+
+    LLR_LIMIT = 8.0
+    CHUNK = 256  # frames per running-sum matrix (memory T^2 per chunk)
+
+    def __init__(self, bins: int = 32, decay: float = 0.998) -> None:
+        super().__init__()
+        if bins < 3 or not 0.0 < decay < 1.0:
+            raise ValueError(f"PanStatistics bins {bins} / decay {decay}: need bins >= 3 and 0 < decay < 1")
+        self.bins, self.decay = int(bins), float(decay)
+
+    @property
+    def state_shape(self) -> list[int | None]:
+        return [None, 2, self.bins]
+
+    def _log_histograms(self, counts: torch.Tensor) -> torch.Tensor:
+        """``counts [..., bins]`` -> log of the floored, smoothed, normalised histograms."""
+        floored = counts + 1e-3 * counts.sum(-1, keepdim=True) / self.bins + 1e-20
+        edged = torch.cat([floored[..., :1], floored, floored[..., -1:]], dim=-1)
+        smooth = 0.25 * edged[..., :-2] + 0.5 * edged[..., 1:-1] + 0.25 * edged[..., 2:]
+        return torch.log(smooth) - torch.log(smooth.sum(-1, keepdim=True))
+
+    def forward(self, own: torch.Tensor, other: torch.Tensor, mask: torch.Tensor,
+                state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            own, other, mask = own[:, 0], other[:, 0], mask[:, 0]          # [B, F, T]
+            batch, _, frames = own.shape
+            pan = torch.atan2(other, own) * (2.0 / torch.pi)                # [0, 1]
+            step = torch.clamp((pan * self.bins).long(), max=self.bins - 1).transpose(1, 2)  # [B, T, F]
+            weight = torch.sqrt(own * own + other * other)
+            votes = torch.stack([weight * mask, weight * (1.0 - mask)], dim=1).transpose(2, 3)  # [B, 2, T, F]
+            per_frame = own.new_zeros(batch, 2, frames, self.bins)
+            per_frame.scatter_add_(3, step.unsqueeze(1).expand(-1, 2, -1, -1), votes)
+            # running sums H_t = decay * H_{t-1} + h_t, `CHUNK` frames at a time: a lower-triangular
+            # matrix of decay powers (a streamed frame is T = 1)
+            chunks, carry = [], state
+            for start in range(0, frames, self.CHUNK):
+                part = per_frame[:, :, start:start + self.CHUNK]
+                t = torch.arange(part.shape[2], device=own.device, dtype=own.dtype)
+                lag = t[:, None] - t[None, :]
+                kernel = torch.where(lag >= 0, self.decay ** lag.clamp(min=0), torch.zeros_like(lag))
+                run = torch.einsum("ts,bcsp->bctp", kernel, part)
+                run = run + (self.decay ** (t + 1))[None, None, :, None] * carry[:, :, None, :]
+                chunks.append(run)
+                carry = run[:, :, -1]
+            running = torch.cat(chunks, dim=2)                              # [B, 2, T, bins]
+            logs = self._log_histograms(running)                            # [B, 2, T, bins]
+            ratio = logs[:, 0] - logs[:, 1]                                 # [B, T, bins]
+            llr = torch.gather(ratio, 2, step).transpose(1, 2).clamp(-self.LLR_LIMIT, self.LLR_LIMIT)
+            return llr.unsqueeze(1), carry

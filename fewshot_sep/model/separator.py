@@ -19,7 +19,11 @@ Layout (defaults of ``configs/release.yaml``)::
 With ``stereo_input`` the separator also reads the other channel of a stereo mix: the
 per-bin level difference between the two (compressed) channels enters through a second
 band split (added to the first) and the fine head, so that bins can be told apart by
-where they sit in the stereo image (a mono input has no difference).
+where they sit in the stereo image (a mono input has no difference). With
+``pan_memory_seconds > 0`` it also keeps running pan histograms of what its coarse mask
+calls target and rest (:class:`~fewshot_sep.model.layers.PanStatistics`, a memory of that
+many seconds), and each bin's log-likelihood ratio of its pan under the two enters the
+logits (a per-bin weight) and the fine head.
 
 Time context comes from the causal convs (1 cached frame each) and the GRU, so
 with ``lookahead_frames = 0`` the separator streams frame by frame with its
@@ -36,13 +40,15 @@ aligned with the input frames (what training and offline evaluation use).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
+from fewshot_sep.contract.signal import HOP, SAMPLE_RATE
 from fewshot_sep.model.layers import (BandGRU, BandMerge, BandSplit, CachedCausalConv2d, FiLM,
-                                      FineHead, FrameDelay, LookaheadContext)
+                                      FineHead, FrameDelay, LookaheadContext, PanStatistics)
 
 MODEL_BINS = 512  # the Nyquist bin is dropped on input and copied from bin 511 on output
 
@@ -61,11 +67,18 @@ class Separator(nn.Module):
                  band_width: int = 8, fine_head: int = 0,
                  band_gru: int = 0, band_gru_level: int = 1,
                  input_gain: float = 1.0,
-                 lookahead_frames: int = 0, lookahead_hidden: int = 0, stereo_input: bool = False) -> None:
+                 lookahead_frames: int = 0, lookahead_hidden: int = 0, stereo_input: bool = False,
+                 pan_memory_seconds: float = 0.0) -> None:
         super().__init__()
         if stereo_input and lookahead_frames:
             raise ValueError(f"model.stereo_input with model.lookahead_frames {lookahead_frames} is not supported: "
                              "use one of them (set lookahead_frames to 0 or stereo_input to false)")
+        if pan_memory_seconds and not stereo_input:
+            raise ValueError(f"model.pan_memory_seconds {pan_memory_seconds} needs model.stereo_input: true "
+                             "(pan statistics read the other channel); set it to 0 or turn stereo_input on")
+        if not 0.0 <= pan_memory_seconds <= 600.0:
+            raise ValueError(f"model.pan_memory_seconds {pan_memory_seconds} is invalid: use 0 (off) or "
+                             "a memory of up to 600 seconds, such as 3")
         self.stereo_input = bool(stereo_input)
         if lookahead_frames < 0 or lookahead_hidden < 0:
             raise ValueError(f"model.lookahead_frames {lookahead_frames} / lookahead_hidden {lookahead_hidden} "
@@ -160,7 +173,13 @@ class Separator(nn.Module):
         self.head_input_weight = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         self.head_bias = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1))
         # Optional full-resolution refinement of the logits (``fine_head`` hidden channels).
-        self.fine_head = (FineHead(channels[0], band_width, fine_head, extra_inputs=2 if stereo_input else 0)
+        # Optional pan statistics (stereo): a per-bin log-likelihood ratio of target against rest
+        # from running pan histograms, into the logits through a per-bin weight starting at zero.
+        self.pan_stats = (PanStatistics(decay=math.exp(-HOP / (pan_memory_seconds * SAMPLE_RATE)))
+                          if pan_memory_seconds else None)
+        self.pan_weight = nn.Parameter(torch.zeros(1, 1, MODEL_BINS, 1)) if self.pan_stats is not None else None
+        extra_inputs = (2 if stereo_input else 0) + (1 if self.pan_stats is not None else 0)
+        self.fine_head = (FineHead(channels[0], band_width, fine_head, extra_inputs=extra_inputs)
                           if fine_head > 0 else None)
         # Optional look-ahead (studio tier): future context in the bottleneck, delay lines for the
         # skips and the head's input (``L + 1`` frames: the fine head also reads the frame before).
@@ -186,6 +205,8 @@ class Separator(nn.Module):
             shapes += [delay.state_shape for delay in self.skip_delays]
         if self.stereo_split is not None:
             shapes.append(self.stereo_split.state_shape)  # the previous frame's level difference
+        if self.pan_stats is not None:
+            shapes.append(self.pan_stats.state_shape)     # the running pan histograms
         return shapes
 
     def initial_states(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
@@ -231,10 +252,11 @@ class Separator(nn.Module):
         stereo_states: list[torch.Tensor] = []
         level_difference = x_prev_difference = None
         if self.stereo_split is not None:
+            stereo_index = n_states - 1 - (self.pan_stats is not None)
             level_difference = x_in - x_all[:, -1:]           # [B, 1, 512, T], 0 for a mono input
-            stereo_features, s = self.stereo_split(level_difference, states[-1])
+            stereo_features, s = self.stereo_split(level_difference, states[stereo_index])
             stereo_states.append(s)
-            x_prev_difference = torch.cat([states[-1], level_difference[..., :-1]], dim=-1)
+            x_prev_difference = torch.cat([states[stereo_index], level_difference[..., :-1]], dim=-1)
 
         new_states: list[torch.Tensor] = []
         band_gru_state: torch.Tensor | None = None
@@ -284,11 +306,18 @@ class Separator(nn.Module):
             h = self.act(h)
             h = self.act(self.dec_conv_norms[level](self.dec_convs[level](h)))
         logits = self.band_merge(h) + x_in * self.head_input_weight + self.head_bias
+        pan_llr = None
+        if self.pan_stats is not None:
+            pan_llr, s = self.pan_stats(magnitude[:, :1, :MODEL_BINS], magnitude[:, -1:, :MODEL_BINS],
+                                        torch.sigmoid(logits), states[-1])
+            stereo_states.append(s)
+            logits = logits + self.pan_weight * pan_llr
         if self.fine_head is not None:
             # The previous input frame of each frame: the band split's state, then this call's frames.
             x_prev = (x_before if self.lookahead_frames
                       else torch.cat([states[0], x_in[..., :-1]], dim=-1))
-            extra = (torch.cat([level_difference, x_prev_difference], dim=1)
+            extra = (torch.cat([level_difference, x_prev_difference]
+                               + ([pan_llr] if pan_llr is not None else []), dim=1)
                      if level_difference is not None else None)
             logits = logits + self.fine_head(h, x_in, x_prev, extra)
         mask = torch.sigmoid(logits)
@@ -330,6 +359,7 @@ def separator_from_config(model_cfg: dict[str, Any], conditioning_dim: int) -> S
         band_gru_level=int(model_cfg.get("band_gru_level", 1)),
         input_gain=float(model_cfg.get("input_gain", 1.0)),
         stereo_input=bool(model_cfg.get("stereo_input", False)),
+        pan_memory_seconds=float(model_cfg.get("pan_memory_seconds") or 0.0),
         lookahead_frames=int(model_cfg.get("lookahead_frames") or 0),
         lookahead_hidden=int(model_cfg.get("lookahead_hidden") or 0),
     )

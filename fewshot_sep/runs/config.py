@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
         "band_gru_level": 1,
         "input_gain": 1.0,          # separator input log1p(gain * |X|); ~1000 makes it logarithmic
         "stereo_input": False,      # true: the separator also reads the other channel's level difference
+        "pan_memory_seconds": 0.0,  # > 0 (stereo_input): running pan statistics of target and rest, this memory
         "lookahead_frames": 0,      # > 0: the studio tier's look-ahead in frames (output L frames late)
         "lookahead_hidden": 0,      # > 0: hidden channels of the look-ahead layer (0 with L > 0: gru_hidden)
         "encoder_mels": 64,
