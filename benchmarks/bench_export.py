@@ -113,7 +113,7 @@ class OrtStream:
             # Two sets of state buffers, swapped each call: outputs of call k are inputs of call k+1.
             self.ping = [ort.OrtValue.ortvalue_from_numpy(s.copy()) for s in self.states]
             self.pong = [ort.OrtValue.ortvalue_from_numpy(s.copy()) for s in self.states]
-            self.mask = ort.OrtValue.ortvalue_from_numpy(np.zeros_like(magnitude))
+            self.mask = ort.OrtValue.ortvalue_from_numpy(np.zeros_like(magnitude[:, :1]))
             self.mag = ort.OrtValue.ortvalue_from_numpy(magnitude)
             self.cond = ort.OrtValue.ortvalue_from_numpy(conditioning)
             self.binding = session.io_binding()
@@ -301,12 +301,13 @@ def measure(args: argparse.Namespace, model, source) -> dict:
         emb = rng.standard_normal((batch, model.embedding_dim)).astype(np.float32)
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
         conditioning = np.concatenate([emb, np.zeros_like(emb), np.zeros((batch, 1), np.float32)], axis=1)
-        frame = (np.abs(rng.standard_normal((batch, 1, 513, 1))) * 5).astype(np.float32)
+        planes = int(card["separator"].get("input_planes", 1))  # 2: each channel read with the other one
+        frame = (np.abs(rng.standard_normal((batch, planes, 513, 1))) * 5).astype(np.float32)
         variants, ort_format_note = ort_variants(sep_path, card, frame, conditioning, tmp_path)
         rows = streaming_rows(sep, variants, frame, conditioning, args.calls)
         parity = mask_parity(sep, sep_path, frame, conditioning)
         frames = int(args.offline_seconds * SAMPLE_RATE) // HOP
-        long_mag = (np.abs(rng.standard_normal((batch, 1, 513, frames))) * 5).astype(np.float32)
+        long_mag = (np.abs(rng.standard_normal((batch, planes, 513, frames))) * 5).astype(np.float32)
         offline = offline_rows(sep, sep_path, conditioning, long_mag, args.offline_seconds, args.repeats)
         clip_frames = int(card["clip_seconds"] * SAMPLE_RATE) // HOP
         clips = (np.abs(rng.standard_normal((5, 1, 513, clip_frames))) * 5).astype(np.float32)

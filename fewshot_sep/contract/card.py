@@ -22,6 +22,8 @@ from fewshot_sep.utils.errors import UserError
 
 CARD_NAME = "model_card.json"
 SEPARATOR_FILE = "separator.onnx"
+#: Magnitude planes a separator graph may read (``separator.input_planes``; absent = 1).
+INPUT_PLANES = (1, 2)
 ENCODER_FILE = "encoder.onnx"
 #: The card format this version writes.
 FORMAT_VERSION = 1
@@ -48,7 +50,8 @@ def model_id_of(separator_path: str | os.PathLike, encoder_path: str | os.PathLi
 def build_card(*, model_id: str, name: str, sample_rate: int, n_fft: int, hop: int, lookahead_frames: int,
                embedding_dim: int, state_shapes: Sequence[Sequence[int | None]], clip_seconds: float,
                min_clip_seconds: float, versions: dict[str, Any], training: dict[str, Any],
-               baked: Sequence[dict[str, Any]] = (), verification: dict[str, Any] | None = None) -> dict[str, Any]:
+               baked: Sequence[dict[str, Any]] = (), verification: dict[str, Any] | None = None,
+               input_planes: int = 1) -> dict[str, Any]:
     """The card as a plain dict, keys in the order of docs/internals.md.
 
     Args:
@@ -59,6 +62,8 @@ def build_card(*, model_id: str, name: str, sample_rate: int, n_fft: int, hop: i
         clip_seconds, min_clip_seconds: example clip lengths the encoder takes (s).
         versions: package versions that made the graphs; training: free-form run summary.
         baked: presets computed at export (optional); verification: the export's own checks.
+        input_planes: magnitude planes the separator reads: 1, or 2 for a separator that reads
+            each channel of a stereo mix with the other one (written only then; absent = 1).
     """
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -78,6 +83,7 @@ def build_card(*, model_id: str, name: str, sample_rate: int, n_fft: int, hop: i
             "file": SEPARATOR_FILE,
             "states": [{"name": f"state_{i}", "shape": [None if d is None else int(d) for d in shape]}
                        for i, shape in enumerate(state_shapes)],
+            **({"input_planes": int(input_planes)} if int(input_planes) != 1 else {}),
         },
         "encoder": {"file": ENCODER_FILE},
     }
@@ -180,4 +186,8 @@ def validate_card(card: dict, card_path: Path) -> tuple[StateShape, ...]:
     for what, section in (("separator", separator), ("encoder", encoder)):
         if not isinstance(section.get("file"), str) or not section["file"]:
             raise UserError(f"{card_path}: {what}.file must name the ONNX file, found {section.get('file')!r}")
+    planes = separator.get("input_planes", 1)
+    if planes not in INPUT_PLANES or isinstance(planes, bool):
+        raise UserError(f"{card_path}: separator.input_planes {planes!r} is invalid: use 1 (each channel alone) "
+                        "or 2 (each channel with the other one); re-export the model")
     return _check_states(separator.get("states", []), card_path)

@@ -73,6 +73,9 @@ class OnnxFewShot:
         self.engine = StreamingSeparator(self.model, sample_rate=self.sample_rate, num_channels=1,
                                          conditioning=zeros, offline_threads=1)
         self.latency = int(self.engine.latency_samples)
+        # a separator that reads each channel with the other one gets stereo mixtures whole
+        self.stereo_input = self.model.input_planes == 2
+        self._stereo_engine = None
 
     def embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
         """Per-clip embeddings ``[N, E]`` of mono clips ``[n_i]`` at the model rate."""
@@ -80,11 +83,25 @@ class OnnxFewShot:
 
     def separate(self, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
         """Estimate ``[n]`` of the conditioned instrument in `mixture` ``[n]``."""
-        engine = self.engine
+        return self._run(self.engine, np.asarray(mixture, np.float32)[None], conditioning)[0]
+
+    def separate_stereo(self, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
+        """Estimate ``[2, n]`` from a stereo `mixture` ``[2, n]`` through a 2-channel engine (a
+        2-plane separator reads each channel with the other one)."""
+        if self._stereo_engine is None:
+            from fewshot_sep.realtime.engine import StreamingSeparator
+
+            self._stereo_engine = StreamingSeparator(self.model, sample_rate=self.sample_rate, num_channels=2,
+                                                     conditioning=np.zeros(self.model.conditioning_dim, np.float32),
+                                                     offline_threads=1)
+        return self._run(self._stereo_engine, np.asarray(mixture, np.float32), conditioning)
+
+    def _run(self, engine, mixture: np.ndarray, conditioning: np.ndarray) -> np.ndarray:
+        """``mixture [C, n]`` through `engine` from a reset, latency compensated: ``[C, n]``."""
         engine.set_conditioning(np.asarray(conditioning, np.float32), crossfade_seconds=0.0)
         engine.reset()
         n = mixture.shape[-1]
-        padded = pad_for_latency(np.asarray(mixture, np.float32)[None], self.latency)
+        padded = pad_for_latency(mixture, self.latency)
         if self.block_size is None:
             out = engine.process_offline(padded)
         else:
@@ -93,7 +110,7 @@ class OnnxFewShot:
             step = self.block_size
             for start in range(0, padded.shape[1], step):
                 engine.process_block(padded[:, start : start + step], out=out[:, start : start + step])
-        return trim_latency(out[0], self.latency, n)
+        return trim_latency(out, self.latency, n)
 
 
 class _TorchCheckpoint:

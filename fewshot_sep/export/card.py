@@ -63,7 +63,8 @@ def clip_lengths(config: dict[str, Any]) -> tuple[float, float]:
 def build_card(*, model_id: str, name: str, sample_rate: int, n_fft: int, hop: int, lookahead_frames: int,
                embedding_dim: int, state_shapes: Sequence[Sequence[int | None]], clip_seconds: float,
                min_clip_seconds: float, opset: int, training: dict[str, Any],
-               baked: Sequence[dict[str, Any]] = (), verification: dict[str, Any] | None = None) -> dict[str, Any]:
+               baked: Sequence[dict[str, Any]] = (), verification: dict[str, Any] | None = None,
+               input_planes: int = 1) -> dict[str, Any]:
     """The card as a plain dict (:func:`fewshot_sep.contract.card.build_card`), with the versions
     of fewshot-sep, torch, onnx and onnxruntime that made it and the ONNX `opset`."""
     import onnx
@@ -80,7 +81,7 @@ def build_card(*, model_id: str, name: str, sample_rate: int, n_fft: int, hop: i
     return _build_card(model_id=model_id, name=name, sample_rate=sample_rate, n_fft=n_fft, hop=hop,
                        lookahead_frames=lookahead_frames, embedding_dim=embedding_dim, state_shapes=state_shapes,
                        clip_seconds=clip_seconds, min_clip_seconds=min_clip_seconds, versions=versions,
-                       training=training, baked=baked, verification=verification)
+                       training=training, baked=baked, verification=verification, input_planes=input_planes)
 
 
 def card_text(card: dict[str, Any]) -> str:

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from fewshot_sep.contract import HOP, N_FFT, SAMPLE_RATE, conditioning_dim
 from fewshot_sep.export import card as card_mod
-from fewshot_sep.export.graphs import OPSET, baked_separator_to_onnx, encoder_to_onnx, separator_to_onnx
+from fewshot_sep.export.graphs import (OPSET, baked_separator_to_onnx, encoder_to_onnx, input_planes,
+                                      separator_to_onnx)
 from fewshot_sep.export.verify import TOLERANCE, VerificationReport, verify_encoder, verify_separator
 from fewshot_sep.utils.errors import UserError
 
@@ -136,10 +137,6 @@ def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, *, config: 
         ExportVerificationError: a graph disagrees with torch (nothing is written).
         UserError: bad target folder, a preset made with another model, duplicate preset names.
     """
-    if getattr(model.separator, "stereo_input", False):
-        # the engine separates each channel on its own; a stereo separator needs the other one
-        raise UserError("this checkpoint's separator reads both channels (model.stereo_input), which the "
-                        "streaming engine and its ONNX graphs do not carry yet: export a mono model")
     out_dir = Path(out_dir).expanduser()
     check_target(out_dir, force)
     config = config or {}
@@ -216,7 +213,7 @@ def export_model(model: torch.nn.Module, out_dir: str | os.PathLike, *, config: 
             model_id=model_id, name=name, sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop=HOP,
             lookahead_frames=lookahead, embedding_dim=embedding_dim, state_shapes=separator.state_shapes,
             clip_seconds=clip_seconds, min_clip_seconds=min_clip_seconds, opset=opset,
-            training=training or {"status": "unknown"}, baked=baked_entries,
+            training=training or {"status": "unknown"}, baked=baked_entries, input_planes=input_planes(separator),
             verification={"tolerance": tolerance, "states_tolerance": "tolerance * max(1, max |state|)",
                           "checks": len(report.diffs),
                           "max_abs_diff": float(f"{report.max_diff:.3g}")},

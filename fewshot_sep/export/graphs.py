@@ -1,8 +1,9 @@
 """Torch -> ONNX for the three graphs of a model folder (docs/internals.md).
 
 - ``encoder.onnx``: ``magnitude [N, 1, 513, T] -> embedding [N, E]`` (N, T dynamic);
-- ``separator.onnx``: ``magnitude [B, 1, 513, T], conditioning [B, D], state_0.. ->
-  mask [B, 1, 513, T], state_0_out..`` (B, T dynamic);
+- ``separator.onnx``: ``magnitude [B, P, 513, T], conditioning [B, D], state_0.. ->
+  mask [B, 1, 513, T], state_0_out..`` (B, T dynamic; P = 1, or 2 for a separator that
+  reads each channel with the other one: the card's ``separator.input_planes``);
 - ``separator_<preset>.onnx``: the separator with one conditioning vector folded
   in as a constant (no ``conditioning`` input).
 
@@ -171,10 +172,16 @@ def fold_constants(model_bytes: bytes) -> bytes:
     return model.SerializeToString(deterministic=True)
 
 
-def _example_magnitude(batch: int, frames: int) -> torch.Tensor:
+def _example_magnitude(batch: int, frames: int, planes: int = 1) -> torch.Tensor:
     # Values do not shape the graph (no data-dependent control flow); fixed for tidiness.
     gen = torch.Generator().manual_seed(0)
-    return torch.rand(batch, 1, N_BINS, frames, generator=gen)
+    return torch.rand(batch, planes, N_BINS, frames, generator=gen)
+
+
+def input_planes(separator: nn.Module) -> int:
+    """Magnitude planes ``separator`` reads: 2 for a ``stereo_input`` separator (this channel,
+    the other one), else 1."""
+    return 2 if getattr(separator, "stereo_input", False) else 1
 
 
 def _state_dynamic_axes(n_states: int) -> dict[str, dict[int, str]]:
@@ -187,14 +194,14 @@ def _state_dynamic_axes(n_states: int) -> dict[str, dict[int, str]]:
 def separator_to_onnx(separator: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
     """Export the stateful separator to ``path`` (B and T dynamic).
 
-    Inputs ``magnitude [B,1,513,T]``, ``conditioning [B,D]``, ``state_i``; outputs
-    ``mask [B,1,513,T]``, ``state_i_out`` (shapes from ``separator.state_shapes``).
+    Inputs ``magnitude [B,P,513,T]`` (``P`` = :func:`input_planes`), ``conditioning [B,D]``,
+    ``state_i``; outputs ``mask [B,1,513,T]``, ``state_i_out`` (shapes from ``separator.state_shapes``).
     """
     separator = separator.eval()
     n_states = len(separator.state_shapes)
     batch, frames = 2, 3
     conditioning = torch.zeros(batch, int(separator.conditioning_dim))
-    args = (_example_magnitude(batch, frames), conditioning, *separator.initial_states(batch))
+    args = (_example_magnitude(batch, frames, input_planes(separator)), conditioning, *separator.initial_states(batch))
     axes = {"magnitude": {0: BATCH_DIM, 3: FRAMES_DIM}, "conditioning": {0: BATCH_DIM},
             "mask": {0: BATCH_DIM, 3: FRAMES_DIM}, **_state_dynamic_axes(n_states)}
     raw = _trace_to_bytes(SeparatorGraph(separator), args,
@@ -215,7 +222,7 @@ def baked_separator_to_onnx(separator: nn.Module, conditioning: np.ndarray, path
         raise ValueError(f"conditioning has {vector.shape[0]} values, the separator needs {separator.conditioning_dim}")
     n_states = len(separator.state_shapes)
     batch, frames = 2, 3
-    args = (_example_magnitude(batch, frames), *separator.initial_states(batch))
+    args = (_example_magnitude(batch, frames, input_planes(separator)), *separator.initial_states(batch))
     axes = {"magnitude": {0: BATCH_DIM, 3: FRAMES_DIM}, "mask": {0: BATCH_DIM, 3: FRAMES_DIM},
             **_state_dynamic_axes(n_states)}
     raw = _trace_to_bytes(BakedSeparatorGraph(separator, vector), args,

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from fewshot_sep.export.graphs import N_BINS, state_input_names, state_output_names
+from fewshot_sep.export.graphs import N_BINS, input_planes, state_input_names, state_output_names
 from fewshot_sep.realtime.sessions import make_session
 from fewshot_sep.utils.errors import UserError
 
@@ -105,10 +105,15 @@ def _check_names(session, inputs: Sequence[str], outputs: Sequence[str], report:
     return ok
 
 
-def fixed_magnitude(rng: np.random.Generator, batch: int, frames: int) -> np.ndarray:
-    """Magnitudes ``[B, 1, 513, T]`` spanning the range of real |STFT| values (1e-4 .. ~300)."""
+def fixed_magnitude(rng: np.random.Generator, batch: int, frames: int, planes: int = 1) -> np.ndarray:
+    """Magnitudes ``[B, P, 513, T]`` spanning the range of real |STFT| values (1e-4 .. ~300);
+    a second plane (the other channel) shares the first's levels, 6 dB either way per bin."""
     level = 10.0 ** rng.uniform(-3.0, 2.0, size=(batch, 1, N_BINS, 1))
-    return (np.abs(rng.standard_normal((batch, 1, N_BINS, frames))) * level).astype(np.float32)
+    first = np.abs(rng.standard_normal((batch, 1, N_BINS, frames))) * level
+    if planes == 1:
+        return first.astype(np.float32)
+    other = first * 2.0 ** rng.uniform(-1.0, 1.0, size=(batch, 1, N_BINS, frames))
+    return np.concatenate([first, other], axis=1).astype(np.float32)
 
 
 def fixed_conditioning(rng: np.random.Generator, batch: int, embedding_dim: int) -> np.ndarray:
@@ -162,6 +167,7 @@ def verify_separator(separator: torch.nn.Module, path: str | Path, baked_conditi
     if not _check_names(session, expected_inputs, ["mask", *state_output_names(n_states)], report, name):
         return report
     embedding_dim = (int(separator.conditioning_dim) - 1) // 2
+    planes = input_planes(separator)
     rng = np.random.default_rng(seed)
 
     def run_onnx(magnitude: np.ndarray, conditioning: np.ndarray, states: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -179,7 +185,7 @@ def verify_separator(separator: torch.nn.Module, path: str | Path, baked_conditi
             torch_states = _torch_states(separator, batch)
             onnx_states = list(torch_states)
             for call in (1, 2):
-                magnitude = fixed_magnitude(rng, batch, frames)
+                magnitude = fixed_magnitude(rng, batch, frames, planes)
                 ref = _run_torch(separator, magnitude, conditioning, torch_states)
                 got = run_onnx(magnitude, conditioning, onnx_states)
                 label = f"{name} B={batch} T={frames} call {call}"
@@ -189,7 +195,7 @@ def verify_separator(separator: torch.nn.Module, path: str | Path, baked_conditi
                 torch_states, onnx_states = ref[1:], got[1:]
         # Streaming contract on the ONNX side: frame by frame == one call.
         frames = max(SEPARATOR_FRAMES)
-        magnitude = fixed_magnitude(rng, batch, frames)
+        magnitude = fixed_magnitude(rng, batch, frames, planes)
         full = run_onnx(magnitude, conditioning, _torch_states(separator, batch))
         states = _torch_states(separator, batch)
         masks = []

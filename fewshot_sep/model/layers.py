@@ -306,31 +306,37 @@ class PanStatistics(nn.Module):
         smooth = 0.25 * edged[..., :-2] + 0.5 * edged[..., 1:-1] + 0.25 * edged[..., 2:]
         return torch.log(smooth) - torch.log(smooth.sum(-1, keepdim=True))
 
+    def _running(self, per_frame: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Running sums ``H_t = decay * H_{t-1} + h_t`` of ``per_frame [B, 2, T, bins]`` from
+        ``state [B, 2, bins]`` (``H_{-1}``), all frames at once: a lower-triangular matrix of
+        decay powers (T x T)."""
+        t = torch.arange(per_frame.shape[2], device=per_frame.device, dtype=per_frame.dtype)
+        lag = t[:, None] - t[None, :]
+        kernel = torch.where(lag >= 0, self.decay ** lag.clamp(min=0), torch.zeros_like(lag))
+        running = torch.einsum("ts,bcsp->bctp", kernel, per_frame)
+        return running + (self.decay ** (t + 1))[None, None, :, None] * state[:, :, None, :]
+
     def forward(self, own: torch.Tensor, other: torch.Tensor, mask: torch.Tensor,
                 state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             own, other, mask = own[:, 0], other[:, 0], mask[:, 0]          # [B, F, T]
             batch, _, frames = own.shape
             pan = torch.atan2(other, own) * (2.0 / torch.pi)                # [0, 1]
-            step = torch.clamp((pan * self.bins).long(), max=self.bins - 1).transpose(1, 2)  # [B, T, F]
+            step = torch.clamp(torch.floor(pan * self.bins), max=self.bins - 1).long().transpose(1, 2)  # [B, T, F]
             weight = torch.sqrt(own * own + other * other)
             votes = torch.stack([weight * mask, weight * (1.0 - mask)], dim=1).transpose(2, 3)  # [B, 2, T, F]
             per_frame = own.new_zeros(batch, 2, frames, self.bins)
             per_frame.scatter_add_(3, step.unsqueeze(1).expand(-1, 2, -1, -1), votes)
-            # running sums H_t = decay * H_{t-1} + h_t, `CHUNK` frames at a time: a lower-triangular
-            # matrix of decay powers (a streamed frame is T = 1)
-            chunks, carry = [], state
-            for start in range(0, frames, self.CHUNK):
-                part = per_frame[:, :, start:start + self.CHUNK]
-                t = torch.arange(part.shape[2], device=own.device, dtype=own.dtype)
-                lag = t[:, None] - t[None, :]
-                kernel = torch.where(lag >= 0, self.decay ** lag.clamp(min=0), torch.zeros_like(lag))
-                run = torch.einsum("ts,bcsp->bctp", kernel, part)
-                run = run + (self.decay ** (t + 1))[None, None, :, None] * carry[:, :, None, :]
-                chunks.append(run)
-                carry = run[:, :, -1]
-            running = torch.cat(chunks, dim=2)                              # [B, 2, T, bins]
+            if frames <= self.CHUNK or torch.jit.is_tracing():  # (an exported graph: one matrix per call)
+                running = self._running(per_frame, state)
+            else:
+                parts = [per_frame[:, :, start:start + self.CHUNK] for start in range(0, frames, self.CHUNK)]
+                runs = []
+                for part in parts:
+                    runs.append(self._running(part, state))
+                    state = runs[-1][:, :, -1]
+                running = torch.cat(runs, dim=2)                            # [B, 2, T, bins]
             logs = self._log_histograms(running)                            # [B, 2, T, bins]
             ratio = logs[:, 0] - logs[:, 1]                                 # [B, T, bins]
             llr = torch.gather(ratio, 2, step).transpose(1, 2).clamp(-self.LLR_LIMIT, self.LLR_LIMIT)
-            return llr.unsqueeze(1), carry
+            return llr.unsqueeze(1), running[:, :, -1]

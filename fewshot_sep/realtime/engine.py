@@ -299,7 +299,8 @@ class StreamingSeparator:
 
     def _offline_split_channels(self) -> bool:
         """Offline, per-channel stereo runs each channel in its own thread (see iter_offline)."""
-        return self.num_channels > 1 and self.stereo == "per_channel" and self.offline_threads > 1 and self._offline_split
+        return (self.num_channels > 1 and self.stereo == "per_channel" and self.offline_threads > 1
+                and self._offline_split and self.model.input_planes == 1)  # (a 2-plane separator reads both)
 
     def _offline_pipelines(self) -> list[Pipeline]:
         """Fresh offline pipelines: one per channel (threaded), or one for all channels.

@@ -80,6 +80,12 @@ class ModelFiles:
         return int(self.card["hop_length"])
 
     @property
+    def input_planes(self) -> int:
+        """Magnitude planes the separator graph reads: 1 (a channel), or 2 (a channel, then the
+        other channel of the same stereo signal)."""
+        return int(self.card["separator"].get("input_planes", 1))
+
+    @property
     def lookahead_frames(self) -> int:
         return int(self.card["lookahead_frames"])
 

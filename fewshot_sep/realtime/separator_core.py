@@ -42,6 +42,9 @@ class SeparatorCore:
         self.num_channels = num_channels
         self.shared = stereo == "shared" and num_channels == 2
         self.base_batch = 1 if self.shared else num_channels
+        # A separator that reads each channel with the other one (card input_planes 2) gets the
+        # other channel's magnitude as a second plane; a mono or mid signal is its own other.
+        self.planes = model.input_planes
         self.max_block = max_block
         self.n_fft, self.hop = model.n_fft, model.hop_length
         self.n_bins = self.n_fft // 2 + 1
@@ -56,7 +59,7 @@ class SeparatorCore:
         F = self.n_bins
         self._spectra_line = np.zeros((num_channels, self.lookahead + max_frames, F), dtype=np.complex128)
         self._spectra_waiting = np.zeros((num_channels, self.lookahead, F), dtype=np.complex128)
-        self._magnitude = np.zeros(B * F * max_frames, dtype=np.float32)
+        self._magnitude = np.zeros(B * self.planes * F * max_frames, dtype=np.float32)
         self._mask = np.zeros(B * F * max_frames, dtype=np.float32)
         self._mid = np.zeros(max_frames * F, dtype=np.complex128)
         self._frames = np.zeros(num_channels * max_frames * self.n_fft, dtype=np.float64)
@@ -149,7 +152,8 @@ class SeparatorCore:
             B, F = self.base_batch, self.n_bins
             binding = self.session.io_binding()
             shape = [B, 1, F, frames]
-            binding.bind_input("magnitude", "cpu", 0, np.float32, shape, self._magnitude.ctypes.data)
+            binding.bind_input("magnitude", "cpu", 0, np.float32, [B, self.planes, F, frames],
+                               self._magnitude.ctypes.data)
             binding.bind_input(
                 "conditioning", "cpu", 0, np.float32, [B, self.model.conditioning_dim], self._conditioning.ctypes.data
             )
@@ -185,14 +189,16 @@ class SeparatorCore:
         """Mask ``spectra [C, T, F]`` (consecutive frames of the stream) and overlap-add them."""
         T = spectra.shape[1]
         B, F = self.base_batch, self.n_bins
-        magnitude = self._magnitude[: B * F * T].reshape(B, 1, F, T)
+        magnitude = self._magnitude[: B * self.planes * F * T].reshape(B, self.planes, F, T)
         if self.shared:
             mid = self._mid[: T * F].reshape(1, T, F)
             np.add(spectra[0:1], spectra[1:2], out=mid)
             np.abs(mid, out=magnitude[:1, 0].transpose(0, 2, 1))
-            np.multiply(magnitude[:1], np.float32(0.5), out=magnitude[:1])
+            np.multiply(magnitude[:1, :1], np.float32(0.5), out=magnitude[:1, :1])
         else:
             np.abs(spectra, out=magnitude[:, 0].transpose(0, 2, 1))
+        if self.planes == 2:  # the other channel: the pair swapped, or the signal itself
+            np.copyto(magnitude[:, 1], magnitude[::-1, 0])
         self.session.run_with_iobinding(self._binding(T))
         for s_in, s_out in zip(self._states_in, self._states_out):
             np.copyto(s_in, s_out)

@@ -87,15 +87,6 @@ def test_a_wrong_number_of_input_planes_is_refused_by_name():
         mono.separator(torch.cat([own, other], dim=1), cond)
 
 
-def test_export_refuses_a_stereo_model(tmp_path):
-    from fewshot_sep.export.exporter import export_model
-    from fewshot_sep.utils.errors import UserError
-
-    with pytest.raises(UserError, match="reads both channels"):
-        export_model(perturbed_model(STEREO), tmp_path / "onnx")
-    assert not (tmp_path / "onnx").exists()
-
-
 def test_batches_carry_the_other_channel_and_the_step_reads_it():
     """``make_batch``: a stereo episode's other channel, scaled with its own; a mono episode's
     other channel is its mixture. ``separate_batch`` reads it for a stereo model."""
