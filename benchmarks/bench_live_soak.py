@@ -248,7 +248,8 @@ def soak(model, minutes: float, switch_seconds: float, neighbour_load: float, se
         reinitialize_portaudio()
         neighbour_record = Path(tempfile.mkdtemp(prefix="soak_neighbour_")) / "periods.npz"
         feeds = neighbour_record.parent / "feeds.npz"
-        np.savez(feeds, magnitude=np.random.default_rng(seed + 1).random((2, 1, model.n_fft // 2 + 1, 1), dtype=np.float32),
+        np.savez(feeds, magnitude=np.random.default_rng(seed + 1).random((2, model.input_planes, model.n_fft // 2 + 1, 1),
+                                                                         dtype=np.float32),
                  conditioning=np.zeros((2, model.conditioning_dim), np.float32),
                  **{s.name: np.zeros(s.concrete_shape(2), np.float32) for s in model.states})
         neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, server.name, str(neighbour_load),

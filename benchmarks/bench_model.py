@@ -53,7 +53,8 @@ def count_macs_per_frame(separator: torch.nn.Module, conditioning_dim: int, fram
         elif isinstance(m, torch.nn.GRU):
             hooks.append(m.register_forward_hook(gru_hook))
     with torch.no_grad():
-        separator(torch.rand(1, 1, 513, frames), torch.randn(1, conditioning_dim))
+        planes = 2 if getattr(separator, "stereo_input", False) else 1  # (this channel, the other one)
+        separator(torch.rand(1, planes, 513, frames), torch.randn(1, conditioning_dim))
     for h in hooks:
         h.remove()
     # the context MLP runs once per call, not per frame: subtract it
@@ -95,7 +96,8 @@ def main() -> int:
     mflops = 2 * count_macs_per_frame(sep, d) / 1e6
 
     rng = np.random.default_rng(0)
-    mag = torch.from_numpy(np.abs(rng.standard_normal((2, 1, 513, args.frames))).astype(np.float32))
+    planes = 2 if sep.stereo_input else 1  # a separator that reads both channels gets the other one too
+    mag = torch.from_numpy(np.abs(rng.standard_normal((2, planes, 513, args.frames))).astype(np.float32))
     cond = torch.randn(2, d)
     rows = []
     with torch.no_grad():

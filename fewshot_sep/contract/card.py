@@ -187,7 +187,7 @@ def validate_card(card: dict, card_path: Path) -> tuple[StateShape, ...]:
         if not isinstance(section.get("file"), str) or not section["file"]:
             raise UserError(f"{card_path}: {what}.file must name the ONNX file, found {section.get('file')!r}")
     planes = separator.get("input_planes", 1)
-    if planes not in INPUT_PLANES or isinstance(planes, bool):
+    if not isinstance(planes, int) or isinstance(planes, bool) or planes not in INPUT_PLANES:
         raise UserError(f"{card_path}: separator.input_planes {planes!r} is invalid: use 1 (each channel alone) "
                         "or 2 (each channel with the other one); re-export the model")
     return _check_states(separator.get("states", []), card_path)

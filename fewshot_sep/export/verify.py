@@ -107,12 +107,17 @@ def _check_names(session, inputs: Sequence[str], outputs: Sequence[str], report:
 
 def fixed_magnitude(rng: np.random.Generator, batch: int, frames: int, planes: int = 1) -> np.ndarray:
     """Magnitudes ``[B, P, 513, T]`` spanning the range of real |STFT| values (1e-4 .. ~300);
-    a second plane (the other channel) shares the first's levels, 6 dB either way per bin."""
+    a second plane (the other channel) shares the first's levels, 6 dB either way per bin, and
+    has bins of silence in both planes and in one."""
     level = 10.0 ** rng.uniform(-3.0, 2.0, size=(batch, 1, N_BINS, 1))
     first = np.abs(rng.standard_normal((batch, 1, N_BINS, frames))) * level
     if planes == 1:
         return first.astype(np.float32)
     other = first * 2.0 ** rng.uniform(-1.0, 1.0, size=(batch, 1, N_BINS, frames))
+    # digital silence: some bins zero in both channels, some in one (a pan at the edge)
+    silent = rng.random((batch, 1, N_BINS, frames))
+    first[silent < 0.05] = 0.0
+    other[silent < 0.1] = 0.0
     return np.concatenate([first, other], axis=1).astype(np.float32)
 
 

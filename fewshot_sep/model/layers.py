@@ -322,12 +322,15 @@ class PanStatistics(nn.Module):
             own, other, mask = own[:, 0], other[:, 0], mask[:, 0]          # [B, F, T]
             batch, _, frames = own.shape
             pan = torch.atan2(other, own) * (2.0 / torch.pi)                # [0, 1]
-            step = torch.clamp(torch.floor(pan * self.bins), max=self.bins - 1).long().transpose(1, 2)  # [B, T, F]
+            # (ONNX writes atan2 as a division: 0/0 is NaN there, 0 in torch; both become step 0)
+            scaled = torch.floor(pan * self.bins)
+            scaled = torch.where(torch.isnan(scaled), torch.zeros_like(scaled), scaled)
+            step = torch.clamp(scaled, min=0, max=self.bins - 1).long().transpose(1, 2)  # [B, T, F]
             weight = torch.sqrt(own * own + other * other)
             votes = torch.stack([weight * mask, weight * (1.0 - mask)], dim=1).transpose(2, 3)  # [B, 2, T, F]
             per_frame = own.new_zeros(batch, 2, frames, self.bins)
             per_frame.scatter_add_(3, step.unsqueeze(1).expand(-1, 2, -1, -1), votes)
-            if frames <= self.CHUNK or torch.jit.is_tracing():  # (an exported graph: one matrix per call)
+            if torch.jit.is_tracing() or frames <= self.CHUNK:  # (an exported graph: one T x T matrix per call)
                 running = self._running(per_frame, state)
             else:
                 parts = [per_frame[:, :, start:start + self.CHUNK] for start in range(0, frames, self.CHUNK)]

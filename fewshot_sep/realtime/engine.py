@@ -61,6 +61,11 @@ def check_host_rate(sample_rate: int, model_rate: int) -> None:
         )
 
 
+MAX_TWO_PLANE_CHUNK_FRAMES = 1024
+"""The most frames per offline call of a separator that reads both channels (card
+``separator.input_planes`` 2): its pan statistics cost memory and time in frames squared."""
+
+
 class StreamingSeparator:
     """Isolate or remove an instrument from a stream, block by block (see docs/realtime.md).
 
@@ -71,7 +76,8 @@ class StreamingSeparator:
         conditioning: ``[D]`` float32 conditioning vector (a preset's), None = zeros.
         mode: "isolate" (the instrument) or "remove" (the mix minus the instrument).
         mix: wet/dry in 0..1 (0 = the delayed input unchanged).
-        stereo: "per_channel" (each channel is a batch item of the separator) or
+        stereo: "per_channel" (each channel is a batch item of the separator; one that reads
+            both channels, card ``separator.input_planes`` 2, gets the other one beside it) or
             "shared" (one mask from the mid signal (L+R)/2 applied to both channels).
         ramp_seconds: duration of the per-sample ramps for mix / mode changes.
         resample_quality: resampler stop-band for host rates other than the model's:
@@ -80,7 +86,8 @@ class StreamingSeparator:
             `process_offline`): with 2 or more, per-channel stereo runs each channel in a
             thread of its own (single-threaded sessions); otherwise one session with this
             many intra-op threads.
-        offline_chunk_frames: STFT frames per separator call in the offline path.
+        offline_chunk_frames: STFT frames per separator call in the offline path (at most
+            `MAX_TWO_PLANE_CHUNK_FRAMES` for a separator that reads both channels).
         live_threads: onnxruntime intra-op threads for `process_block` (1 = the live
             configuration).
     """
@@ -115,6 +122,10 @@ class StreamingSeparator:
             raise UserError(f"ramp_seconds {ramp_seconds} must be >= 0")
         if offline_chunk_frames < 1:
             raise UserError(f"offline_chunk_frames {offline_chunk_frames} must be >= 1")
+        if self.model.input_planes == 2 and offline_chunk_frames > MAX_TWO_PLANE_CHUNK_FRAMES:
+            # such a separator's pan statistics build a frames x frames matrix per call
+            raise UserError(f"offline_chunk_frames {offline_chunk_frames} is too large for a separator that reads "
+                            f"both channels: use 1..{MAX_TWO_PLANE_CHUNK_FRAMES} (the default is 128)")
         self.sample_rate = int(sample_rate)
         self.num_channels = num_channels
         self.stereo = stereo

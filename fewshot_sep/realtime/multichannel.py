@@ -2,7 +2,10 @@
 
 The engine takes 1 or 2 channels and separates each channel on its own
 ("per_channel" stereo), so a wider signal is split into pairs (then a mono rest),
-each through its own engine, with the same result one wide engine would give.
+each through its own engine, with the same result one wide engine would give. A
+separator that reads each channel with the other one (card ``separator.input_planes``
+2) reads the pairs in order, (0, 1), (2, 3), ..., as stereo pairs, and a mono rest as
+a mono signal: give such a model channels ordered as stereo pairs.
 `make_engine` builds the one engine or the group; `MultiChannelEngine` offers the
 engine's parameters and block processing over the group.
 """
@@ -38,7 +41,8 @@ class MultiChannelEngine:
     """More than two channels: one stereo/mono StreamingSeparator per channel pair.
 
     The engine separates each channel on its own ("per_channel"), so splitting the
-    channels over several engines gives the same result as one wide engine would.
+    channels over several engines gives the same result as one wide engine would (a
+    separator that reads both channels of a pair reads the pairs of the module docstring).
     """
 
     def __init__(self, engines: list, groups: list[tuple[int, int]]) -> None:

@@ -19,6 +19,17 @@ from fewshot_sep.realtime.stft import StreamingAnalysis, StreamingSynthesis
 from fewshot_sep.utils.errors import UserError
 
 
+def fill_other_plane(magnitude: np.ndarray) -> None:
+    """Write each item's other channel into plane 1 of ``magnitude [B, 2, F, T]`` (plane 0 holds
+    the channels): for a pair (B = 2) the pair swapped, for one signal (mono, mid) the signal itself.
+
+    One copy per item: a copy between the overlapping views ``[:, 1]`` and ``[::-1, 0]`` would
+    make numpy allocate a temporary on every call."""
+    batch = magnitude.shape[0]
+    for item in range(batch):
+        np.copyto(magnitude[item, 1], magnitude[batch - 1 - item, 0])
+
+
 class SeparatorCore:
     """Model-rate core: STFT analysis, separator calls, overlap-add; fixed delay.
 
@@ -197,8 +208,8 @@ class SeparatorCore:
             np.multiply(magnitude[:1, :1], np.float32(0.5), out=magnitude[:1, :1])
         else:
             np.abs(spectra, out=magnitude[:, 0].transpose(0, 2, 1))
-        if self.planes == 2:  # the other channel: the pair swapped, or the signal itself
-            np.copyto(magnitude[:, 1], magnitude[::-1, 0])
+        if self.planes == 2:
+            fill_other_plane(magnitude)
         self.session.run_with_iobinding(self._binding(T))
         for s_in, s_out in zip(self._states_in, self._states_out):
             np.copyto(s_in, s_out)

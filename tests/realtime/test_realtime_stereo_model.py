@@ -140,3 +140,99 @@ def test_the_evaluation_gives_a_stereo_export_both_channels(stereo_export):
         np.testing.assert_allclose(system.separate_stereo(x, vector), reference, atol=2e-4)
         np.testing.assert_allclose(system.separate(x[0], vector), _torch_reference(model, x[0], x[0], vector),
                                    atol=2e-4)
+
+
+def test_silence_and_warm_up_pass_through_the_exported_pan_statistics(stereo_export):
+    """All-zero bins (digital silence, the engine's warm-up) give the torch model's result: the
+    exported graph must not divide 0 by 0 into an out-of-range histogram step."""
+    model, folder = stereo_export
+    files = ModelFiles.load(folder)
+    vector = np.random.default_rng(8).standard_normal(files.conditioning_dim).astype(np.float32)
+    engine = StreamingSeparator(files, sample_rate=44100, num_channels=2, conditioning=vector, ramp_seconds=0.0)
+    engine.warm_up(256)
+    assert np.abs(engine.process_block(np.zeros((2, 2048), np.float32))).max() == 0.0
+    x, _ = _signals(9, n=8000)
+    x[:, :3000] = 0.0   # silence, then sound in one channel only, then both
+    x[1, 3000:5000] = 0.0
+    engine.reset()
+    streamed = _stream(engine, np.pad(x, ((0, 0), (0, LATENCY))), 256)[:, LATENCY:]
+    reference = np.stack([_torch_reference(model, x[c], x[1 - c], vector) for c in range(2)])
+    np.testing.assert_allclose(streamed, reference, atol=2e-4)
+    assert engine.nonfinite_outputs == 0
+
+
+def test_shared_stereo_reads_the_mid_signal_on_both_planes(stereo_export):
+    import torch
+
+    from fewshot_sep.realtime.stft import istft, stft
+
+    model, folder = stereo_export
+    files = ModelFiles.load(folder)
+    x, _ = _signals(10)
+    vector = np.random.default_rng(11).standard_normal(files.conditioning_dim).astype(np.float32)
+    engine = StreamingSeparator(files, sample_rate=44100, num_channels=2, conditioning=vector, ramp_seconds=0.0,
+                                stereo="shared")
+    streamed = _stream(engine, np.pad(x, ((0, 0), (0, LATENCY))), 512)[:, LATENCY:]
+    specs = [stft(np.pad(c, (0, LATENCY))) for c in x]
+    mid = np.abs(0.5 * (specs[0] + specs[1])).astype(np.float32)
+    with torch.no_grad():
+        mask = model.separator(torch.from_numpy(np.stack([mid, mid])[None]), torch.from_numpy(vector[None]))[0]
+    mask = mask[0, 0].numpy()
+    reference = np.stack([istft(s * mask, x.shape[1] + LATENCY)[LATENCY:] for s in specs])
+    np.testing.assert_allclose(streamed, reference, atol=2e-4)
+
+
+def test_filling_the_second_plane_swaps_the_pair_and_allocates_nothing():
+    import tracemalloc
+
+    from fewshot_sep.realtime.separator_core import fill_other_plane
+
+    rng = np.random.default_rng(12)
+    pair = np.zeros((2, 2, 513, 16), np.float32)  # 16 frames: a temporary would be 64 KiB
+    pair[:, 0] = rng.random((2, 513, 16))
+    single = np.zeros((1, 2, 513, 16), np.float32)
+    single[:, 0] = rng.random((1, 513, 16))
+    fill_other_plane(pair)
+    fill_other_plane(single)
+    np.testing.assert_array_equal(pair[0, 1], pair[1, 0])
+    np.testing.assert_array_equal(pair[1, 1], pair[0, 0])
+    np.testing.assert_array_equal(single[0, 1], single[0, 0])
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            fill_other_plane(pair)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024
+
+
+def test_a_preset_fade_is_the_same_in_any_block_size(stereo_export):
+    """A fade runs one call per frame; the second plane is filled for those calls too."""
+    _, folder = stereo_export
+    files = ModelFiles.load(folder)
+    rng = np.random.default_rng(13)
+    a, b = (rng.standard_normal(files.conditioning_dim).astype(np.float32) for _ in range(2))
+    x, _ = _signals(14, n=48 * 256)
+    outputs = []
+    for block in (256, 1024, 4096):
+        engine = StreamingSeparator(files, sample_rate=44100, num_channels=2, conditioning=a, ramp_seconds=0.0)
+        pieces = []
+        for start in range(0, x.shape[1], block):
+            if start == 16 * 256:
+                engine.set_conditioning(b, crossfade_seconds=8 * 256 / 44100)
+            pieces.append(engine.process_block(x[:, start : start + block]))
+        outputs.append(np.concatenate(pieces, axis=1))
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=2e-5)
+    np.testing.assert_allclose(outputs[2], outputs[0], atol=2e-5)
+
+
+def test_offline_calls_too_long_for_the_pan_statistics_are_refused_by_name(stereo_export):
+    from fewshot_sep.realtime.engine import MAX_TWO_PLANE_CHUNK_FRAMES
+    from fewshot_sep.utils.errors import UserError
+
+    _, folder = stereo_export
+    files = ModelFiles.load(folder)
+    StreamingSeparator(files, num_channels=2, offline_chunk_frames=MAX_TWO_PLANE_CHUNK_FRAMES)
+    with pytest.raises(UserError, match=f"offline_chunk_frames 5000 is too large.*1..{MAX_TWO_PLANE_CHUNK_FRAMES}"):
+        StreamingSeparator(files, num_channels=2, offline_chunk_frames=5000)
