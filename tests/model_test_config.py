@@ -6,7 +6,8 @@
   BatchNorm statistics; perturbing all parameters and running statistics means a wrong
   conditioning vector, a dropped normalisation or a mixed-up state changes the output. Used by
   `small_model` and by the export tests' `export_helpers.tiny_model` (the smoke config's model).
-- `frame_by_frame`: a separator's masks streamed one frame per call (to compare with one pass).
+- `frame_by_frame`: a separator's masks streamed one frame per call (to compare with one pass);
+  `streamed_in_chunks`: the same in calls of given frame counts.
 - `TINY_MODEL` / `save_tiny_run`: the smallest model, untrained, as a run folder
   (``config.json`` + ``checkpoint.pt``) for the evaluation tests.
 """
@@ -61,6 +62,20 @@ def save_tiny_run(folder: Path, seed: int = 0, **overrides) -> Path:
     save_config(folder, config)
     save_checkpoint(folder / "checkpoint.pt", {"model": build_model(config).state_dict(), "step": 0})
     return folder
+
+
+def streamed_in_chunks(separator, magnitude, conditioning, chunks):
+    """``separator``'s mask of ``magnitude [B, P, 513, T]`` streamed in calls of ``chunks`` frames
+    (summing to T) from its initial states: ``[B, 1, 513, T]``."""
+    import torch
+
+    states, outs, pos = separator.initial_states(magnitude.shape[0]), [], 0
+    with torch.no_grad():
+        for n in chunks:
+            out, *states = separator(magnitude[..., pos:pos + n], conditioning, *states)
+            outs.append(out)
+            pos += n
+    return torch.cat(outs, dim=-1)
 
 
 def frame_by_frame(separator, magnitude, conditioning, **kwargs):

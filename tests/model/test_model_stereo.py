@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from model_test_config import SMALL_MODEL, perturbed_model  # noqa: E402
+from model_test_config import SMALL_MODEL, perturbed_model, streamed_in_chunks  # noqa: E402
 
 STEREO = {"model": {**SMALL_MODEL, "fine_head": 6, "stereo_input": True}}
 MONO = {"model": {**SMALL_MODEL, "fine_head": 6}}
@@ -62,12 +62,7 @@ def test_stereo_stream_equals_full_pass(chunks, extra):
     cond = torch.randn(2, model.conditioning_dim, generator=gen)
     with torch.no_grad():
         full = sep(mag, cond)[0]
-        states, outs, pos = sep.initial_states(2), [], 0
-        for n in chunks:
-            out = sep(mag[..., pos:pos + n], cond, *states)
-            outs.append(out[0])
-            states, pos = list(out[1:]), pos + n
-    assert (torch.cat(outs, dim=-1) - full).abs().max() < 1e-4
+    assert (streamed_in_chunks(sep, mag, cond, chunks) - full).abs().max() < 1e-4
 
 
 def test_stereo_input_with_look_ahead_is_refused_by_name():
