@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fewshot_sep.export.graphs import input_planes
 from fewshot_sep.model import build_model
 from fewshot_sep.runs.config import load_config
 
@@ -53,8 +54,7 @@ def count_macs_per_frame(separator: torch.nn.Module, conditioning_dim: int, fram
         elif isinstance(m, torch.nn.GRU):
             hooks.append(m.register_forward_hook(gru_hook))
     with torch.no_grad():
-        planes = 2 if getattr(separator, "stereo_input", False) else 1  # (this channel, the other one)
-        separator(torch.rand(1, planes, 513, frames), torch.randn(1, conditioning_dim))
+        separator(torch.rand(1, input_planes(separator), 513, frames), torch.randn(1, conditioning_dim))
     for h in hooks:
         h.remove()
     # the context MLP runs once per call, not per frame: subtract it
@@ -96,8 +96,7 @@ def main() -> int:
     mflops = 2 * count_macs_per_frame(sep, d) / 1e6
 
     rng = np.random.default_rng(0)
-    planes = 2 if sep.stereo_input else 1  # a separator that reads both channels gets the other one too
-    mag = torch.from_numpy(np.abs(rng.standard_normal((2, planes, 513, args.frames))).astype(np.float32))
+    mag = torch.from_numpy(np.abs(rng.standard_normal((2, input_planes(sep), 513, args.frames))).astype(np.float32))
     cond = torch.randn(2, d)
     rows = []
     with torch.no_grad():
